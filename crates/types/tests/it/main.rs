@@ -1,0 +1,9 @@
+//! Integration tests of `sesskey-types`: Alchemy's JSON Schemas, the seed document's bodies,
+//! the schemas' own examples, serde round trips and bad input.
+
+mod bad_input;
+mod common;
+mod roundtrip;
+mod samples;
+mod schema;
+mod seed;
