@@ -1,1 +1,40 @@
-fn main() {}
+//! `cargo xtask`: sesskey's developer tasks.
+//!
+//! - `cargo xtask fixtures [--check]`: write (or check) `fixtures/golden/`.
+//! - `cargo xtask integration`: the cross-crate suites of the `sesskey-tests` package.
+//! - `cargo xtask ci`: everything CI runs, in order.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod ci;
+mod fixtures;
+
+use anyhow::{bail, Result};
+use std::path::{Path, PathBuf};
+
+const USAGE: &str = "usage: cargo xtask <fixtures [--check] | integration | ci>";
+
+fn main() -> Result<()> {
+    let root = repo_root();
+    std::env::set_current_dir(&root)?;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        ["fixtures"] => fixtures::generate(&root, fixtures::Mode::Write),
+        ["fixtures", "--check"] => fixtures::generate(&root, fixtures::Mode::Check),
+        ["integration"] => ci::integration(),
+        ["ci"] => ci::run(&root),
+        ["help" | "--help" | "-h"] => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => bail!("{USAGE}"),
+    }
+}
+
+/// The repository root: the parent of this package's folder.
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the repo root")
+        .to_path_buf()
+}

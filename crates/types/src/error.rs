@@ -19,6 +19,9 @@ pub enum Error {
     /// A permissions capability could not be decoded.
     #[error(transparent)]
     Context(#[from] crate::context::ContextError),
+    /// A method name (or part) that is not one of the Wallet API's.
+    #[error("unknown Wallet API method {0}")]
+    UnknownMethod(String),
     /// `wallet_createSession.expirySec` is outside `0..=9999999999`.
     #[error("invalid `expirySec`: {0} is above the maximum 9999999999")]
     ExpiryOutOfRange(u64),

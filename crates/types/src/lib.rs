@@ -9,6 +9,7 @@ mod create_session;
 mod error;
 pub mod hex;
 mod json;
+mod method;
 mod permission;
 mod prepare_calls;
 mod send_prepared_calls;
@@ -36,6 +37,7 @@ pub use context::{
 pub use create_session::{CreateSessionParams, CreateSessionResult, SessionKey, MAX_EXPIRY_SEC};
 pub use error::{Error, Result};
 pub use json::{from_json_str, from_json_value};
+pub use method::{Method, Part};
 pub use permission::{
     privileged_selector_name, validate_permissions, ContractAccess, Erc20TokenTransfer, Functions,
     FunctionsOnContract, GasLimit, NativeTokenTransfer, Permission, PermissionError,
@@ -51,13 +53,15 @@ pub use send_prepared_calls::{
     SignedElement, SignedUserOperationV06, SignedUserOperationV07,
 };
 pub use sign::{
-    Capabilities, FormatSignParams, FormatSignResult, PrepareSignParams, PrepareSignResult,
-    SignCapabilities,
+    Capabilities, FormatSignParams, FormatSignResult, GetCapabilitiesParams, PrepareSignParams,
+    PrepareSignResult, SignCapabilities,
 };
 pub use signature::{
     KeyType, PersonalSignData, SignRequest, Signature, SignatureData, SignatureRequest,
     SignatureType,
 };
-pub use status::{CallStatusCode, CallsStatus, Log, Receipt, StatusKind, UNKNOWN_BUNDLE_ID};
+pub use status::{
+    CallId, CallStatusCode, CallsStatus, Log, Receipt, StatusKind, UNKNOWN_BUNDLE_ID,
+};
 pub use typed_data::{Eip712DomainJson, TypedDataField, TypedDataJson, MAX_SAFE_INTEGER};
 pub use user_op::{UserOperationV06, UserOperationV07};

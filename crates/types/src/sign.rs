@@ -68,5 +68,47 @@ pub struct FormatSignResult {
     pub signature: Bytes,
 }
 
+/// Params of `wallet_getCapabilities`: `[address]` or `[address, [chainId, ...]]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GetCapabilitiesParams {
+    /// The account.
+    pub account: Address,
+    /// The chains asked about; all when absent.
+    pub chain_ids: Option<Vec<U64>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Addr(#[serde(with = "wire")] Address);
+
+#[derive(Serialize, Deserialize)]
+struct Chains(#[serde(with = "crate::hex::wire_seq")] Vec<U64>);
+
+impl Serialize for GetCapabilitiesParams {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(1 + usize::from(self.chain_ids.is_some())))?;
+        seq.serialize_element(&Addr(self.account))?;
+        if let Some(ids) = &self.chain_ids {
+            seq.serialize_element(&Chains(ids.clone()))?;
+        }
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for GetCapabilitiesParams {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Two(Addr, Chains),
+            One((Addr,)),
+        }
+        Ok(match Raw::deserialize(d)? {
+            Raw::Two(a, c) => Self { account: a.0, chain_ids: Some(c.0) },
+            Raw::One((a,)) => Self { account: a.0, chain_ids: None },
+        })
+    }
+}
+
 /// The answer of `wallet_getCapabilities`: by chain id (hex), capability name → value.
 pub type Capabilities = BTreeMap<String, BTreeMap<String, serde_json::Value>>;

@@ -108,6 +108,12 @@ impl<'de> Deserialize<'de> for CallStatusCode {
     }
 }
 
+/// A call id, the only param of `wallet_getCallsStatus` (`["0x<id>"]`): opaque bytes, documented
+/// as `uint256(chainId) ‖ userOpHash`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CallId(#[serde(with = "wire")] pub Bytes);
+
 /// The EIP-5792 error code for an unknown call id (`UNKNOWN_BUNDLE_ID`).
 pub const UNKNOWN_BUNDLE_ID: i32 = 5730;
 

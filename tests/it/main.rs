@@ -1,0 +1,3 @@
+//! sesskey's cross-crate suites.
+
+mod golden;

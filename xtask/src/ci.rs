@@ -1,0 +1,109 @@
+//! `cargo xtask ci` and `cargo xtask integration`.
+
+use anyhow::{bail, Context, Result};
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+/// Runs one command, echoing it, failing when it fails.
+fn run_step(name: &str, mut cmd: Command) -> Result<()> {
+    println!("\n==> {name}: {cmd:?}");
+    let start = Instant::now();
+    let status = cmd.status().with_context(|| format!("starting {name}"))?;
+    println!(
+        "<== {name}: {} in {:.1}s",
+        if status.success() { "ok" } else { "FAILED" },
+        start.elapsed().as_secs_f64()
+    );
+    if !status.success() {
+        bail!("{name} failed ({status})");
+    }
+    Ok(())
+}
+
+fn cargo(args: &[&str]) -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.args(args);
+    // One set of flags for every step, so their builds share one target directory.
+    cmd.env("RUSTFLAGS", "-Dwarnings").env("RUSTDOCFLAGS", "-Dwarnings");
+    cmd
+}
+
+fn has_nextest() -> bool {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// The test-only crates that must never reach a binary (conventions 24).
+const TEST_ONLY: [&str; 4] = ["proptest", "jsonschema", "expect-test", "criterion"];
+
+fn no_test_deps_in_binaries() -> Result<()> {
+    println!("\n==> no-test-deps: cargo tree -e normal -p sesskey-cli");
+    let out = cargo(&["tree", "-e", "normal", "-p", "sesskey-cli", "--prefix", "none"])
+        .output()
+        .context("running cargo tree")?;
+    if !out.status.success() {
+        bail!("cargo tree failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let tree = String::from_utf8_lossy(&out.stdout);
+    let found: Vec<&str> = TEST_ONLY
+        .into_iter()
+        .filter(|dep| tree.lines().any(|l| l.split_whitespace().next() == Some(dep)))
+        .collect();
+    if !found.is_empty() {
+        bail!("test-only crates in the sesskey binary's dependencies: {}", found.join(", "));
+    }
+    println!("<== no-test-deps: ok");
+    Ok(())
+}
+
+/// `cargo xtask ci`: format, lints, fixtures, tests, doctests, docs.
+pub(crate) fn run(root: &Path) -> Result<()> {
+    let start = Instant::now();
+    run_step("fmt", cargo(&["fmt", "--all", "--check"]))?;
+    run_step(
+        "clippy",
+        cargo(&["clippy", "--workspace", "--all-targets", "--all-features", "--locked"]),
+    )?;
+    run_step(
+        "check --no-default-features",
+        cargo(&["check", "--workspace", "--no-default-features", "--locked"]),
+    )?;
+    no_test_deps_in_binaries()?;
+    println!("\n==> fixtures --check");
+    crate::fixtures::generate(root, crate::fixtures::Mode::Check)?;
+    if has_nextest() {
+        run_step(
+            "tests",
+            cargo(&[
+                "nextest",
+                "run",
+                "--workspace",
+                "--all-features",
+                "--locked",
+                "--no-fail-fast",
+            ]),
+        )?;
+    } else {
+        println!("cargo-nextest is not installed: falling back to cargo test");
+        run_step(
+            "tests",
+            cargo(&["test", "--workspace", "--all-features", "--locked", "--no-fail-fast"]),
+        )?;
+    }
+    run_step("doctests", cargo(&["test", "--doc", "--workspace", "--all-features", "--locked"]))?;
+    run_step("docs", cargo(&["doc", "--workspace", "--no-deps", "--all-features", "--locked"]))?;
+    println!("\ncargo xtask ci: all steps passed in {:.1}s", start.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// `cargo xtask integration`: the cross-crate suites.
+pub(crate) fn integration() -> Result<()> {
+    if has_nextest() {
+        run_step("integration", cargo(&["nextest", "run", "-p", "sesskey-tests", "--locked"]))
+    } else {
+        run_step("integration", cargo(&["test", "-p", "sesskey-tests", "--locked"]))
+    }
+}
