@@ -40,7 +40,7 @@ fn a_wrong_raw_payload_is_refused_with_both_values() {
 fn tampered_data_is_refused() {
     let data = typed();
     let raw_payload = typed_data_digest(&data).unwrap();
-    let mut tampered = data.clone();
+    let mut tampered = data;
     tampered.message.insert("deadline".into(), serde_json::json!(0));
     let request = SignatureRequest::TypedData { data: tampered, raw_payload };
     assert!(matches!(check_request(&request, None), Err(Error::DigestMismatch { .. })));
