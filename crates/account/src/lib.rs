@@ -1,2 +1,27 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
+pub mod abi;
+mod calls;
+mod deferred;
+mod error;
+mod install;
+mod nonce;
+mod policy;
+mod signature;
+
+pub use calls::{decode_calls, encode_calls, same_call, CallEncoding, DecodedCalls};
+pub use deferred::DeferredAction;
+pub use error::{Error, Result};
+pub use install::{
+    canonical_permissions, check_deadline, decode_install, encode_install, has_exec_hooks,
+    SessionInstall, APPROVE, EXECUTE, EXECUTE_BATCH, HOOK_ENTITY_OFFSET, HOOK_POST, HOOK_PRE,
+    HOOK_VALIDATION, MAX_ENTITY_ID, TRANSFER, TRANSFER_FROM, VALIDATION_GLOBAL,
+    VALIDATION_SIGNATURE, VALIDATION_USER_OP,
+};
+pub use nonce::{Nonce, OPTION_DEFERRED_ACTION, OPTION_DIRECT_CALL, OPTION_GLOBAL};
+pub use policy::{Policy, Spend, Violation};
+pub use signature::{
+    call_id, pack_deferred_signature, pack_signature, unpack_signature, DeferredPart,
+    PackedSignature, SIGNATURE_TYPE_EOA, VALIDATION_SEGMENT,
+};

@@ -1,0 +1,212 @@
+//! The policy engine: what each permission allows, typed violations with amounts, and a property:
+//! no sequence of accepted batches ever spends past an allowance.
+
+use alloy_primitives::{address, Address, Bytes, U256};
+use alloy_sol_types::SolCall;
+use proptest::prelude::*;
+use sesskey_account::abi::{approveCall, transferCall, transferFromCall};
+use sesskey_account::*;
+use sesskey_types::*;
+
+const ACCOUNT: Address = address!("0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+const SHOP: Address = address!("0x5151515151515151515151515151515151515151");
+const TOKEN: Address = address!("0x7070707070707070707070707070707070707070");
+const DEX: Address = address!("0xdededededededededededededededededededede");
+const ANY: Address = address!("0x1234567890123456789012345678901234567890");
+
+fn eth(x: f64) -> U256 {
+    U256::from((x * 1e18) as u128)
+}
+
+fn policy() -> Policy {
+    Policy {
+        account: ACCOUNT,
+        permissions: vec![
+            Permission::NativeTokenTransfer(NativeTokenTransfer { allowance: eth(0.5) }),
+            Permission::Erc20TokenTransfer(Erc20TokenTransfer {
+                address: TOKEN,
+                allowance: U256::from(1000),
+            }),
+            Permission::GasLimit(GasLimit { limit: U256::from(10_000) }),
+            Permission::ContractAccess(ContractAccess { address: SHOP }),
+            Permission::FunctionsOnContract(FunctionsOnContract {
+                address: DEX,
+                functions: vec![Selector::from([1, 2, 3, 4])],
+            }),
+            Permission::FunctionsOnAllContracts(Functions {
+                functions: vec![Selector::from([9, 9, 9, 9])],
+            }),
+            Permission::AccountFunctions(Functions { functions: vec![Selector::from([0xab; 4])] }),
+        ],
+        expiry: 1000,
+    }
+}
+
+fn call(to: Address, data: &[u8], value: U256) -> Call {
+    Call { to, data: Some(Bytes::copy_from_slice(data)), value: Some(value) }
+}
+
+fn transfer(amount: u64) -> Vec<u8> {
+    transferCall { to: ANY, amount: U256::from(amount) }.abi_encode()
+}
+
+#[test]
+fn each_permission_allows_what_it_says() {
+    let p = policy();
+    let ok = |calls: &[Call]| p.evaluate(&Spend::default(), 0, calls, U256::ZERO);
+    ok(&[call(SHOP, &[], eth(0.1))]).unwrap();
+    ok(&[call(SHOP, &[7, 7, 7, 7, 1], U256::ZERO)]).unwrap();
+    ok(&[call(DEX, &[1, 2, 3, 4, 0], U256::ZERO)]).unwrap();
+    ok(&[call(ANY, &[9, 9, 9, 9], U256::ZERO)]).unwrap();
+    ok(&[call(ACCOUNT, &[0xab; 4], U256::ZERO)]).unwrap();
+    ok(&[call(TOKEN, &transfer(5), U256::ZERO)]).unwrap();
+    ok(&[call(
+        TOKEN,
+        &approveCall { spender: ANY, amount: U256::from(5) }.abi_encode(),
+        U256::ZERO,
+    )])
+    .unwrap();
+
+    let refused = |calls: &[Call]| ok(calls).unwrap_err();
+    assert!(matches!(
+        refused(&[call(DEX, &[1, 2, 3, 5], U256::ZERO)]),
+        Violation::NotAllowed { index: 0, .. }
+    ));
+    assert!(matches!(
+        refused(&[call(ANY, &[], eth(0.1))]),
+        Violation::NotAllowed { selector: None, .. }
+    ));
+    assert!(matches!(
+        refused(&[call(ACCOUNT, &[0xac; 4], U256::ZERO)]),
+        Violation::NotAllowed { .. }
+    ));
+    // A selector granted on all contracts does not reach the account itself.
+    assert!(matches!(
+        refused(&[call(ACCOUNT, &[9, 9, 9, 9], U256::ZERO)]),
+        Violation::NotAllowed { .. }
+    ));
+    // transferFrom is not among the ERC-20 permission's selectors.
+    let tf = transferFromCall { from: ACCOUNT, to: ANY, amount: U256::from(1) }.abi_encode();
+    assert!(matches!(refused(&[call(TOKEN, &tf, U256::ZERO)]), Violation::NotAllowed { .. }));
+    // Privileged selectors on the account are refused with their name.
+    let v = refused(&[call(ACCOUNT, &[0x1b, 0xbf, 0x56, 0x4c, 0], U256::ZERO)]);
+    assert!(matches!(v, Violation::PrivilegedSelector { name: "installValidation", .. }), "{v:?}");
+}
+
+#[test]
+fn violations_name_the_call_rule_and_amounts() {
+    let p = policy();
+    let spent = Spend { native: eth(0.2), ..Default::default() };
+    let v = p
+        .evaluate(&spent, 0, &[call(SHOP, &[], eth(0.1)), call(SHOP, &[], eth(0.25))], U256::ZERO)
+        .unwrap_err();
+    assert_eq!(v, Violation::NativeAllowance { index: 1, value: eth(0.25), left: eth(0.2) });
+    assert_eq!(v.to_string(), "calls[1] sends 0.25 ETH; 0.2 ETH left of native-token-transfer");
+
+    let v = p
+        .evaluate(
+            &Spend::default(),
+            0,
+            &[call(TOKEN, &transfer(600), U256::ZERO), call(TOKEN, &transfer(600), U256::ZERO)],
+            U256::ZERO,
+        )
+        .unwrap_err();
+    assert_eq!(
+        v,
+        Violation::Erc20Allowance {
+            index: 1,
+            token: TOKEN,
+            amount: U256::from(600),
+            left: U256::from(400)
+        }
+    );
+
+    let v = p
+        .evaluate(
+            &Spend { gas: U256::from(9_000), ..Default::default() },
+            0,
+            &[],
+            U256::from(2_000),
+        )
+        .unwrap_err();
+    assert_eq!(v.to_string(), "the operation may cost 2000 wei of gas; 1000 wei left of gas-limit");
+
+    let v = p.evaluate(&Spend::default(), 1001, &[], U256::ZERO).unwrap_err();
+    assert_eq!(v, Violation::Expired { expiry: 1000, now: 1001 });
+    p.evaluate(&Spend::default(), 1000, &[], U256::ZERO).unwrap();
+
+    let v = p
+        .evaluate(
+            &Spend::default(),
+            0,
+            &[call(TOKEN, &[0xa9, 0x05, 0x9c, 0xbb, 1], U256::ZERO)],
+            U256::ZERO,
+        )
+        .unwrap_err();
+    assert_eq!(v, Violation::MalformedErc20Call { index: 0, token: TOKEN });
+}
+
+#[test]
+fn spend_is_reported() {
+    let p = policy();
+    let s = p
+        .evaluate(
+            &Spend::default(),
+            0,
+            &[call(SHOP, &[], eth(0.1)), call(TOKEN, &transfer(7), U256::ZERO)],
+            U256::from(500),
+        )
+        .unwrap();
+    assert_eq!(s.native, eth(0.1));
+    assert_eq!(s.erc20.get(&TOKEN), Some(&U256::from(7)));
+    assert_eq!(s.gas, U256::from(500));
+}
+
+#[test]
+fn root_allows_everything_but_expiry() {
+    let p = Policy { account: ACCOUNT, permissions: vec![Permission::Root], expiry: 10 };
+    p.evaluate(
+        &Spend::default(),
+        5,
+        &[call(ACCOUNT, &[0x1b, 0xbf, 0x56, 0x4c], U256::ZERO), call(ANY, &[], eth(100.0))],
+        U256::MAX,
+    )
+    .unwrap();
+    assert!(matches!(
+        p.evaluate(&Spend::default(), 11, &[], U256::ZERO),
+        Err(Violation::Expired { .. })
+    ));
+}
+
+fn batch() -> impl Strategy<Value = Vec<Call>> {
+    let one = prop_oneof![
+        (0u64..400_000_000_000_000_000).prop_map(|v| call(SHOP, &[], U256::from(v))),
+        (0u64..700).prop_map(|a| call(TOKEN, &transfer(a), U256::ZERO)),
+        (0u64..700).prop_map(|a| call(
+            TOKEN,
+            &approveCall { spender: ANY, amount: U256::from(a) }.abi_encode(),
+            U256::ZERO
+        )),
+        Just(call(DEX, &[1, 2, 3, 4], U256::ZERO)),
+    ];
+    proptest::collection::vec(one, 0..5)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Accepted batches, added up, never exceed an allowance.
+    #[test]
+    fn accepted_batches_never_overspend(batches in proptest::collection::vec((batch(), 0u64..4_000), 1..12)) {
+        let p = policy();
+        let mut spent = Spend::default();
+        for (calls, gas) in batches {
+            if let Ok(s) = p.evaluate(&spent, 0, &calls, U256::from(gas)) {
+                spent.add(&s);
+            }
+            prop_assert!(spent.native <= eth(0.5));
+            prop_assert!(spent.erc20.get(&TOKEN).copied().unwrap_or_default() <= U256::from(1000));
+            prop_assert!(spent.gas <= U256::from(10_000));
+        }
+    }
+}
