@@ -1,3 +1,4 @@
 //! sesskey's cross-crate suites.
 
 mod golden;
+mod signing_golden;

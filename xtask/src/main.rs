@@ -7,6 +7,7 @@
 
 mod ci;
 mod fixtures;
+mod signing_fixtures;
 
 use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};

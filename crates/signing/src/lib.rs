@@ -2,6 +2,8 @@
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 mod check;
+#[cfg(feature = "test-utils")]
+pub mod dev;
 mod digest;
 mod error;
 mod recover;
