@@ -1,2 +1,17 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
+mod client;
+mod error;
+mod retry;
+mod wallet;
+
+pub use client::{WalletClient, WalletClientBuilder, ALCHEMY_URL, DEFAULT_TIMEOUT, USER_AGENT};
+pub use error::{
+    entry_point_code, Error, ErrorKind, Result, WalletError, EXECUTION_REVERTED_CODE,
+    INTERNAL_ERROR_CODE, INVALID_PARAMS_CODE, INVALID_REQUEST_CODE, INVALID_SIGNATURE_CODE,
+    METHOD_NOT_FOUND_CODE, SERVER_ERROR_CODE, UNKNOWN_BUNDLE_ID_CODE, VALIDATION_REVERTED_CODE,
+};
+pub use retry::{RetryLayer, RetryPolicy, RetryService, IDEMPOTENT_METHODS};
+pub use wallet::WalletApiClient;
+pub use wallet::WalletApiServer;
