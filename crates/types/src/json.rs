@@ -35,5 +35,11 @@ fn path_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> Error {
         Some(i) if message[i..].contains(" column ") => message[..i].to_string(),
         _ => message,
     };
-    Error::Json { path, message }
+    match message.strip_prefix(crate::tagged::MARK).and_then(|r| r.split_once(crate::tagged::MARK))
+    {
+        Some((inner, m)) => {
+            Error::Json { path: crate::tagged::join(&path, inner), message: m.to_string() }
+        }
+        None => Error::Json { path, message },
+    }
 }

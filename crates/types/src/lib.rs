@@ -16,6 +16,7 @@ mod send_prepared_calls;
 mod sign;
 mod signature;
 mod status;
+mod tagged;
 mod typed_data;
 mod user_op;
 
@@ -49,8 +50,8 @@ pub use prepare_calls::{
     PreparedUserOperationV06, PreparedUserOperationV07, UserOperationDetails,
 };
 pub use send_prepared_calls::{
-    SendPreparedCallsParams, SendPreparedCallsResult, SignedAuthorization, SignedCalls,
-    SignedElement, SignedUserOperationV06, SignedUserOperationV07,
+    SendPreparedCallsParams, SendPreparedCallsResult, SignedArray, SignedAuthorization,
+    SignedCalls, SignedElement, SignedUserOperationV06, SignedUserOperationV07,
 };
 pub use sign::{
     Capabilities, FormatSignParams, FormatSignResult, GetCapabilitiesParams, PrepareSignParams,

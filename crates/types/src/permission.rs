@@ -10,7 +10,7 @@ use std::fmt;
 pub type Selector = FixedBytes<4>;
 
 /// One entry of `wallet_createSession.permissions`, tagged by `type` with its `data`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", content = "data", rename_all = "kebab-case")]
 pub enum Permission {
     /// Total native value the key may send.
@@ -29,6 +29,43 @@ pub enum Permission {
     FunctionsOnContract(FunctionsOnContract),
     /// Everything; must be alone and carries no `data`.
     Root,
+}
+
+impl<'de> Deserialize<'de> for Permission {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use crate::tagged::nested_at;
+        use serde::de::Error as _;
+        const NAMES: [&str; 8] = [
+            "native-token-transfer",
+            "erc20-token-transfer",
+            "gas-limit",
+            "contract-access",
+            "account-functions",
+            "functions-on-all-contracts",
+            "functions-on-contract",
+            "root",
+        ];
+        let value = serde_json::Value::deserialize(d)?;
+        let (tag, mut map) = crate::tagged::split_tag::<D::Error>(value, "type")?;
+        let data = map.remove("data");
+        if tag == "root" {
+            return match data {
+                None => Ok(Self::Root),
+                Some(_) => Err(D::Error::custom("root takes no `data`")),
+            };
+        }
+        let data = data.ok_or_else(|| D::Error::missing_field("data"))?;
+        Ok(match tag.as_str() {
+            "native-token-transfer" => Self::NativeTokenTransfer(nested_at(data, "data")?),
+            "erc20-token-transfer" => Self::Erc20TokenTransfer(nested_at(data, "data")?),
+            "gas-limit" => Self::GasLimit(nested_at(data, "data")?),
+            "contract-access" => Self::ContractAccess(nested_at(data, "data")?),
+            "account-functions" => Self::AccountFunctions(nested_at(data, "data")?),
+            "functions-on-all-contracts" => Self::FunctionsOnAllContracts(nested_at(data, "data")?),
+            "functions-on-contract" => Self::FunctionsOnContract(nested_at(data, "data")?),
+            other => return Err(D::Error::unknown_variant(other, &NAMES)),
+        })
+    }
 }
 
 /// `data` of `native-token-transfer`.

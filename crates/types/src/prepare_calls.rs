@@ -31,7 +31,7 @@ pub struct PrepareCallsParams {
 }
 
 /// The answer of `wallet_prepareCalls`: a union on `type`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type")]
 pub enum PreparedCalls {
     /// A v0.7 user operation to sign.
@@ -126,7 +126,7 @@ pub struct PreparedArray {
 }
 
 /// An element of a prepared `array`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type")]
 pub enum PreparedElement {
     /// A v0.7 user operation.
@@ -223,3 +223,17 @@ pub enum CallDetails {
         tx_hash: Option<B256>,
     },
 }
+
+crate::tagged::tagged_deserialize!(PreparedCalls {
+    "user-operation-v070" => UserOperationV070(PreparedUserOperationV07),
+    "user-operation-v060" => UserOperationV060(PreparedUserOperationV06),
+    "authorization" => Authorization(PreparedAuthorization),
+    "array" => Array(PreparedArray),
+    "paymaster-permit" => PaymasterPermit(Box<PaymasterPermit>),
+});
+
+crate::tagged::tagged_deserialize!(PreparedElement {
+    "user-operation-v070" => UserOperationV070(PreparedUserOperationV07),
+    "user-operation-v060" => UserOperationV060(PreparedUserOperationV06),
+    "authorization" => Authorization(PreparedAuthorization),
+});

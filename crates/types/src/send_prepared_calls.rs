@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 /// Params of `wallet_sendPreparedCalls`: a signed call plus `capabilities` and `callId`.
 ///
 /// Extra keys an older client echoes (`feePayment`, `details`, `signatureRequest`) are ignored.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SendPreparedCallsParams {
     /// The signed call(s).
@@ -27,7 +27,7 @@ pub struct SendPreparedCallsParams {
 
 /// A signed call: the prepared object minus `signatureRequest` and `feePayment`, plus
 /// `signature`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type")]
 pub enum SignedCalls {
     /// A signed v0.7 user operation.
@@ -41,14 +41,18 @@ pub enum SignedCalls {
     Authorization(SignedAuthorization),
     /// Signed elements, in the prepared order.
     #[serde(rename = "array")]
-    Array {
-        /// The elements.
-        data: Vec<SignedElement>,
-    },
+    Array(SignedArray),
+}
+
+/// `type: "array"` of signed elements.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedArray {
+    /// The elements, in the prepared order.
+    pub data: Vec<SignedElement>,
 }
 
 /// An element of a signed `array`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type")]
 pub enum SignedElement {
     /// A signed v0.7 user operation.
@@ -114,4 +118,39 @@ pub struct SendPreparedCallsResult {
     pub prepared_call_ids: Vec<Bytes>,
     /// What was sent.
     pub details: CallDetails,
+}
+
+crate::tagged::tagged_deserialize!(SignedCalls {
+    "user-operation-v070" => UserOperationV070(SignedUserOperationV07),
+    "user-operation-v060" => UserOperationV060(SignedUserOperationV06),
+    "authorization" => Authorization(SignedAuthorization),
+    "array" => Array(SignedArray),
+});
+
+crate::tagged::tagged_deserialize!(SignedElement {
+    "user-operation-v070" => UserOperationV070(SignedUserOperationV07),
+    "user-operation-v060" => UserOperationV060(SignedUserOperationV06),
+    "authorization" => Authorization(SignedAuthorization),
+});
+
+impl<'de> Deserialize<'de> for SendPreparedCallsParams {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        use serde_json::Value;
+        let Value::Object(mut map) = Value::deserialize(d)? else {
+            return Err(D::Error::custom("expected an object"));
+        };
+        let capabilities = match map.remove("capabilities") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(crate::tagged::nested_at(v, "capabilities")?),
+        };
+        let call_id = match map.remove("callId") {
+            None | Some(Value::Null) => None,
+            Some(v) => {
+                Some(crate::tagged::nested_at::<crate::status::CallId, D::Error>(v, "callId")?.0)
+            }
+        };
+        let calls = crate::tagged::nested(Value::Object(map))?;
+        Ok(Self { calls, capabilities, call_id })
+    }
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// What the server asks to be signed, with `rawPayload`: the final 32-byte digest, which a
 /// raw-digest signer signs with no prefix.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all_fields = "camelCase")]
 pub enum SignatureRequest {
     /// EIP-191 `personal_sign` of `data`.
@@ -35,6 +35,54 @@ pub enum SignatureRequest {
         #[serde(with = "wire")]
         raw_payload: B256,
     },
+}
+
+impl<'de> Deserialize<'de> for SignatureRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use crate::tagged::nested;
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Personal {
+            data: PersonalSignData,
+            #[serde(with = "wire")]
+            raw_payload: B256,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Typed {
+            data: TypedDataJson,
+            #[serde(with = "wire")]
+            raw_payload: B256,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Auth {
+            #[serde(with = "wire")]
+            raw_payload: B256,
+        }
+        let value = serde_json::Value::deserialize(d)?;
+        let (tag, map) = crate::tagged::split_tag::<D::Error>(value, "type")?;
+        let value = serde_json::Value::Object(map);
+        Ok(match tag.as_str() {
+            "personal_sign" => {
+                let p: Personal = nested(value)?;
+                Self::PersonalSign { data: p.data, raw_payload: p.raw_payload }
+            }
+            "eth_signTypedData_v4" => {
+                let t: Typed = nested(value)?;
+                Self::TypedData { data: t.data, raw_payload: t.raw_payload }
+            }
+            "eip7702Auth" => {
+                Self::Eip7702Auth { raw_payload: nested::<Auth, D::Error>(value)?.raw_payload }
+            }
+            other => {
+                return Err(serde::de::Error::unknown_variant(
+                    other,
+                    &["personal_sign", "eth_signTypedData_v4", "eip7702Auth"],
+                ))
+            }
+        })
+    }
 }
 
 impl SignatureRequest {

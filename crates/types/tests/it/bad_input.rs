@@ -296,3 +296,62 @@ fn sdk_permission_vectors() {
     }
     assert_eq!((accepted, refused), (33, 14));
 }
+
+/// Inside `type`-tagged unions the error still names the field, however deep.
+#[test]
+fn tagged_unions_keep_the_path() {
+    let page: Value = serde_json::from_str(include_str!(
+        "../../../../fixtures/external/seed-session-keys-api/6-send-prepared-calls.request.json"
+    ))
+    .unwrap();
+    let send = |patch: &dyn Fn(&mut Value)| {
+        let mut p = page["params"][0].clone();
+        patch(&mut p);
+        from_json_value::<SendPreparedCallsParams>(p).unwrap_err().to_string()
+    };
+    assert_eq!(
+        send(&|p| p["data"]["nonce"] = json!("12")),
+        "invalid `data.nonce`: invalid quantity: missing 0x prefix"
+    );
+    assert_eq!(
+        send(&|p| p["capabilities"]["permissions"]["sessionId"] = json!("0x12")),
+        "invalid `capabilities.permissions`: data did not match any variant of untagged enum PermissionsCapability"
+    );
+    assert_eq!(
+        send(&|p| p["callId"] = json!("zz")),
+        "invalid `callId`: invalid hex data: missing 0x prefix"
+    );
+    assert_eq!(
+        send(&|p| p["signature"]["data"] = json!("0x1")),
+        "invalid `signature.data`: data did not match any variant of untagged enum SignatureData"
+    );
+    let array = json!({"type": "array", "data": [
+        {"type": "authorization", "data": {"address": MODULAR_ACCOUNT_V2_7702, "nonce": "0x1"}, "chainId": "0x1",
+         "signature": {"type": "secp256k1", "data": "0x00"}},
+        {"type": "authorization", "data": {"address": MODULAR_ACCOUNT_V2_7702, "nonce": "1"}, "chainId": "0x1",
+         "signature": {"type": "secp256k1", "data": "0x00"}}
+    ]});
+    assert_eq!(
+        from_json_value::<SendPreparedCallsParams>(array).unwrap_err().to_string(),
+        "invalid `data[1].data.nonce`: invalid quantity: missing 0x prefix"
+    );
+    let mut prepared: Value = serde_json::from_str(include_str!(
+        "../../../../fixtures/external/seed-session-keys-api/5-prepare-calls-session.result.json"
+    ))
+    .unwrap();
+    prepared["signatureRequest"]["rawPayload"] = json!("0x1234");
+    assert_eq!(
+        from_json_value::<PreparedCalls>(prepared).unwrap_err().to_string(),
+        "invalid `signatureRequest.rawPayload`: invalid hex: expected 32 bytes, got 4 hex digits"
+    );
+    let e = from_json_value::<CreateSessionParams>(json!({
+        "account": ACCOUNT, "chainId": "0x1", "key": {"publicKey": ACCOUNT, "type": "secp256k1"},
+        "permissions": [{"type": "root"}, {"type": "functions-on-contract", "data": {"address": ACCOUNT, "functions": ["0x123456"]}}]
+    }))
+    .unwrap_err();
+    assert_eq!(e.to_string(), "invalid `permissions[1].data.functions[0]`: invalid hex: expected 4 bytes, got 6 hex digits");
+    let e = from_json_value::<Permission>(json!({"type": "gas-limit"})).unwrap_err();
+    assert_eq!(e.to_string(), "invalid `.`: missing field `data`");
+    let e = from_json_value::<PreparedCalls>(json!(["user-operation-v070"])).unwrap_err();
+    assert_eq!(e.to_string(), "invalid `.`: expected an object with a `type` field");
+}

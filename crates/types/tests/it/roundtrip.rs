@@ -291,7 +291,7 @@ fn signed_calls() -> impl Strategy<Value = SignedCalls> {
         v07().prop_map(SignedCalls::UserOperationV070),
         v06().prop_map(SignedCalls::UserOperationV060),
         auth().prop_map(SignedCalls::Authorization),
-        vec(element, 0..3).prop_map(|data| SignedCalls::Array { data }),
+        vec(element, 0..3).prop_map(|data| SignedCalls::Array(SignedArray { data })),
     ]
 }
 

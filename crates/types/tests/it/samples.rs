@@ -327,7 +327,7 @@ pub(crate) fn send_params_all() -> Vec<SendPreparedCallsParams> {
         call_id: None,
     });
     out.push(SendPreparedCallsParams {
-        calls: SignedCalls::Array {
+        calls: SignedCalls::Array(SignedArray {
             data: vec![
                 SignedElement::Authorization(auth),
                 SignedElement::UserOperationV070(signed_v07(Signature::secp256k1([3; 65]))),
@@ -337,7 +337,7 @@ pub(crate) fn send_params_all() -> Vec<SendPreparedCallsParams> {
                     signature: Signature::secp256k1([2; 65]),
                 }),
             ],
-        },
+        }),
         capabilities: None,
         call_id: None,
     });
