@@ -35,8 +35,7 @@ fn path_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> Error {
         Some(i) if message[i..].contains(" column ") => message[..i].to_string(),
         _ => message,
     };
-    match message.strip_prefix(crate::tagged::MARK).and_then(|r| r.split_once(crate::tagged::MARK))
-    {
+    match crate::tagged::split_marked(&message) {
         Some((inner, m)) => {
             Error::Json { path: crate::tagged::join(&path, inner), message: m.to_string() }
         }

@@ -7,8 +7,16 @@
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-/// Marks a message that carries an inner path: `MARK path MARK message`.
-pub(crate) const MARK: char = '\u{1}';
+/// A message that carries an inner path reads ``at `path`: message``, readable as it is
+/// wherever it ends up, and split again by [`split_marked`].
+pub(crate) fn marked(path: &str, message: &str) -> String {
+    format!("at `{path}`: {message}")
+}
+
+/// Splits a [`marked`] message into its path and message.
+pub(crate) fn split_marked(message: &str) -> Option<(&str, &str)> {
+    message.strip_prefix("at `")?.split_once("`: ")
+}
 
 /// Deserializes `value` as `T`, turning an error into one whose message carries the inner path.
 pub(crate) fn nested<T: DeserializeOwned, E: serde::de::Error>(value: Value) -> Result<T, E> {
@@ -16,9 +24,9 @@ pub(crate) fn nested<T: DeserializeOwned, E: serde::de::Error>(value: Value) -> 
         let inner = e.inner().to_string();
         let path = e.path().to_string();
         // An already nested message keeps its own path, under ours.
-        match inner.strip_prefix(MARK).and_then(|r| r.split_once(MARK)) {
-            Some((p, m)) => E::custom(format!("{MARK}{}{MARK}{m}", join(&path, p))),
-            None => E::custom(format!("{MARK}{path}{MARK}{inner}")),
+        match split_marked(&inner) {
+            Some((p, m)) => E::custom(marked(&join(&path, p), m)),
+            None => E::custom(marked(&path, &inner)),
         }
     })
 }
@@ -30,9 +38,9 @@ pub(crate) fn nested_at<T: DeserializeOwned, E: serde::de::Error>(
 ) -> Result<T, E> {
     nested::<T, serde_json::Error>(value).map_err(|e| {
         let msg = e.to_string();
-        match msg.strip_prefix(MARK).and_then(|r| r.split_once(MARK)) {
-            Some((p, m)) => E::custom(format!("{MARK}{}{MARK}{m}", join(at, p))),
-            None => E::custom(format!("{MARK}{at}{MARK}{msg}")),
+        match split_marked(&msg) {
+            Some((p, m)) => E::custom(marked(&join(at, p), m)),
+            None => E::custom(marked(at, &msg)),
         }
     })
 }
