@@ -211,7 +211,7 @@ fn parse_validation_reverted(message: &str) -> Option<(String, String)> {
     let rest = message.strip_prefix("validation reverted: ")?;
     let (reason, aa) = match rest.strip_prefix('[') {
         Some(r) => {
-            let end = r.find("]: ")?;
+            let end = r.rfind("]: ")?;
             (r[..end].to_string(), r[end + 3..].to_string())
         }
         None => {

@@ -2,11 +2,13 @@
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 mod client;
+mod emulator;
 mod error;
 mod retry;
 mod wallet;
 
 pub use client::{WalletClient, WalletClientBuilder, ALCHEMY_URL, DEFAULT_TIMEOUT, USER_AGENT};
+pub use emulator::{EmulatorApiClient, EmulatorApiServer, SessionInfo};
 pub use error::{
     entry_point_code, Error, ErrorKind, Result, WalletError, EXECUTION_REVERTED_CODE,
     INTERNAL_ERROR_CODE, INVALID_PARAMS_CODE, INVALID_REQUEST_CODE, INVALID_SIGNATURE_CODE,

@@ -1,0 +1,92 @@
+//! Time and ids, injected so the core is deterministic when asked to be.
+
+use alloy_primitives::{keccak256, B256};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The emulator's clock: the real time plus an offset the controls move, or a fixed start that
+/// only the controls move (deterministic mode).
+#[derive(Clone, Debug)]
+pub struct Clock {
+    fixed: Option<u64>,
+    offset: i64,
+}
+
+impl Clock {
+    /// The system clock.
+    pub const fn system() -> Self {
+        Self { fixed: None, offset: 0 }
+    }
+
+    /// A clock that stands at `start` until moved.
+    pub const fn fixed(start: u64) -> Self {
+        Self { fixed: Some(start), offset: 0 }
+    }
+
+    /// Unix seconds.
+    pub fn now(&self) -> u64 {
+        let base = self.fixed.unwrap_or_else(|| {
+            SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+        });
+        base.saturating_add_signed(self.offset)
+    }
+
+    /// Sets the time.
+    pub fn set(&mut self, unix_seconds: u64) {
+        match &mut self.fixed {
+            Some(t) => *t = unix_seconds,
+            None => self.offset += unix_seconds as i64 - self.now() as i64,
+        }
+    }
+
+    /// Moves the time forward.
+    pub fn advance(&mut self, seconds: u64) {
+        match &mut self.fixed {
+            Some(t) => *t = t.saturating_add(seconds),
+            None => self.offset = self.offset.saturating_add(seconds as i64),
+        }
+    }
+}
+
+/// A source of ids: seeded and reproducible, or seeded from the process's randomness.
+#[derive(Clone, Debug)]
+pub struct Ids {
+    seed: B256,
+    counter: u64,
+}
+
+impl Ids {
+    /// Reproducible ids from `seed`.
+    pub fn seeded(seed: u64) -> Self {
+        Self { seed: keccak256(seed.to_be_bytes()), counter: 0 }
+    }
+
+    /// Ids seeded from the standard library's per-process random keys.
+    pub fn random() -> Self {
+        use std::hash::{BuildHasher, Hasher};
+        let mut bytes = [0u8; 32];
+        for chunk in bytes.chunks_mut(8) {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u64(0);
+            chunk.copy_from_slice(&h.finish().to_be_bytes());
+        }
+        Self { seed: B256::from(bytes), counter: 0 }
+    }
+
+    /// The next 32 fresh bytes.
+    pub fn next_id(&mut self) -> B256 {
+        self.counter += 1;
+        let mut input = self.seed.to_vec();
+        input.extend_from_slice(&self.counter.to_be_bytes());
+        keccak256(input)
+    }
+}
+
+/// A UUID v4 string from 16 bytes (version and variant bits set).
+pub fn uuid_v4(bytes: &[u8]) -> String {
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&bytes[..16]);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = alloy_primitives::hex::encode(b);
+    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+}

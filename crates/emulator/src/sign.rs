@@ -1,0 +1,59 @@
+//! `wallet_prepareSign` and `wallet_formatSign` for the owner (spec §2.7).
+
+use crate::core::Emulator;
+use alloy_primitives::{Bytes, B256, U64};
+use serde_json::json;
+use sesskey_rpc::WalletError;
+use sesskey_signing::{personal_sign_digest, typed_data_digest};
+use sesskey_types::*;
+
+type R<T> = Result<T, WalletError>;
+
+const NO_SESSION_SIGNING: &str = "invalid `capabilities.permissions`: session keys cannot sign messages (a session's validation is never a signature validation)";
+
+impl Emulator {
+    /// `wallet_prepareSign`: the message wrapped as MAv2's `ReplaySafeHash(bytes32 hash)` typed
+    /// data, domain `{chainId, verifyingContract: account}`.
+    pub fn prepare_sign(&self, params: PrepareSignParams) -> R<PrepareSignResult> {
+        let chain = self.check_chain_pub(params.chain_id)?;
+        if params.capabilities.is_some() {
+            return Err(WalletError::InvalidParams(NO_SESSION_SIGNING.into()));
+        }
+        let hash: B256 = match &params.signature_request {
+            SignRequest::PersonalSign { data, .. } => personal_sign_digest(data),
+            SignRequest::TypedData { data, .. } => typed_data_digest(data).map_err(|e| {
+                WalletError::InvalidParams(format!("invalid `signatureRequest.data`: {e}"))
+            })?,
+        };
+        let wrapped: TypedDataJson = from_json_value(json!({
+            "domain": {"chainId": chain, "verifyingContract": params.from},
+            "types": {"ReplaySafeHash": [{"name": "hash", "type": "bytes32"}]},
+            "primaryType": "ReplaySafeHash",
+            "message": {"hash": hash},
+        }))
+        .map_err(|e| WalletError::Internal(e.to_string()))?;
+        let digest =
+            typed_data_digest(&wrapped).map_err(|e| WalletError::Internal(e.to_string()))?;
+        Ok(PrepareSignResult {
+            chain_id: U64::from(chain),
+            signature_request: SignRequest::TypedData { data: wrapped, raw_payload: Some(digest) },
+        })
+    }
+
+    /// `wallet_formatSign`: `0x00 ‖ entityId(4) = 0 ‖ 0xFF ‖ 0x00 ‖ signature` (MAv2 ERC-1271
+    /// packing for the owner).
+    pub fn format_sign(&self, params: FormatSignParams) -> R<FormatSignResult> {
+        self.check_chain_pub(params.chain_id)?;
+        if params.capabilities.is_some() {
+            return Err(WalletError::InvalidParams(NO_SESSION_SIGNING.into()));
+        }
+        let sig = crate::core::sig65_pub(&params.signature.data).map_err(|_| {
+            WalletError::InvalidParams(
+                "invalid `signature.data`: not a 65-byte low-s signature".into(),
+            )
+        })?;
+        let mut out = vec![0u8, 0, 0, 0, 0, 0xff, 0x00];
+        out.extend_from_slice(&sig);
+        Ok(FormatSignResult { signature: Bytes::from(out) })
+    }
+}

@@ -1,0 +1,87 @@
+//! The emulator's state: accounts, sessions, calls.
+
+use alloy_primitives::{Address, Bytes, B256, U256};
+use sesskey_account::{DeferredAction, Spend};
+use sesskey_types::{Call, Permission, SessionId};
+use std::collections::{BTreeMap, HashMap};
+
+/// One account on one chain.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct AccountState {
+    /// The EOA's transaction nonce (EIP-7702 authorizations).
+    pub(crate) eoa_nonce: u64,
+    /// The EIP-7702 delegation target, if delegated.
+    pub(crate) delegation: Option<Address>,
+    /// Native balance.
+    pub(crate) native: U256,
+    /// ERC-20 balances by token.
+    pub(crate) erc20: BTreeMap<Address, U256>,
+    /// ERC-20 allowances by (token, spender).
+    pub(crate) allowances: BTreeMap<(Address, Address), U256>,
+    /// EntryPoint sequences by 192-bit key.
+    pub(crate) sequences: HashMap<U256, u64>,
+    /// The next free validation entity id.
+    pub(crate) next_entity: u32,
+}
+
+/// A session.
+#[derive(Clone, Debug)]
+pub(crate) struct Session {
+    pub(crate) chain_id: u64,
+    pub(crate) session_key: Address,
+    pub(crate) permissions: Vec<Permission>,
+    pub(crate) entity_id: u32,
+    pub(crate) action: DeferredAction,
+    pub(crate) installed: bool,
+    pub(crate) revoked: bool,
+    pub(crate) spent: Spend,
+}
+
+/// A prepared operation the emulator issued, by user-operation hash.
+#[derive(Clone, Debug)]
+pub(crate) struct Prepared {
+    pub(crate) sponsored: bool,
+}
+
+/// A sent call and its outcome.
+#[derive(Clone, Debug)]
+pub(crate) struct CallRecord {
+    pub(crate) chain_id: u64,
+    pub(crate) hash: B256,
+    pub(crate) sender: Address,
+    pub(crate) nonce: U256,
+    pub(crate) paymaster: Address,
+    pub(crate) calls: Vec<Call>,
+    pub(crate) settle_at: u64,
+    pub(crate) outcome: Option<Outcome>,
+    pub(crate) packed_signature: Bytes,
+    pub(crate) gas_used: u64,
+    pub(crate) gas_cost: U256,
+    pub(crate) block: u64,
+}
+
+/// How a call ended once settled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Success,
+    Reverted,
+}
+
+/// The whole state.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub(crate) accounts: HashMap<(u64, Address), AccountState>,
+    pub(crate) sessions: HashMap<SessionId, Session>,
+    pub(crate) prepared: HashMap<B256, Prepared>,
+    pub(crate) calls: HashMap<Bytes, CallRecord>,
+    pub(crate) fail_next: HashMap<String, (i32, String)>,
+    pub(crate) block: u64,
+}
+
+impl State {
+    pub(crate) fn account(&mut self, chain_id: u64, account: Address) -> &mut AccountState {
+        self.accounts
+            .entry((chain_id, account))
+            .or_insert_with(|| AccountState { next_entity: 1, ..Default::default() })
+    }
+}

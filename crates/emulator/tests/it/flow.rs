@@ -1,0 +1,233 @@
+//! The seed flow end to end: delegate, create a session, authorize it, prepare, sign, send,
+//! status; then more ops on the installed session.
+
+use crate::helpers::*;
+use alloy_primitives::{Address, U256, U64};
+use sesskey_account::{unpack_signature, Nonce};
+use sesskey_rpc::{EmulatorApiClient, WalletApiClient};
+use sesskey_signing::*;
+use sesskey_types::*;
+
+#[tokio::test]
+async fn request_account_is_the_signer_with_a_stable_id() {
+    let env = Env::start().await;
+    let params = RequestAccountParams::BySigner {
+        signer_address: env.account(),
+        id: None,
+        creation_hint: None,
+        include_counterfactual_info: None,
+    };
+    let a = env.client.request_account(params.clone()).await.unwrap();
+    let b = env.client.request_account(params).await.unwrap();
+    assert_eq!(a.account_address, env.account());
+    assert_eq!(a.id, b.id);
+    assert_eq!(a.delegation, Some(MODULAR_ACCOUNT_V2_7702));
+    let caps = env.client.get_capabilities(env.account(), None).await.unwrap();
+    assert!(caps.contains_key("0x7a69") && caps.contains_key("0x66eee"));
+}
+
+#[tokio::test]
+async fn the_seed_flow_with_a_root_session() {
+    let env = Env::start().await;
+    env.delegate().await;
+    let session = env.session(vec![Permission::Root], Some(START + 3600)).await;
+
+    // First op: carries the deferred action; the key signs, the owner's signature is in the blob.
+    let cap = PermissionsCapability::from(&session);
+    let target = Address::repeat_byte(0x42);
+    let sent = env
+        .send_with(&env.session_key, &cap, vec![Call { to: target, data: None, value: None }])
+        .await
+        .unwrap();
+    let status = env.client.get_calls_status(CallId(sent.id.clone())).await.unwrap();
+    assert_eq!(status.status, CallStatusCode::Confirmed);
+    let receipt = &status.receipts.unwrap()[0];
+    assert_eq!(receipt.logs[0].address, ENTRY_POINT_V07);
+    assert_eq!(
+        receipt.logs[0].topics[0],
+        alloy_primitives::keccak256(sesskey_emulator::USER_OPERATION_EVENT)
+    );
+    let CallDetails::UserOperation { data } = &sent.details else { panic!() };
+    assert_eq!(sent.id, sesskey_account::call_id(CHAIN, data.hash));
+    let packed = env.client.packed_signature(CallId(sent.id)).await.unwrap();
+    let unpacked = unpack_signature(&packed, true).unwrap();
+    assert_eq!(unpacked.deferred.unwrap().1, session.signature.0);
+
+    // Second op, context form: the installed key, a plain signature, the next nonce key.
+    let context = PermissionsCapability::Context { context: session.to_context() };
+    let sent = env
+        .send_with(
+            &env.session_key,
+            &context,
+            vec![Call { to: target, data: Some(vec![1, 2, 3].into()), value: None }],
+        )
+        .await
+        .unwrap();
+    let packed = env.client.packed_signature(CallId(sent.id.clone())).await.unwrap();
+    assert_eq!(unpack_signature(&packed, false).unwrap().deferred, None);
+    let sessions = env.client.list_sessions().await.unwrap();
+    assert!(sessions[0].installed);
+}
+
+#[tokio::test]
+async fn a_limited_session_moves_balances_and_budgets() {
+    let env = Env::start().await;
+    env.delegate().await;
+    let shop = Address::repeat_byte(0x51);
+    let token = Address::repeat_byte(0x70);
+    let eth = |x: u64| U256::from(x) * U256::from(10u64.pow(15));
+    env.fund(env.account(), eth(2000)).await;
+    env.client
+        .set_erc20_balance(U64::from(CHAIN), token, env.account(), U256::from(1000))
+        .await
+        .unwrap();
+    let session = env
+        .session(
+            vec![
+                Permission::NativeTokenTransfer(NativeTokenTransfer { allowance: eth(1000) }),
+                Permission::ContractAccess(ContractAccess { address: shop }),
+                Permission::Erc20TokenTransfer(Erc20TokenTransfer {
+                    address: token,
+                    allowance: U256::from(300),
+                }),
+            ],
+            None,
+        )
+        .await;
+    let cap = PermissionsCapability::from(&session);
+    let transfer = |amount: u64| {
+        use alloy_sol_types::SolCall;
+        sesskey_account::abi::transferCall { to: shop, amount: U256::from(amount) }.abi_encode()
+    };
+    env.send_with(
+        &env.session_key,
+        &cap,
+        vec![
+            Call { to: shop, data: None, value: Some(eth(600)) },
+            Call { to: token, data: Some(transfer(200).into()), value: None },
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(env.client.get_balance(U64::from(CHAIN), shop).await.unwrap(), eth(600));
+    assert_eq!(
+        env.client.get_erc20_balance(U64::from(CHAIN), token, shop).await.unwrap(),
+        U256::from(200)
+    );
+    let info = &env.client.list_sessions().await.unwrap()[0];
+    assert_eq!(info.native_left, Some(eth(400)));
+    assert_eq!(info.erc20_left, vec![(token, U256::from(100))]);
+
+    // Over the native allowance: refused with the engine's reason, nothing moves.
+    let e = wallet_error(
+        env.send_with(
+            &env.session_key,
+            &cap,
+            vec![Call { to: shop, data: None, value: Some(eth(500)) }],
+        )
+        .await,
+    );
+    assert_eq!(e.code(), sesskey_rpc::EXECUTION_REVERTED_CODE);
+    assert!(
+        e.to_string().contains("calls[0] sends 0.5 ETH; 0.4 ETH left of native-token-transfer"),
+        "{e}"
+    );
+    assert_eq!(env.client.get_balance(U64::from(CHAIN), shop).await.unwrap(), eth(600));
+}
+
+#[tokio::test]
+async fn an_erc20_transfer_above_the_balance_reverts_on_chain() {
+    let env = Env::start().await;
+    env.delegate().await;
+    let token = Address::repeat_byte(0x70);
+    let session = env.session(vec![Permission::Root], None).await;
+    use alloy_sol_types::SolCall;
+    let data =
+        sesskey_account::abi::transferCall { to: Address::repeat_byte(1), amount: U256::from(5) }
+            .abi_encode();
+    let sent = env
+        .send_with(
+            &env.session_key,
+            &PermissionsCapability::from(&session),
+            vec![Call { to: token, data: Some(data.into()), value: None }],
+        )
+        .await
+        .unwrap();
+    let status = env.client.get_calls_status(CallId(sent.id)).await.unwrap();
+    assert_eq!(status.status, CallStatusCode::ChainRulesFailure);
+    assert_eq!(status.receipts.unwrap()[0].status, alloy_primitives::U8::ZERO);
+}
+
+#[tokio::test]
+async fn calls_settle_after_the_delay_or_on_demand() {
+    let config = sesskey_emulator::Config {
+        chain_ids: vec![CHAIN],
+        policy_ids: vec![POLICY.into()],
+        settle_after_secs: 12,
+        deterministic_start: Some(START),
+    };
+    let server = sesskey_emulator::serve(
+        sesskey_emulator::Emulator::new(config),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let mut env = Env::start().await;
+    env.client = sesskey_rpc::WalletClient::new(server.url()).unwrap();
+    env.server = server;
+    env.fund(env.account(), U256::from(10u64.pow(18))).await;
+    // An unsponsored owner op: paid from the account's balance.
+    let prepared = env
+        .client
+        .prepare_calls(env.prepare_params(vec![Call::default()], Default::default()))
+        .await
+        .unwrap();
+    let PreparedCalls::Array(array) = prepared else { panic!() };
+    let mut signed = vec![];
+    for e in array.data {
+        match e {
+            PreparedElement::Authorization(a) => {
+                let signature = sign_authorization(&env.owner, &a).await.unwrap();
+                signed.push(SignedElement::Authorization(SignedAuthorization {
+                    data: a.data,
+                    chain_id: a.chain_id,
+                    signature,
+                }));
+            }
+            PreparedElement::UserOperationV070(op) => {
+                assert_eq!(op.fee_payment.as_ref().map(|f| f.sponsored), Some(false));
+                assert_eq!(op.data.paymaster, None);
+                let signature = sign_user_op_v07(&env.owner, &op, ENTRY_POINT_V07).await.unwrap();
+                signed.push(SignedElement::UserOperationV070(SignedUserOperationV07 {
+                    data: op.data,
+                    chain_id: op.chain_id,
+                    signature,
+                }));
+            }
+            _ => unreachable!(),
+        }
+    }
+    let sent = env
+        .client
+        .send_prepared_calls(SendPreparedCallsParams {
+            calls: SignedCalls::Array(SignedArray { data: signed }),
+            capabilities: None,
+            call_id: None,
+        })
+        .await
+        .unwrap();
+    let status = env.client.get_calls_status(CallId(sent.id.clone())).await.unwrap();
+    assert_eq!(status.status, CallStatusCode::Pending);
+    assert!(status.receipts.is_none());
+    env.client.increase_time(12).await.unwrap();
+    assert_eq!(
+        env.client.get_calls_status(CallId(sent.id)).await.unwrap().status,
+        CallStatusCode::Confirmed
+    );
+    assert!(
+        env.client.get_balance(U64::from(CHAIN), env.account()).await.unwrap()
+            < U256::from(10u64.pow(18)),
+        "gas was paid"
+    );
+    let _ = Nonce::default();
+}

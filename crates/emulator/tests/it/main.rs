@@ -1,0 +1,6 @@
+//! The emulator through the real HTTP client over loopback: the whole flow, and every refusal.
+
+mod flow;
+mod helpers;
+mod refusals;
+mod vectors;

@@ -1,0 +1,318 @@
+//! Every refusal of the spec, with its code and message, over loopback.
+
+use crate::helpers::*;
+use alloy_primitives::{Address, U256, U64};
+use sesskey_rpc::Result;
+use sesskey_rpc::*;
+use sesskey_signing::*;
+use sesskey_types::*;
+
+#[tokio::test]
+async fn invalid_params_name_the_field() {
+    let env = Env::start().await;
+    let raw = serde_json::json!([{"calls": [{"to": "0x0000000000000000000000000000000000000000", "value": "12"}],
+        "from": env.account(), "chainId": "0x7a69"}]);
+    let r: std::result::Result<serde_json::Value, _> = jsonrpsee::core::client::ClientT::request(
+        &env.client,
+        "wallet_prepareCalls",
+        RawParams(raw),
+    )
+    .await;
+    let e = wallet_error(r);
+    assert_eq!(e.code(), INVALID_PARAMS_CODE);
+    assert_eq!(e.to_string(), "invalid `calls[0].value`: invalid quantity: missing 0x prefix");
+}
+
+/// Params passed as they are.
+struct RawParams(serde_json::Value);
+
+impl jsonrpsee::core::traits::ToRpcParams for RawParams {
+    fn to_rpc_params(
+        self,
+    ) -> std::result::Result<Option<Box<serde_json::value::RawValue>>, serde_json::Error> {
+        serde_json::value::to_raw_value(&self.0).map(Some)
+    }
+}
+
+#[tokio::test]
+async fn wrong_chain_unknown_policy_and_unknown_call_id() {
+    let env = Env::start().await;
+    let mut p = env.prepare_params(vec![Call::default()], Env::sponsored());
+    p.chain_id = U64::from(1);
+    let e = wallet_error(env.client.prepare_calls(p).await);
+    assert_eq!(e.code(), INVALID_PARAMS_CODE);
+    assert!(e.to_string().starts_with("invalid `chainId`: chain 0x1 is not supported"), "{e}");
+
+    let mut caps = Env::sponsored();
+    caps.paymaster_service.as_mut().unwrap().policy =
+        PolicySelector::One { policy_id: "11111111-1111-4111-8111-111111111111".into() };
+    let e = wallet_error(
+        env.client.prepare_calls(env.prepare_params(vec![Call::default()], caps)).await,
+    );
+    assert_eq!(e.code(), INVALID_REQUEST_CODE);
+    assert!(
+        e.to_string().starts_with("Sponsorship failed: [invalid_argument] Policy ID(s) not found."),
+        "{e}"
+    );
+
+    let e = wallet_error(env.client.get_calls_status(CallId(vec![7; 64].into())).await);
+    assert_eq!(e, WalletError::UnknownCallId);
+    assert_eq!(e.code(), 5730);
+}
+
+#[tokio::test]
+async fn no_sponsorship_and_no_balance_fails_the_precheck() {
+    let env = Env::start().await;
+    let e = wallet_error(
+        env.client
+            .prepare_calls(env.prepare_params(vec![Call::default()], Default::default()))
+            .await,
+    );
+    assert_eq!(e.code(), SERVER_ERROR_CODE);
+    assert!(
+        e.to_string().starts_with("precheck failed: sender balance and deposit together is 0"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn sessions_need_a_delegated_account() {
+    let env = Env::start().await;
+    let params = CreateSessionParams {
+        account: env.account(),
+        chain_id: U64::from(CHAIN),
+        expiry_sec: None,
+        key: SessionKey { public_key: env.session_key.address(), ty: KeyType::Secp256k1 },
+        permissions: vec![Permission::Root],
+    };
+    let e = wallet_error(env.client.create_session(params.clone()).await);
+    assert_eq!(e.code(), INVALID_PARAMS_CODE);
+    assert!(e.to_string().contains("is not delegated"), "{e}");
+    env.delegate().await;
+    let mut past = params.clone();
+    past.expiry_sec = Some(START - 1);
+    let e = wallet_error(env.client.create_session(past).await);
+    assert!(e.to_string().starts_with("invalid `expirySec`"), "{e}");
+    let mut bad = params;
+    bad.permissions = vec![Permission::GasLimit(GasLimit { limit: U256::from(1) })];
+    let e = wallet_error(env.client.create_session(bad).await);
+    assert!(
+        e.to_string().starts_with("invalid `permissions`: permissions grant no function"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn wrong_signers_are_refused() {
+    let env = Env::start().await;
+    env.delegate().await;
+    let session = env.session(vec![Permission::Root], None).await;
+    let cap = PermissionsCapability::from(&session);
+    // The op signed by someone else than the session key.
+    let e = wallet_error(env.send_with(&Env::stranger(), &cap, vec![Call::default()]).await);
+    assert_eq!(e, WalletError::InvalidAccountSignature);
+    assert_eq!(e.code(), -32507);
+    // A session authorization not signed by the owner.
+    let forged = SessionRef { session_id: session.session_id, signature: [1u8; 65].into() };
+    let mut sig = [0u8; 65];
+    let digest = alloy_primitives::B256::repeat_byte(9);
+    sig.copy_from_slice(
+        &alloy_signer::SignerSync::sign_hash_sync(&Env::stranger(), &digest).unwrap().as_bytes(),
+    );
+    let forged2 = SessionRef { signature: sig.into(), ..forged.clone() };
+    for bad in [forged, forged2] {
+        let e = wallet_error(
+            env.send_with(
+                &env.session_key,
+                &PermissionsCapability::from(&bad),
+                vec![Call::default()],
+            )
+            .await,
+        );
+        assert!(
+            e == WalletError::InvalidAccountSignature || e.code() == INVALID_PARAMS_CODE,
+            "{e:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn reused_nonces_are_refused_with_aa25() {
+    let env = Env::start().await;
+    env.delegate().await;
+    let session = env.session(vec![Permission::Root], None).await;
+    let cap = PermissionsCapability::from(&session);
+    let caps = PrepareCallsCapabilities { permissions: Some(cap.clone()), ..Env::sponsored() };
+    let PreparedCalls::UserOperationV070(op) =
+        env.client.prepare_calls(env.prepare_params(vec![Call::default()], caps)).await.unwrap()
+    else {
+        panic!()
+    };
+    let signature = sign_user_op_v07(&env.session_key, &op, ENTRY_POINT_V07).await.unwrap();
+    let send = SendPreparedCallsParams {
+        calls: SignedCalls::UserOperationV070(SignedUserOperationV07 {
+            data: op.data,
+            chain_id: op.chain_id,
+            signature,
+        }),
+        capabilities: Some(SendPreparedCallsCapabilities {
+            permissions: Some(cap),
+            paymaster_service: None,
+        }),
+        call_id: None,
+    };
+    env.client.send_prepared_calls(send.clone()).await.unwrap();
+    let e = wallet_error(env.client.send_prepared_calls(send).await);
+    assert_eq!(e.code(), VALIDATION_REVERTED_CODE);
+    assert_eq!(e.entry_point_code(), Some("AA25"));
+    assert_eq!(e.kind(), ErrorKind::Reprepare);
+}
+
+#[tokio::test]
+async fn expired_unknown_foreign_and_revoked_sessions() {
+    let env = Env::start().await;
+    env.delegate().await;
+    let session = env.session(vec![Permission::Root], Some(START + 60)).await;
+    let cap = PermissionsCapability::from(&session);
+    env.send_with(&env.session_key, &cap, vec![Call::default()]).await.unwrap();
+    sesskey_rpc::EmulatorApiClient::increase_time(&env.client, 61).await.unwrap();
+    let e = wallet_error(env.send_with(&env.session_key, &cap, vec![Call::default()]).await);
+    assert_eq!(e.entry_point_code(), Some("AA22"));
+    assert!(e.to_string().contains("the session expired at"), "{e}");
+
+    let unknown = SessionRef { session_id: [9u8; 16].into(), ..session.clone() };
+    let e = wallet_error(
+        env.send_with(
+            &env.session_key,
+            &PermissionsCapability::from(&unknown),
+            vec![Call::default()],
+        )
+        .await,
+    );
+    assert!(e.to_string().contains("unknown session"), "{e}");
+
+    // Another account's request with this session.
+    let mut p = env.prepare_params(
+        vec![Call::default()],
+        PrepareCallsCapabilities { permissions: Some(cap.clone()), ..Env::sponsored() },
+    );
+    p.from = Address::repeat_byte(0x99);
+    let e = wallet_error(env.client.prepare_calls(p).await);
+    assert!(
+        e.to_string().contains("is not delegated") || e.to_string().contains("another account"),
+        "{e}"
+    );
+
+    let fresh = env.session(vec![Permission::Root], None).await;
+    sesskey_rpc::EmulatorApiClient::revoke_session(&env.client, fresh.session_id).await.unwrap();
+    let e = wallet_error(
+        env.send_with(
+            &env.session_key,
+            &PermissionsCapability::from(&fresh),
+            vec![Call::default()],
+        )
+        .await,
+    );
+    assert!(e.to_string().contains("was revoked"), "{e}");
+}
+
+#[tokio::test]
+async fn calls_outside_the_permissions_are_refused_with_the_reason() {
+    let env = Env::start().await;
+    env.delegate().await;
+    let shop = Address::repeat_byte(0x51);
+    let session =
+        env.session(vec![Permission::ContractAccess(ContractAccess { address: shop })], None).await;
+    let cap = PermissionsCapability::from(&session);
+    env.send_with(&env.session_key, &cap, vec![Call { to: shop, data: None, value: None }])
+        .await
+        .unwrap();
+    let other = Address::repeat_byte(0x52);
+    let e = wallet_error(
+        env.send_with(
+            &env.session_key,
+            &cap,
+            vec![
+                Call { to: shop, data: None, value: None },
+                Call { to: other, data: Some(vec![1, 2, 3, 4].into()), value: None },
+            ],
+        )
+        .await,
+    );
+    assert_eq!(e.entry_point_code(), Some("AA23"));
+    assert!(e.to_string().contains("calls[1]: a call of 0x01020304 to"), "{e}");
+    // The account's own privileged functions, never.
+    let e = wallet_error(
+        env.send_with(
+            &env.session_key,
+            &cap,
+            vec![Call {
+                to: env.account(),
+                data: Some(vec![0x1b, 0xbf, 0x56, 0x4c].into()),
+                value: None,
+            }],
+        )
+        .await,
+    );
+    assert!(
+        e.to_string().contains("installValidation (0x1bbf564c) on the account is never allowed"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn an_injected_failure_hits_the_next_call_only() {
+    let env = Env::start().await;
+    sesskey_rpc::EmulatorApiClient::fail_next(
+        &env.client,
+        "wallet_getCapabilities".into(),
+        -32603,
+        "boom".into(),
+    )
+    .await
+    .unwrap();
+    let e = env.client.get_capabilities(env.account(), None).await.unwrap_err();
+    assert_eq!(e.wallet_error(), Some(&WalletError::Internal("boom".into())));
+    env.client.get_capabilities(env.account(), None).await.unwrap();
+    let _: Result<()> = Ok(());
+}
+
+/// Two clients race to spend one session's allowance: exactly one wins.
+#[tokio::test]
+async fn racing_spends_never_overspend() {
+    let env = Env::start().await;
+    env.delegate().await;
+    let shop = Address::repeat_byte(0x51);
+    let eth = |x: u64| U256::from(x) * U256::from(10u64.pow(15));
+    env.fund(env.account(), eth(5000)).await;
+    let session = env
+        .session(
+            vec![
+                Permission::NativeTokenTransfer(NativeTokenTransfer { allowance: eth(1000) }),
+                Permission::ContractAccess(ContractAccess { address: shop }),
+            ],
+            None,
+        )
+        .await;
+    let cap = PermissionsCapability::from(&session);
+    env.send_with(&env.session_key, &cap, vec![Call { to: shop, data: None, value: Some(eth(1)) }])
+        .await
+        .unwrap();
+    let pay = || {
+        env.send_with(
+            &env.session_key,
+            &cap,
+            vec![Call { to: shop, data: None, value: Some(eth(600)) }],
+        )
+    };
+    let (a, b) = tokio::join!(pay(), pay());
+    assert_eq!(a.is_ok() as u8 + b.is_ok() as u8, 1, "{a:?} {b:?}");
+    assert_eq!(
+        sesskey_rpc::EmulatorApiClient::get_balance(&env.client, U64::from(CHAIN), shop)
+            .await
+            .unwrap(),
+        eth(601)
+    );
+    let info = &sesskey_rpc::EmulatorApiClient::list_sessions(&env.client).await.unwrap()[0];
+    assert_eq!(info.native_left, Some(eth(399)));
+}
