@@ -1,7 +1,11 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
+#![allow(clippy::print_stdout)]
+
+mod serve;
 
 use clap::{Parser, Subcommand};
+pub use serve::{parse_chain_id, ServeArgs};
 
 /// `sesskey`: session keys for smart wallets.
 #[derive(Debug, Parser)]
@@ -17,45 +21,75 @@ pub struct Cli {
 pub enum Command {
     /// Run the whole session-key flow against an in-process emulator (not built yet).
     Demo,
-    /// Run the local Wallet API emulator (not built yet).
-    Serve,
+    /// Run the local Wallet API emulator.
+    Serve(ServeArgs),
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `warn`).
+pub fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 /// The exit code of a command that is not built yet.
 pub const NOT_BUILT_EXIT: u8 = 2;
 
-/// Runs a parsed command; answers the message to print and the exit code.
-pub fn run(cli: &Cli) -> (String, u8) {
-    let what = match cli.command {
-        Command::Demo => "sesskey demo",
-        Command::Serve => "sesskey serve",
-    };
-    (
-        format!(
-            "{what}: not built yet. This release has the wire types only (sesskey-types); \
-             the emulator and the session flow are still to come."
-        ),
-        NOT_BUILT_EXIT,
-    )
+/// Runs a parsed command; answers the process exit code.
+pub async fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Demo => {
+            eprintln!(
+                "sesskey demo: not built yet. The emulator runs today (`sesskey serve`); the \
+                 orchestrated session flow (sesskey-session) is still to come."
+            );
+            Ok(NOT_BUILT_EXIT)
+        }
+        Command::Serve(args) => serve::serve(args).await.map(|()| 0),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn unbuilt_commands_say_so_and_fail() {
-        for args in [["sesskey", "demo"], ["sesskey", "serve"]] {
-            let cli = Cli::parse_from(args);
-            let (message, code) = run(&cli);
-            assert!(message.contains("not built yet"), "{message}");
-            assert_ne!(code, 0);
-        }
+    #[tokio::test]
+    async fn demo_says_it_is_not_built_and_fails() {
+        let cli = Cli::parse_from(["sesskey", "demo"]);
+        assert_eq!(run(cli).await.unwrap(), NOT_BUILT_EXIT);
     }
 
     #[test]
     fn cli_definition_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serve_flags_parse() {
+        let cli = Cli::parse_from([
+            "sesskey",
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--chain-id",
+            "84532",
+            "--chain-id",
+            "0x66eee",
+            "--policy-id",
+            "6e7c3a8f-2b1d-4c5e-9f0a-1b2c3d4e5f60",
+            "--deterministic",
+            "--settle-after-ms",
+            "250",
+        ]);
+        let Command::Serve(args) = cli.command else { panic!() };
+        assert_eq!(args.chain_ids, vec![84532, 0x66eee]);
+        assert_eq!(args.settle_after_ms, 250);
+        assert!(args.deterministic);
+        assert!(Cli::try_parse_from(["sesskey", "serve", "--chain-id", "0xzz"]).is_err());
     }
 }

@@ -1,12 +1,17 @@
-//! The `sesskey` binary: parses arguments and calls the library.
-#![allow(clippy::print_stderr)]
+//! The `sesskey` binary: parses arguments, sets up logging, calls the library.
 
 use clap::Parser;
 use std::process::ExitCode;
 
-fn main() -> ExitCode {
+#[tokio::main]
+async fn main() -> ExitCode {
+    sesskey_cli::init_logging();
     let cli = sesskey_cli::Cli::parse();
-    let (message, code) = sesskey_cli::run(&cli);
-    eprintln!("{message}");
-    ExitCode::from(code)
+    match sesskey_cli::run(cli).await {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -3,46 +3,51 @@
 use alloy_primitives::{keccak256, B256};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// The emulator's clock: the real time plus an offset the controls move, or a fixed start that
-/// only the controls move (deterministic mode).
+/// The emulator's clock, in milliseconds: the real time plus an offset the controls move, or a
+/// fixed start that only the controls move (deterministic mode).
 #[derive(Clone, Debug)]
 pub struct Clock {
-    fixed: Option<u64>,
-    offset: i64,
+    fixed_ms: Option<u64>,
+    offset_ms: i64,
 }
 
 impl Clock {
     /// The system clock.
     pub const fn system() -> Self {
-        Self { fixed: None, offset: 0 }
+        Self { fixed_ms: None, offset_ms: 0 }
     }
 
-    /// A clock that stands at `start` until moved.
+    /// A clock that stands at `start` (unix seconds) until moved.
     pub const fn fixed(start: u64) -> Self {
-        Self { fixed: Some(start), offset: 0 }
+        Self { fixed_ms: Some(start * 1000), offset_ms: 0 }
+    }
+
+    /// Unix milliseconds.
+    pub fn now_ms(&self) -> u64 {
+        let base = self.fixed_ms.unwrap_or_else(|| {
+            SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+        });
+        base.saturating_add_signed(self.offset_ms)
     }
 
     /// Unix seconds.
     pub fn now(&self) -> u64 {
-        let base = self.fixed.unwrap_or_else(|| {
-            SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-        });
-        base.saturating_add_signed(self.offset)
+        self.now_ms() / 1000
     }
 
-    /// Sets the time.
+    /// Sets the time (unix seconds).
     pub fn set(&mut self, unix_seconds: u64) {
-        match &mut self.fixed {
-            Some(t) => *t = unix_seconds,
-            None => self.offset += unix_seconds as i64 - self.now() as i64,
+        match &mut self.fixed_ms {
+            Some(t) => *t = unix_seconds * 1000,
+            None => self.offset_ms += (unix_seconds * 1000) as i64 - self.now_ms() as i64,
         }
     }
 
-    /// Moves the time forward.
+    /// Moves the time forward by `seconds`.
     pub fn advance(&mut self, seconds: u64) {
-        match &mut self.fixed {
-            Some(t) => *t = t.saturating_add(seconds),
-            None => self.offset = self.offset.saturating_add(seconds as i64),
+        match &mut self.fixed_ms {
+            Some(t) => *t = t.saturating_add(seconds * 1000),
+            None => self.offset_ms = self.offset_ms.saturating_add((seconds * 1000) as i64),
         }
     }
 }

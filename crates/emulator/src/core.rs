@@ -39,8 +39,8 @@ pub struct Config {
     pub chain_ids: Vec<u64>,
     /// The paymaster policies that sponsor gas.
     pub policy_ids: Vec<String>,
-    /// Seconds between `wallet_sendPreparedCalls` and the call's final status (0 = at once).
-    pub settle_after_secs: u64,
+    /// Milliseconds between `wallet_sendPreparedCalls` and the call's final status (0 = at once).
+    pub settle_after_ms: u64,
     /// Fixed start time and seeded ids, for reproducible runs (`None`: the system clock).
     pub deterministic_start: Option<u64>,
 }
@@ -50,7 +50,7 @@ impl Default for Config {
         Self {
             chain_ids: vec![31337],
             policy_ids: vec!["00000000-0000-4000-8000-000000000000".into()],
-            settle_after_secs: 0,
+            settle_after_ms: 0,
             deterministic_start: None,
         }
     }

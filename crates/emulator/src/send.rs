@@ -132,7 +132,8 @@ impl Emulator {
         let hash = user_op_v07_hash(data, ENTRY_POINT_V07, chain);
         let mut inner = self.lock_pub();
         let now = inner.clock.now();
-        let settle_after = self.config().settle_after_secs;
+        let settle_after = self.config().settle_after_ms;
+        let now_ms = inner.clock.now_ms();
 
         // EIP-7702 authorizations: signed by the EOA, for its current nonce (relayed).
         let mut acct = inner.state.account(chain, sender).clone();
@@ -293,7 +294,7 @@ impl Emulator {
                 nonce: data.nonce,
                 paymaster: data.paymaster.unwrap_or_default(),
                 calls: decoded.calls.clone(),
-                settle_at: now + settle_after,
+                settle_at: now_ms + settle_after,
                 outcome: Some(outcome),
                 packed_signature: packed,
                 gas_used,
@@ -317,7 +318,7 @@ impl Emulator {
     /// `wallet_getCallsStatus`.
     pub fn get_calls_status(&self, id: CallId) -> R<CallsStatus> {
         let inner = self.lock_pub();
-        let now = inner.clock.now();
+        let now = inner.clock.now_ms();
         let record = inner.state.calls.get(&id.0).ok_or(WalletError::UnknownCallId)?;
         let settled = now >= record.settle_at;
         let block_hash = keccak256([&b"block"[..], &record.block.to_be_bytes()].concat());
@@ -441,7 +442,7 @@ impl Emulator {
     /// Settles every pending call now.
     pub fn settle(&self) -> usize {
         let mut inner = self.lock_pub();
-        let now = inner.clock.now();
+        let now = inner.clock.now_ms();
         let mut n = 0;
         for c in inner.state.calls.values_mut() {
             if c.settle_at > now {

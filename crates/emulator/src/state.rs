@@ -52,6 +52,7 @@ pub(crate) struct CallRecord {
     pub(crate) nonce: U256,
     pub(crate) paymaster: Address,
     pub(crate) calls: Vec<Call>,
+    /// Unix milliseconds.
     pub(crate) settle_at: u64,
     pub(crate) outcome: Option<Outcome>,
     pub(crate) packed_signature: Bytes,

@@ -163,7 +163,7 @@ async fn calls_settle_after_the_delay_or_on_demand() {
     let config = sesskey_emulator::Config {
         chain_ids: vec![CHAIN],
         policy_ids: vec![POLICY.into()],
-        settle_after_secs: 12,
+        settle_after_ms: 12_000,
         deterministic_start: Some(START),
     };
     let server = sesskey_emulator::serve(

@@ -25,7 +25,7 @@ impl Env {
         let config = Config {
             chain_ids: vec![CHAIN, 0x66eee],
             policy_ids: vec![POLICY.into()],
-            settle_after_secs: 0,
+            settle_after_ms: 0,
             deterministic_start: Some(START),
         };
         let server = serve(Emulator::new(config), "127.0.0.1:0".parse().unwrap()).await.unwrap();

@@ -1,0 +1,106 @@
+//! `sesskey serve`: the local Wallet API emulator.
+
+use anyhow::{bail, Context};
+use clap::Args;
+use sesskey_emulator::{serve as start, Config, Emulator};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Flags of `sesskey serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8545")]
+    pub addr: SocketAddr,
+    /// A chain to serve, decimal or 0x-hex; repeat for several (default 31337).
+    #[arg(long = "chain-id", value_parser = parse_chain_id)]
+    pub chain_ids: Vec<u64>,
+    /// A paymaster policy id that sponsors gas; repeat for several (default: one generated).
+    #[arg(long = "policy-id")]
+    pub policy_ids: Vec<String>,
+    /// Keep the state in this folder across restarts (not built yet).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Fixed start time and seeded ids, for reproducible runs.
+    #[arg(long)]
+    pub deterministic: bool,
+    /// Milliseconds before a sent call reaches its final status (default: at once).
+    #[arg(long, default_value_t = 0)]
+    pub settle_after_ms: u64,
+}
+
+/// Parses a chain id in decimal or `0x` hex.
+pub fn parse_chain_id(s: &str) -> Result<u64, String> {
+    let parsed = match s.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => s.parse(),
+    };
+    match parsed {
+        Ok(0) | Err(_) => Err(format!("`{s}` is not a chain id (decimal or 0x-hex, above 0)")),
+        Ok(n) => Ok(n),
+    }
+}
+
+/// The fixed start of `--deterministic` runs: 2026-01-01T00:00:00Z.
+const DETERMINISTIC_START: u64 = 1_767_225_600;
+
+pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    if args.data_dir.is_some() {
+        bail!("--data-dir: persistence is not built yet; run without it (state is kept in memory)");
+    }
+    let chain_ids = if args.chain_ids.is_empty() { vec![31337] } else { args.chain_ids };
+    let mut ids = if args.deterministic {
+        sesskey_emulator::Ids::seeded(DETERMINISTIC_START)
+    } else {
+        sesskey_emulator::Ids::random()
+    };
+    let policy_ids = if args.policy_ids.is_empty() {
+        vec![sesskey_emulator::uuid_v4(&ids.next_id()[..16])]
+    } else {
+        args.policy_ids
+    };
+    let config = Config {
+        chain_ids: chain_ids.clone(),
+        policy_ids: policy_ids.clone(),
+        settle_after_ms: args.settle_after_ms,
+        deterministic_start: args.deterministic.then_some(DETERMINISTIC_START),
+    };
+    let running = start(Emulator::new(config), args.addr).await.context("starting the server")?;
+    println!("sesskey emulator of Alchemy's Wallet API");
+    println!();
+    println!("Listening on {} (also /v2/<any key>)", running.url());
+    println!(
+        "Chain ids:   {}",
+        chain_ids.iter().map(|c| format!("{c} ({c:#x})")).collect::<Vec<_>>().join(", ")
+    );
+    println!("Policy ids:  {}", policy_ids.join(", "));
+    println!();
+    println!("Development keys (public test keys: never hold real funds with them)");
+    for i in 0..5 {
+        let key = sesskey_signing::dev::dev_key(i);
+        println!("({i}) {}", key.address());
+    }
+    println!();
+    println!("Private keys: accounts 0-4 of the test mnemonic");
+    println!("  shallow car worth decorate number cloth strong select organ champion keep race");
+    let handle = running.handle.clone();
+    tokio::select! {
+        () = handle.stopped() => {}
+        r = shutdown_signal() => {
+            r?;
+            tracing::info!("shutting down");
+            running.handle.stop().ok();
+            running.handle.stopped().await;
+        }
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() -> anyhow::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
