@@ -275,6 +275,7 @@ impl Emulator {
                 installed: false,
                 revoked: false,
                 spent: Default::default(),
+                verified_owner_signature: None,
             },
         );
         Ok(CreateSessionResult {
@@ -287,7 +288,7 @@ impl Emulator {
     /// Resolves and checks a permissions capability for `from` on `chain`.
     fn session(
         &self,
-        state: &State,
+        state: &mut State,
         cap: &PermissionsCapability,
         from: Address,
         chain: u64,
@@ -319,10 +320,14 @@ impl Emulator {
                 sref.session_id
             )));
         }
-        let owner_sig = SignatureData::Hex(Bytes::copy_from_slice(&sref.signature[..]));
-        if recover(session.action.digest(), &owner_sig)? != session.action.account {
-            return Err(WalletError::InvalidAccountSignature);
+        if session.verified_owner_signature != Some(sref.signature.0) {
+            let owner_sig = SignatureData::Hex(Bytes::copy_from_slice(&sref.signature[..]));
+            if recover(session.action.digest(), &owner_sig)? != session.action.account {
+                return Err(WalletError::InvalidAccountSignature);
+            }
         }
+        let session = state.sessions.get_mut(&sref.session_id).expect("found above");
+        session.verified_owner_signature = Some(sref.signature.0);
         Ok((sref.session_id, session.clone(), sref.signature.0))
     }
 
@@ -370,7 +375,7 @@ impl Emulator {
                         "account {from} is not delegated: sessions need a delegated account"
                     )));
                 }
-                let (_, session, _) = self.session(&inner.state, cap, from, chain)?;
+                let (_, session, _) = self.session(&mut inner.state, cap, from, chain)?;
                 let policy = Policy {
                     account: from,
                     permissions: session.permissions.clone(),
@@ -498,7 +503,7 @@ impl Emulator {
 
     pub(crate) fn session_pub(
         &self,
-        state: &State,
+        state: &mut State,
         cap: &PermissionsCapability,
         from: Address,
         chain: u64,

@@ -204,7 +204,7 @@ impl Emulator {
         let packed = match &caps.permissions {
             Some(cap) => {
                 let (id, session, owner_sig) =
-                    self.session_pub(&inner.state, cap, sender, chain)?;
+                    self.session_pub(&mut inner.state, cap, sender, chain)?;
                 if recover(digest, &op.signature.data)? != session.session_key
                     || nonce.entity_id != session.entity_id
                 {

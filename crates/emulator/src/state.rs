@@ -35,6 +35,9 @@ pub(crate) struct Session {
     pub(crate) installed: bool,
     pub(crate) revoked: bool,
     pub(crate) spent: Spend,
+    /// The owner signature already checked against the action's digest (a cache: recovering it
+    /// again gives the same answer).
+    pub(crate) verified_owner_signature: Option<[u8; 65]>,
 }
 
 /// A prepared operation the emulator issued, by user-operation hash.
