@@ -1,6 +1,6 @@
 //! `sesskey serve`: the local Wallet API emulator.
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::Args;
 use sesskey_emulator::{serve as start, Config, Emulator};
 use std::net::SocketAddr;
@@ -18,7 +18,8 @@ pub struct ServeArgs {
     /// A paymaster policy id that sponsors gas; repeat for several (default: one generated).
     #[arg(long = "policy-id")]
     pub policy_ids: Vec<String>,
-    /// Keep the state in this folder across restarts (not built yet).
+    /// Keep the state in this folder (a redb database): restarts carry on, and every answered call
+    /// is durable.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Fixed start time and seeded ids, for reproducible runs.
@@ -45,19 +46,25 @@ pub fn parse_chain_id(s: &str) -> Result<u64, String> {
 const DETERMINISTIC_START: u64 = 1_767_225_600;
 
 pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    if args.data_dir.is_some() {
-        bail!("--data-dir: persistence is not built yet; run without it (state is kept in memory)");
-    }
     let chain_ids = if args.chain_ids.is_empty() { vec![31337] } else { args.chain_ids };
     let mut ids = if args.deterministic {
         sesskey_emulator::Ids::seeded(DETERMINISTIC_START)
     } else {
         sesskey_emulator::Ids::random()
     };
-    let policy_ids = if args.policy_ids.is_empty() {
-        vec![sesskey_emulator::uuid_v4(&ids.next_id()[..16])]
-    } else {
+    let remembered = args.data_dir.as_ref().map(|d| d.join("policy-ids"));
+    let policy_ids = if !args.policy_ids.is_empty() {
         args.policy_ids
+    } else if let Some(text) = remembered.as_ref().and_then(|f| std::fs::read_to_string(f).ok()) {
+        // A restart with the same folder keeps the generated policy id.
+        text.lines().map(str::to_string).filter(|l| !l.is_empty()).collect()
+    } else {
+        let generated = vec![sesskey_emulator::uuid_v4(&ids.next_id()[..16])];
+        if let Some(file) = &remembered {
+            std::fs::create_dir_all(file.parent().expect("a folder"))?;
+            std::fs::write(file, generated.join("\n") + "\n")?;
+        }
+        generated
     };
     let config = Config {
         chain_ids: chain_ids.clone(),
@@ -65,7 +72,12 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         settle_after_ms: args.settle_after_ms,
         deterministic_start: args.deterministic.then_some(DETERMINISTIC_START),
     };
-    let running = start(Emulator::new(config), args.addr).await.context("starting the server")?;
+    let emulator = match &args.data_dir {
+        Some(dir) => Emulator::open(config, dir)
+            .map_err(|e| anyhow::anyhow!("opening the data folder {}: {e}", dir.display()))?,
+        None => Emulator::new(config),
+    };
+    let running = start(emulator, args.addr).await.context("starting the server")?;
     println!("sesskey emulator of Alchemy's Wallet API");
     println!();
     println!("Listening on {} (also /v2/<any key>)", running.url());
@@ -74,6 +86,10 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         chain_ids.iter().map(|c| format!("{c} ({c:#x})")).collect::<Vec<_>>().join(", ")
     );
     println!("Policy ids:  {}", policy_ids.join(", "));
+    match &args.data_dir {
+        Some(dir) => println!("State:       {} (durable)", dir.display()),
+        None => println!("State:       in memory"),
+    }
     println!();
     println!("Development keys (public test keys: never hold real funds with them)");
     for i in 0..5 {

@@ -4,7 +4,8 @@
 //! one core as the baseline.
 //!
 //! Run: `cargo bench -p sesskey-emulator --bench load`
-//! (env: `SESSKEY_BENCH_CLIENTS` = 8, `SESSKEY_BENCH_SECS` = 5, `SESSKEY_BENCH_SESSIONS` = "10,100000").
+//! (env: `SESSKEY_BENCH_CLIENTS` = 8, `SESSKEY_BENCH_SECS` = 5, `SESSKEY_BENCH_SESSIONS` =
+//! "10,100000", `SESSKEY_BENCH_DURABLE` = 1 to keep the state in a redb data folder).
 #![allow(missing_docs, clippy::print_stdout)]
 
 use alloy_primitives::{keccak256, Address, B256, U64};
@@ -127,7 +128,15 @@ async fn run(clients: u64, secs: u64, stored: u64) {
         settle_after_ms: 0,
         deterministic_start: None,
     };
-    let server = serve(Emulator::new(config), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let emulator = if env("SESSKEY_BENCH_DURABLE", "0") == "1" {
+        let dir =
+            std::env::temp_dir().join(format!("sesskey-load-{}-{stored}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        Emulator::open(config, &dir).unwrap()
+    } else {
+        Emulator::new(config)
+    };
+    let server = serve(emulator, "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let emulator = server.emulator.clone();
     // Other sessions stored in the emulator, to show the per-call cost does not grow with them.
     let filler = key(3);

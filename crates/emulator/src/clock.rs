@@ -7,8 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// fixed start that only the controls move (deterministic mode).
 #[derive(Clone, Debug)]
 pub struct Clock {
-    fixed_ms: Option<u64>,
-    offset_ms: i64,
+    pub(crate) fixed_ms: Option<u64>,
+    pub(crate) offset_ms: i64,
 }
 
 impl Clock {
@@ -55,8 +55,8 @@ impl Clock {
 /// A source of ids: seeded and reproducible, or seeded from the process's randomness.
 #[derive(Clone, Debug)]
 pub struct Ids {
-    seed: B256,
-    counter: u64,
+    pub(crate) seed: B256,
+    pub(crate) counter: u64,
 }
 
 impl Ids {

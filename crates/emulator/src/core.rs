@@ -60,6 +60,22 @@ pub(crate) struct Inner {
     pub(crate) state: State,
     pub(crate) clock: Clock,
     pub(crate) ids: Ids,
+    pub(crate) store: Option<crate::persist::Store>,
+}
+
+impl Inner {
+    /// Makes what changed durable (with a data folder) before the answer goes out.
+    pub(crate) fn commit(&mut self) -> Result<(), WalletError> {
+        match &self.store {
+            Some(store) => store
+                .commit(&mut self.state, &self.clock, &self.ids)
+                .map_err(|e| WalletError::Internal(format!("storage failure: {e}"))),
+            None => {
+                self.state.dirty = Default::default();
+                Ok(())
+            }
+        }
+    }
 }
 
 /// The emulator core.
@@ -109,7 +125,24 @@ impl Emulator {
             Some(start) => (Clock::fixed(start), Ids::seeded(start)),
             None => (Clock::system(), Ids::random()),
         };
-        Self { config, inner: Mutex::new(Inner { state: State::default(), clock, ids }) }
+        Self {
+            config,
+            inner: Mutex::new(Inner { state: State::default(), clock, ids, store: None }),
+        }
+    }
+
+    /// An emulator whose state lives in `dir` (created if needed): it carries on where the last
+    /// one stopped, and every answered call is durable.
+    pub fn open(
+        config: Config,
+        dir: &std::path::Path,
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let (mut clock, mut ids) = match config.deterministic_start {
+            Some(start) => (Clock::fixed(start), Ids::seeded(start)),
+            None => (Clock::system(), Ids::random()),
+        };
+        let (store, state) = crate::persist::Store::open(dir, &mut clock, &mut ids)?;
+        Ok(Self { config, inner: Mutex::new(Inner { state, clock, ids, store: Some(store) }) })
     }
 
     /// The configuration.
@@ -149,8 +182,12 @@ impl Emulator {
 
     /// Fails the call if a control asked the next call of `method` to fail.
     pub fn injected_failure(&self, method: &str) -> R<()> {
-        match self.lock().state.fail_next.remove(method) {
-            Some((code, message)) => Err(WalletError::from_error_object(code, &message)),
+        let mut inner = self.lock();
+        match inner.state.fail_next.remove(method) {
+            Some((code, message)) => {
+                inner.commit()?;
+                Err(WalletError::from_error_object(code, &message))
+            }
             None => Ok(()),
         }
     }
@@ -264,7 +301,7 @@ impl Emulator {
         };
         let request =
             SignatureRequest::TypedData { data: action.typed_data(), raw_payload: action.digest() };
-        inner.state.sessions.insert(
+        inner.state.put_session(
             session_id,
             Session {
                 chain_id: chain,
@@ -326,7 +363,7 @@ impl Emulator {
                 return Err(WalletError::InvalidAccountSignature);
             }
         }
-        let session = state.sessions.get_mut(&sref.session_id).expect("found above");
+        let session = state.session_mut(&sref.session_id).expect("found above");
         session.verified_owner_signature = Some(sref.signature.0);
         Ok((sref.session_id, session.clone(), sref.signature.0))
     }
@@ -443,7 +480,8 @@ impl Emulator {
                 Some([&valid_until[2..], &[0u8; 6][..], &stamp[..]].concat().into());
         }
         let hash = user_op_v07_hash(&op, ENTRY_POINT_V07, chain);
-        inner.state.prepared.insert(hash, Prepared { sponsored });
+        inner.state.put_prepared(hash, Prepared { sponsored });
+        inner.commit()?;
         let signature_request = (!estimation).then(|| SignatureRequest::PersonalSign {
             data: PersonalSignData::Raw { raw: hash.to_vec().into() },
             raw_payload: eip191_digest(hash.as_slice()),

@@ -3,6 +3,7 @@
 
 mod clock;
 mod core;
+mod persist;
 mod send;
 mod server;
 mod sign;

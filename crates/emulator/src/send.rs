@@ -262,18 +262,18 @@ impl Emulator {
         if !sponsored {
             acct.native = acct.native.saturating_sub(gas_cost);
         }
-        inner.state.accounts.insert((chain, sender), acct);
+        inner.state.put_account(chain, sender, acct);
         let outcome = match execute(&inner.state, chain, sender, &decoded.calls) {
             Some(touched) => {
                 for (a, s) in touched {
-                    inner.state.accounts.insert((chain, a), s);
+                    inner.state.put_account(chain, a, s);
                 }
                 Outcome::Success
             }
             None => Outcome::Reverted,
         };
         if let Some((id, mut spend)) = session_update {
-            if let Some(s) = inner.state.sessions.get_mut(&id) {
+            if let Some(s) = inner.state.session_mut(&id) {
                 if outcome == Outcome::Reverted {
                     // Execution hooks roll back with the calls; the gas hook ran in validation.
                     spend = sesskey_account::Spend { gas: spend.gas, ..Default::default() };
@@ -285,7 +285,7 @@ impl Emulator {
         inner.state.block += 1;
         let id = call_id(chain, hash);
         let block = inner.state.block;
-        inner.state.calls.insert(
+        inner.state.put_call(
             id.clone(),
             CallRecord {
                 chain_id: chain,
@@ -302,6 +302,7 @@ impl Emulator {
                 block,
             },
         );
+        inner.commit()?;
         Ok(SendPreparedCallsResult {
             id: id.clone(),
             prepared_call_ids: vec![id],
@@ -378,6 +379,7 @@ impl Emulator {
     pub fn set_time(&self, unix_seconds: u64) -> u64 {
         let mut inner = self.lock_pub();
         inner.clock.set(unix_seconds);
+        let _ = inner.commit();
         inner.clock.now()
     }
 
@@ -385,14 +387,16 @@ impl Emulator {
     pub fn increase_time(&self, seconds: u64) -> u64 {
         let mut inner = self.lock_pub();
         inner.clock.advance(seconds);
+        let _ = inner.commit();
         inner.clock.now()
     }
 
     /// Sets a native balance.
     pub fn set_balance(&self, chain: U64, account: Address, wei: U256) -> R<()> {
         let chain = self.check_chain_pub(chain)?;
-        self.lock_pub().state.account(chain, account).native = wei;
-        Ok(())
+        let mut inner = self.lock_pub();
+        inner.state.account(chain, account).native = wei;
+        inner.commit()
     }
 
     /// A native balance.
@@ -410,8 +414,9 @@ impl Emulator {
         amount: U256,
     ) -> R<()> {
         let chain = self.check_chain_pub(chain)?;
-        self.lock_pub().state.account(chain, account).erc20.insert(token, amount);
-        Ok(())
+        let mut inner = self.lock_pub();
+        inner.state.account(chain, account).erc20.insert(token, amount);
+        inner.commit()
     }
 
     /// An ERC-20 balance.
@@ -435,8 +440,9 @@ impl Emulator {
         delegation: Option<Address>,
     ) -> R<()> {
         let chain = self.check_chain_pub(chain)?;
-        self.lock_pub().state.account(chain, account).delegation = delegation;
-        Ok(())
+        let mut inner = self.lock_pub();
+        inner.state.account(chain, account).delegation = delegation;
+        inner.commit()
     }
 
     /// Settles every pending call now.
@@ -444,12 +450,15 @@ impl Emulator {
         let mut inner = self.lock_pub();
         let now = inner.clock.now_ms();
         let mut n = 0;
-        for c in inner.state.calls.values_mut() {
+        let inner = &mut *inner;
+        for (id, c) in inner.state.calls.iter_mut() {
             if c.settle_at > now {
                 c.settle_at = now;
+                inner.state.dirty.calls.insert(id.clone());
                 n += 1;
             }
         }
+        let _ = inner.commit();
         n
     }
 
@@ -510,12 +519,14 @@ impl Emulator {
             .get_mut(&id)
             .ok_or_else(|| invalid(format!("unknown session {id}")))?;
         s.revoked = true;
-        Ok(())
+        inner.commit()
     }
 
     /// Makes the next call of `method` fail.
     pub fn fail_next(&self, method: String, code: i32, message: String) {
-        self.lock_pub().state.fail_next.insert(method, (code, message));
+        let mut inner = self.lock_pub();
+        inner.state.fail_next.insert(method, (code, message));
+        let _ = inner.commit();
     }
 
     /// The packed `userOp.signature` of a call.

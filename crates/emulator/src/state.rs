@@ -3,7 +3,7 @@
 use alloy_primitives::{Address, Bytes, B256, U256};
 use sesskey_account::{DeferredAction, Spend};
 use sesskey_types::{Call, Permission, SessionId};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// One account on one chain.
 #[derive(Clone, Debug, Default)]
@@ -71,7 +71,7 @@ pub(crate) enum Outcome {
     Reverted,
 }
 
-/// The whole state.
+/// The whole state, and what changed since the last commit to the store.
 #[derive(Debug, Default)]
 pub(crate) struct State {
     pub(crate) accounts: HashMap<(u64, Address), AccountState>,
@@ -80,12 +80,55 @@ pub(crate) struct State {
     pub(crate) calls: HashMap<Bytes, CallRecord>,
     pub(crate) fail_next: HashMap<String, (i32, String)>,
     pub(crate) block: u64,
+    pub(crate) dirty: Dirty,
+}
+
+/// Keys changed since the last commit.
+#[derive(Debug, Default)]
+pub(crate) struct Dirty {
+    pub(crate) accounts: HashSet<(u64, Address)>,
+    pub(crate) sessions: HashSet<SessionId>,
+    pub(crate) prepared: HashSet<B256>,
+    pub(crate) calls: HashSet<Bytes>,
 }
 
 impl State {
+    /// An account, marked as changed.
     pub(crate) fn account(&mut self, chain_id: u64, account: Address) -> &mut AccountState {
+        self.dirty.accounts.insert((chain_id, account));
         self.accounts
             .entry((chain_id, account))
             .or_insert_with(|| AccountState { next_entity: 1, ..Default::default() })
+    }
+
+    /// Replaces an account.
+    pub(crate) fn put_account(&mut self, chain_id: u64, account: Address, state: AccountState) {
+        self.dirty.accounts.insert((chain_id, account));
+        self.accounts.insert((chain_id, account), state);
+    }
+
+    /// A session, marked as changed.
+    pub(crate) fn session_mut(&mut self, id: &SessionId) -> Option<&mut Session> {
+        let s = self.sessions.get_mut(id)?;
+        self.dirty.sessions.insert(*id);
+        Some(s)
+    }
+
+    /// Adds a session.
+    pub(crate) fn put_session(&mut self, id: SessionId, session: Session) {
+        self.dirty.sessions.insert(id);
+        self.sessions.insert(id, session);
+    }
+
+    /// Adds a prepared operation.
+    pub(crate) fn put_prepared(&mut self, hash: B256, prepared: Prepared) {
+        self.dirty.prepared.insert(hash);
+        self.prepared.insert(hash, prepared);
+    }
+
+    /// Adds a sent call.
+    pub(crate) fn put_call(&mut self, id: Bytes, call: CallRecord) {
+        self.dirty.calls.insert(id.clone());
+        self.calls.insert(id, call);
     }
 }

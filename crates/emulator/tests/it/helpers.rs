@@ -21,14 +21,21 @@ pub(crate) struct Env {
 }
 
 impl Env {
-    pub(crate) async fn start() -> Self {
-        let config = Config {
+    pub(crate) fn config() -> Config {
+        Config {
             chain_ids: vec![CHAIN, 0x66eee],
             policy_ids: vec![POLICY.into()],
             settle_after_ms: 0,
             deterministic_start: Some(START),
-        };
-        let server = serve(Emulator::new(config), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        }
+    }
+
+    pub(crate) async fn start() -> Self {
+        Self::with(Emulator::new(Self::config())).await
+    }
+
+    pub(crate) async fn with(emulator: Emulator) -> Self {
+        let server = serve(emulator, "127.0.0.1:0".parse().unwrap()).await.unwrap();
         let client = WalletClient::builder()
             .url(server.url())
             .retry(sesskey_rpc::RetryPolicy::NONE)
@@ -67,8 +74,17 @@ impl Env {
         }
     }
 
+    /// Delegates the owner's EOA, settling at once whatever the delay.
+    pub(crate) async fn delegate_pending(&self) {
+        self.delegate_inner(true).await
+    }
+
     /// Delegates the owner's EOA: the `array` answer, both signatures, send, confirmed.
     pub(crate) async fn delegate(&self) {
+        self.delegate_inner(false).await
+    }
+
+    async fn delegate_inner(&self, settle: bool) {
         let prepared = self
             .client
             .prepare_calls(self.prepare_params(vec![Call::default()], Self::sponsored()))
@@ -109,6 +125,9 @@ impl Env {
             })
             .await
             .unwrap();
+        if settle {
+            sesskey_rpc::EmulatorApiClient::settle(&self.client).await.unwrap();
+        }
         let status = self.client.get_calls_status(CallId(sent.id)).await.unwrap();
         assert_eq!(status.status, CallStatusCode::Confirmed);
     }

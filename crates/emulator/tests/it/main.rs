@@ -2,5 +2,6 @@
 
 mod flow;
 mod helpers;
+mod persistence;
 mod refusals;
 mod vectors;
