@@ -2,7 +2,7 @@
 //!
 //! Wallet methods are registered by hand rather than through the generated
 //! `WalletApiServer`, so that a malformed param is refused with -32602 and a message naming the
-//! field (`invalid \`calls[0].value\`: …`), as Alchemy does, instead of jsonrpsee's generic
+//! field (``invalid `calls[0].value`: …``), as Alchemy does, instead of jsonrpsee's generic
 //! "Invalid params".
 
 use crate::core::Emulator;
