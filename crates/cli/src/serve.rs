@@ -25,6 +25,9 @@ pub struct ServeArgs {
     /// Fixed start time and seeded ids, for reproducible runs.
     #[arg(long)]
     pub deterministic: bool,
+    /// Answer CORS preflights and allow any origin, for browser clients.
+    #[arg(long)]
+    pub cors: bool,
     /// Milliseconds before a sent call reaches its final status (default: at once).
     #[arg(long, default_value_t = 0)]
     pub settle_after_ms: u64,
@@ -71,6 +74,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         policy_ids: policy_ids.clone(),
         settle_after_ms: args.settle_after_ms,
         deterministic_start: args.deterministic.then_some(DETERMINISTIC_START),
+        cors: args.cors,
     };
     let emulator = match &args.data_dir {
         Some(dir) => Emulator::open(config, dir)

@@ -127,6 +127,7 @@ async fn run(clients: u64, secs: u64, stored: u64) {
         policy_ids: vec![POLICY.into()],
         settle_after_ms: 0,
         deterministic_start: None,
+        cors: false,
     };
     let emulator = if env("SESSKEY_BENCH_DURABLE", "0") == "1" {
         let dir =

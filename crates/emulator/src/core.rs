@@ -43,6 +43,8 @@ pub struct Config {
     pub settle_after_ms: u64,
     /// Fixed start time and seeded ids, for reproducible runs (`None`: the system clock).
     pub deterministic_start: Option<u64>,
+    /// Answer CORS preflights and allow any origin (for browser clients).
+    pub cors: bool,
 }
 
 impl Default for Config {
@@ -52,6 +54,7 @@ impl Default for Config {
             policy_ids: vec!["00000000-0000-4000-8000-000000000000".into()],
             settle_after_ms: 0,
             deterministic_start: None,
+            cors: false,
         }
     }
 }
@@ -385,10 +388,23 @@ impl Emulator {
             delegation: Delegation::Undelegate, ..
         }) = caps.eip7702_auth
         {
-            return Err(invalid(
-                "undelegation (eip7702Auth.delegation = 0x0) is not implemented by the emulator",
-            ));
+            let calls = params.calls.as_deref().unwrap_or_default();
+            return self.prepare_undelegation(chain, params.from, calls);
         }
+        if caps.experimental_data_suffix.is_some() {
+            return Err(invalid("experimental_dataSuffix is not implemented by the emulator"));
+        }
+        let parallel_key = match &caps.nonce_override {
+            Some(o) if o.nonce_key.bit_len() > 152 => {
+                return Err(invalid(
+                    "invalid `capabilities.nonceOverride.nonceKey`: above 152 bits",
+                ))
+            }
+            Some(o) => alloy_primitives::aliases::U152::from_be_slice(
+                &o.nonce_key.to_be_bytes::<32>()[13..],
+            ),
+            None => Default::default(),
+        };
         let estimation =
             caps.paymaster_service.as_ref().and_then(|p| p.only_estimation).unwrap_or(false);
         let sponsored = match &caps.paymaster_service {
@@ -429,8 +445,12 @@ impl Emulator {
                     .map_err(violation)?;
                 let nonce = if session.installed {
                     let root = session.permissions.contains(&Permission::Root);
-                    let mut n =
-                        Nonce { entity_id: session.entity_id, global: root, ..Default::default() };
+                    let mut n = Nonce {
+                        parallel_key,
+                        entity_id: session.entity_id,
+                        global: root,
+                        ..Default::default()
+                    };
                     n.seq = acct.sequences.get(&n.key()).copied().unwrap_or(0);
                     n.encode()
                 } else {
@@ -439,18 +459,12 @@ impl Emulator {
                 (nonce, has_exec_hooks(&session.permissions), !session.installed)
             }
             None => {
-                let mut n = Nonce { global: true, ..Default::default() };
+                let mut n = Nonce { parallel_key, global: true, ..Default::default() };
                 n.seq = acct.sequences.get(&n.key()).copied().unwrap_or(0);
                 (n.encode(), false, false)
             }
         };
-        let cost = max_cost(calls.len(), deferred, sponsored);
-        if !sponsored && !estimation && acct.native < cost {
-            return Err(WalletError::PrecheckFailed(format!(
-                "sender balance and deposit together is {} but must be at least {cost} to pay for this operation",
-                acct.native
-            )));
-        }
+
         let mut op = UserOperationV07 {
             sender: from,
             nonce,
@@ -478,6 +492,16 @@ impl Emulator {
             );
             op.paymaster_data =
                 Some([&valid_until[2..], &[0u8; 6][..], &stamp[..]].concat().into());
+        }
+        if let Some(o) = &caps.gas_params_override {
+            apply_gas_overrides(&mut op, o)?;
+        }
+        let cost = op_max_cost(&op);
+        if !sponsored && !estimation && acct.native < cost {
+            return Err(WalletError::PrecheckFailed(format!(
+                "sender balance and deposit together is {} but must be at least {cost} to pay for this operation",
+                acct.native
+            )));
         }
         let hash = user_op_v07_hash(&op, ENTRY_POINT_V07, chain);
         inner.state.put_prepared(hash, Prepared { sponsored });
@@ -556,6 +580,89 @@ pub(crate) fn violation_pub(v: Violation) -> WalletError {
 
 pub(crate) fn sig65_pub(data: &SignatureData) -> R<[u8; 65]> {
     sig65(data)
+}
+
+impl Emulator {
+    /// `eip7702Auth: {delegation: 0x0}` with no calls: a lone authorization that clears the
+    /// account's code (its storage, sessions and nonces included, stays).
+    fn prepare_undelegation(&self, chain: u64, from: Address, calls: &[Call]) -> R<PreparedCalls> {
+        if !calls.is_empty() {
+            return Err(invalid("invalid `calls`: undelegation takes no calls"));
+        }
+        let mut inner = self.lock();
+        let acct = inner.state.account(chain, from).clone();
+        if acct.delegation.is_none() {
+            return Err(invalid(format!("account {from} is not delegated: nothing to undelegate")));
+        }
+        let tuple = AuthorizationTuple {
+            chain_id: U256::from(chain),
+            address: Address::ZERO,
+            nonce: acct.eoa_nonce,
+        };
+        inner.commit()?;
+        Ok(PreparedCalls::Authorization(PreparedAuthorization {
+            data: AuthorizationData { address: Address::ZERO, nonce: U64::from(acct.eoa_nonce) },
+            chain_id: U64::from(chain),
+            signature_request: SignatureRequest::Eip7702Auth {
+                raw_payload: eip7702_digest(&tuple),
+            },
+        }))
+    }
+}
+
+/// The most an op may cost: all its gas at its maximum fee.
+pub(crate) fn op_max_cost(op: &UserOperationV07) -> U256 {
+    let gas = U256::from(op.call_gas_limit)
+        + U256::from(op.verification_gas_limit)
+        + op.pre_verification_gas
+        + U256::from(op.paymaster_verification_gas_limit.unwrap_or_default())
+        + U256::from(op.paymaster_post_op_gas_limit.unwrap_or_default());
+    gas.saturating_mul(U256::from(op.max_fee_per_gas))
+}
+
+/// Applies `gasParamsOverride`: absolute values, or multipliers of the emulator's estimates.
+fn apply_gas_overrides(op: &mut UserOperationV07, o: &GasParamsOverride) -> R<()> {
+    fn value(current: U256, p: &GasParam, field: &str) -> R<U256> {
+        match p {
+            GasParam::Absolute(v) => Ok(*v),
+            GasParam::Multiplier { multiplier } if multiplier.is_finite() && *multiplier > 0.0 => {
+                let scaled = (current.to::<u128>() as f64 * multiplier).ceil();
+                if scaled >= u128::MAX as f64 {
+                    return Err(invalid(format!("invalid `capabilities.gasParamsOverride.{field}`: too large")));
+                }
+                Ok(U256::from(scaled as u128))
+            }
+            GasParam::Multiplier { .. } => Err(invalid(format!(
+                "invalid `capabilities.gasParamsOverride.{field}.multiplier`: must be a positive number"
+            ))),
+        }
+    }
+    fn set128(slot: &mut U128, p: &Option<GasParam>, field: &str) -> R<()> {
+        if let Some(p) = p {
+            let v = value(U256::from(*slot), p, field)?;
+            if v.bit_len() > 128 {
+                return Err(invalid(format!(
+                    "invalid `capabilities.gasParamsOverride.{field}`: above 128 bits"
+                )));
+            }
+            *slot = U128::from(v.to::<u128>());
+        }
+        Ok(())
+    }
+    set128(&mut op.call_gas_limit, &o.call_gas_limit, "callGasLimit")?;
+    set128(&mut op.verification_gas_limit, &o.verification_gas_limit, "verificationGasLimit")?;
+    set128(&mut op.max_fee_per_gas, &o.max_fee_per_gas, "maxFeePerGas")?;
+    set128(&mut op.max_priority_fee_per_gas, &o.max_priority_fee_per_gas, "maxPriorityFeePerGas")?;
+    if let Some(p) = &o.pre_verification_gas {
+        op.pre_verification_gas = value(op.pre_verification_gas, p, "preVerificationGas")?;
+    }
+    if let Some(slot) = op.paymaster_verification_gas_limit.as_mut() {
+        set128(slot, &o.paymaster_verification_gas_limit, "paymasterVerificationGasLimit")?;
+    }
+    if let Some(slot) = op.paymaster_post_op_gas_limit.as_mut() {
+        set128(slot, &o.paymaster_post_op_gas_limit, "paymasterPostOpGasLimit")?;
+    }
+    Ok(())
 }
 
 /// The stable id of an account: a UUID v4 made from its address.

@@ -66,6 +66,8 @@ struct CallRec {
     gas_used: u64,
     gas_cost: U256,
     block: u64,
+    #[serde(default)]
+    delegation: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -181,6 +183,7 @@ impl Store {
                     gas_used: r.gas_used,
                     gas_cost: r.gas_cost,
                     block: r.block,
+                    delegation: r.delegation,
                 },
             );
         }
@@ -264,6 +267,7 @@ impl Store {
                     gas_used: c.gas_used,
                     gas_cost: c.gas_cost,
                     block: c.block,
+                    delegation: c.delegation,
                 };
                 t.insert(&id[..], &serde_json::to_vec(&r)?[..])?;
             }

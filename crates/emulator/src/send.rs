@@ -119,11 +119,7 @@ impl Emulator {
                     "invalid `type`: user-operation-v060 is not served (MAv2 uses EntryPoint v0.7)",
                 ))
             }
-            SignedCalls::Authorization(_) => {
-                return Err(invalid(
-                    "a lone authorization (undelegation) is not implemented by the emulator",
-                ))
-            }
+            SignedCalls::Authorization(a) => return self.send_lone_authorization(a),
         };
         let chain = self.check_chain_pub(op.chain_id)?;
         let caps = params.capabilities.unwrap_or_default();
@@ -185,10 +181,7 @@ impl Emulator {
             }
             None => false,
         };
-        let gas_limit = data.call_gas_limit.to::<u128>()
-            + data.verification_gas_limit.to::<u128>()
-            + data.pre_verification_gas.to::<u128>();
-        let max_cost = U256::from(gas_limit) * U256::from(data.max_fee_per_gas);
+        let max_cost = crate::core::op_max_cost(data);
         if !sponsored && acct.native < max_cost {
             return Err(WalletError::PrecheckFailed(format!(
                 "sender balance and deposit together is {} but must be at least {max_cost} to pay for this operation",
@@ -300,6 +293,7 @@ impl Emulator {
                 gas_used,
                 gas_cost,
                 block,
+                delegation: false,
             },
         );
         inner.commit()?;
@@ -313,6 +307,54 @@ impl Emulator {
                     pending_bundle: None,
                 },
             },
+        })
+    }
+
+    /// A lone signed authorization: the EOA that signed it (un)delegates, for its current nonce.
+    fn send_lone_authorization(&self, a: SignedAuthorization) -> R<SendPreparedCallsResult> {
+        let chain = self.check_chain_pub(a.chain_id)?;
+        if a.data.address != MODULAR_ACCOUNT_V2_7702 && !a.data.address.is_zero() {
+            return Err(invalid("invalid `data.address`: the delegation must be ModularAccountV2 or the zero address"));
+        }
+        let tuple = AuthorizationTuple::from_wire(&a.data, a.chain_id);
+        let digest = eip7702_digest(&tuple);
+        let eoa =
+            recover(digest, &a.signature.data).map_err(|_| WalletError::Eip7702AuthInvalid)?;
+        let mut inner = self.lock_pub();
+        let now_ms = inner.clock.now_ms();
+        let acct = inner.state.account(chain, eoa);
+        if tuple.nonce != acct.eoa_nonce {
+            return Err(WalletError::Eip7702NonceMismatch);
+        }
+        acct.eoa_nonce += 1;
+        acct.delegation = (!a.data.address.is_zero()).then_some(a.data.address);
+        inner.state.block += 1;
+        let block = inner.state.block;
+        let id = call_id(chain, digest);
+        let settle_at = now_ms + self.config().settle_after_ms;
+        inner.state.put_call(
+            id.clone(),
+            CallRecord {
+                chain_id: chain,
+                hash: digest,
+                sender: eoa,
+                nonce: U256::from(tuple.nonce),
+                paymaster: Address::ZERO,
+                calls: vec![],
+                settle_at,
+                outcome: Some(Outcome::Success),
+                packed_signature: Bytes::new(),
+                gas_used: 25_000,
+                gas_cost: U256::ZERO,
+                block,
+                delegation: true,
+            },
+        );
+        inner.commit()?;
+        Ok(SendPreparedCallsResult {
+            id: id.clone(),
+            prepared_call_ids: vec![id],
+            details: CallDetails::Delegation { tx_hash: None },
         })
     }
 
@@ -352,6 +394,26 @@ impl Emulator {
                 if success { CallStatusCode::Confirmed } else { CallStatusCode::ChainRulesFailure };
             (code, Some(vec![receipt]), None)
         };
+        if record.delegation {
+            let receipts = settled.then(|| {
+                vec![Receipt {
+                    logs: vec![],
+                    status: U8::from(1),
+                    block_hash,
+                    block_number: U64::from(record.block),
+                    gas_used: U256::from(record.gas_used),
+                    transaction_hash: tx_hash,
+                }]
+            });
+            return Ok(CallsStatus {
+                id: id.0.clone(),
+                chain_id: U64::from(record.chain_id),
+                atomic: true,
+                status: if settled { CallStatusCode::Confirmed } else { CallStatusCode::Pending },
+                receipts,
+                details: CallDetails::Delegation { tx_hash: settled.then_some(tx_hash) },
+            });
+        }
         Ok(CallsStatus {
             id: id.0.clone(),
             chain_id: U64::from(record.chain_id),

@@ -159,9 +159,18 @@ pub async fn serve(emulator: Emulator, addr: SocketAddr) -> std::io::Result<Runn
         .merge(Controls(emulator.clone()).into_rpc())
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     let config = ServerConfig::builder().max_request_body_size(MAX_REQUEST_BYTES).build();
-    let server = Server::builder().set_config(config).build(addr).await?;
-    let addr = server.local_addr()?;
-    let handle = server.start(module);
+    let (addr, handle) = if emulator.config().cors {
+        let cors = tower_http::cors::CorsLayer::permissive();
+        let server = Server::builder()
+            .set_config(config)
+            .set_http_middleware(tower::ServiceBuilder::new().layer(cors))
+            .build(addr)
+            .await?;
+        (server.local_addr()?, server.start(module))
+    } else {
+        let server = Server::builder().set_config(config).build(addr).await?;
+        (server.local_addr()?, server.start(module))
+    };
     tracing::info!(%addr, "emulator listening");
     Ok(Running { addr, handle, emulator })
 }

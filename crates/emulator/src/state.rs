@@ -62,6 +62,8 @@ pub(crate) struct CallRecord {
     pub(crate) gas_used: u64,
     pub(crate) gas_cost: U256,
     pub(crate) block: u64,
+    /// A lone EIP-7702 (un)delegation, not a user operation.
+    pub(crate) delegation: bool,
 }
 
 /// How a call ended once settled.

@@ -165,6 +165,7 @@ async fn calls_settle_after_the_delay_or_on_demand() {
         policy_ids: vec![POLICY.into()],
         settle_after_ms: 12_000,
         deterministic_start: Some(START),
+        cors: false,
     };
     let server = sesskey_emulator::serve(
         sesskey_emulator::Emulator::new(config),
@@ -229,5 +230,147 @@ async fn calls_settle_after_the_delay_or_on_demand() {
             < U256::from(10u64.pow(18)),
         "gas was paid"
     );
-    let _ = Nonce::default();
+}
+
+#[tokio::test]
+async fn nonce_and_gas_overrides_are_applied() {
+    let env = Env::start().await;
+    env.delegate().await;
+    let mut caps = Env::sponsored();
+    caps.nonce_override = Some(NonceOverride { nonce_key: U256::from(5) });
+    caps.gas_params_override = Some(GasParamsOverride {
+        call_gas_limit: Some(GasParam::Absolute(U256::from(0x1234))),
+        max_fee_per_gas: Some(GasParam::Multiplier { multiplier: 2.0 }),
+        ..Default::default()
+    });
+    let PreparedCalls::UserOperationV070(op) =
+        env.client.prepare_calls(env.prepare_params(vec![Call::default()], caps)).await.unwrap()
+    else {
+        panic!()
+    };
+    let nonce = Nonce::decode(op.data.nonce);
+    assert_eq!(nonce.parallel_key, alloy_primitives::aliases::U152::from(5));
+    assert_eq!((nonce.entity_id, nonce.global, nonce.seq), (0, true, 0));
+    assert_eq!(op.data.call_gas_limit, alloy_primitives::U128::from(0x1234));
+    assert_eq!(op.data.max_fee_per_gas, alloy_primitives::U128::from(4_000_000_000u64));
+    // The op on its own nonce key goes through.
+    let signature = sign_user_op_v07(&env.owner, &op, ENTRY_POINT_V07).await.unwrap();
+    env.client
+        .send_prepared_calls(SendPreparedCallsParams {
+            calls: SignedCalls::UserOperationV070(SignedUserOperationV07 {
+                data: op.data,
+                chain_id: op.chain_id,
+                signature,
+            }),
+            capabilities: None,
+            call_id: None,
+        })
+        .await
+        .unwrap();
+    let mut caps = Env::sponsored();
+    caps.nonce_override = Some(NonceOverride { nonce_key: U256::MAX });
+    let e = wallet_error(
+        env.client.prepare_calls(env.prepare_params(vec![Call::default()], caps)).await,
+    );
+    assert_eq!(e.to_string(), "invalid `capabilities.nonceOverride.nonceKey`: above 152 bits");
+}
+
+/// EIP-7702 (spec §7, §11): undelegate with a lone authorization, then delegate again; the
+/// account's storage (sessions, nonces) stays.
+#[tokio::test]
+async fn undelegate_and_delegate_again() {
+    let env = Env::start().await;
+    env.delegate().await;
+    let session = env.session(vec![Permission::Root], None).await;
+    env.send_with(&env.session_key, &PermissionsCapability::from(&session), vec![Call::default()])
+        .await
+        .unwrap();
+    let caps = PrepareCallsCapabilities {
+        eip7702_auth: Some(Eip7702AuthCapability::Explicit {
+            account: None,
+            delegation: Delegation::Undelegate,
+        }),
+        ..Default::default()
+    };
+    let mut params = env.prepare_params(vec![], caps);
+    params.calls = Some(vec![]);
+    let PreparedCalls::Authorization(auth) = env.client.prepare_calls(params).await.unwrap() else {
+        panic!("a lone authorization")
+    };
+    assert_eq!(auth.data.address, Address::ZERO);
+    assert_eq!(auth.data.nonce, U64::from(1), "the delegation used nonce 0");
+    let signature = sign_authorization(&env.owner, &auth).await.unwrap();
+    let sent = env
+        .client
+        .send_prepared_calls(SendPreparedCallsParams {
+            calls: SignedCalls::Authorization(SignedAuthorization {
+                data: auth.data.clone(),
+                chain_id: auth.chain_id,
+                signature: signature.clone(),
+            }),
+            capabilities: None,
+            call_id: None,
+        })
+        .await
+        .unwrap();
+    assert!(matches!(sent.details, CallDetails::Delegation { .. }));
+    let status = env.client.get_calls_status(CallId(sent.id)).await.unwrap();
+    assert!(matches!(status.details, CallDetails::Delegation { tx_hash: Some(_) }));
+    // Replaying the authorization: its nonce is spent.
+    let e = wallet_error(
+        env.client
+            .send_prepared_calls(SendPreparedCallsParams {
+                calls: SignedCalls::Authorization(SignedAuthorization {
+                    data: auth.data,
+                    chain_id: auth.chain_id,
+                    signature,
+                }),
+                capabilities: None,
+                call_id: None,
+            })
+            .await,
+    );
+    assert_eq!(e, sesskey_rpc::WalletError::Eip7702NonceMismatch);
+    // Undelegated: sessions are refused, and the next prepare delegates again (nonce 2).
+    let e = wallet_error(
+        env.send_with(
+            &env.session_key,
+            &PermissionsCapability::from(&session),
+            vec![Call::default()],
+        )
+        .await,
+    );
+    assert!(e.to_string().contains("not delegated"), "{e}");
+    env.delegate().await;
+    env.send_with(&env.session_key, &PermissionsCapability::from(&session), vec![Call::default()])
+        .await
+        .unwrap();
+}
+
+/// With `cors`, a browser's preflight is answered; without, it is not.
+#[tokio::test]
+async fn cors_preflight() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    for cors in [true, false] {
+        let config = sesskey_emulator::Config { cors, ..Env::config() };
+        let server = sesskey_emulator::serve(
+            sesskey_emulator::Emulator::new(config),
+            "127.0.0.1:0".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+        let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        stream
+            .write_all(b"OPTIONS / HTTP/1.1\r\nHost: localhost\r\nOrigin: http://localhost:3000\r\nAccess-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: content-type\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        assert_eq!(
+            response.to_ascii_lowercase().contains("access-control-allow-origin"),
+            cors,
+            "{response}"
+        );
+        server.handle.stop().unwrap();
+    }
 }

@@ -27,6 +27,7 @@ impl Env {
             policy_ids: vec![POLICY.into()],
             settle_after_ms: 0,
             deterministic_start: Some(START),
+            cors: false,
         }
     }
 
