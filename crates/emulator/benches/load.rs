@@ -117,6 +117,96 @@ async fn one_call(c: &Client) -> Duration {
     took
 }
 
+/// Session ops built and signed ahead (unsponsored, sequential nonces), so only
+/// `wallet_sendPreparedCalls` is timed.
+fn presigned(c: &Client, first_seq: u64, n: u64) -> Vec<SendPreparedCallsParams> {
+    use sesskey_account::{encode_calls, CallEncoding, Nonce};
+    (first_seq..first_seq + n)
+        .map(|seq| {
+            let nonce = Nonce { entity_id: 1, global: true, seq, ..Default::default() }.encode();
+            let calls = [Call { to: Address::repeat_byte(0x42), data: None, value: None }];
+            let op = UserOperationV07 {
+                sender: c.account,
+                nonce,
+                call_data: encode_calls(c.account, &calls, CallEncoding::Batch, false),
+                call_gas_limit: alloy_primitives::U128::from(70_000),
+                verification_gas_limit: alloy_primitives::U128::from(120_000),
+                pre_verification_gas: alloy_primitives::U256::from(50_000),
+                max_fee_per_gas: alloy_primitives::U128::from(1_000_000_000u64),
+                max_priority_fee_per_gas: alloy_primitives::U128::from(1_000_000u64),
+                ..Default::default()
+            };
+            let hash = user_op_v07_hash(&op, ENTRY_POINT_V07, CHAIN);
+            let sig = c.session_key.sign_hash_sync(&eip191_digest(hash.as_slice())).unwrap();
+            SendPreparedCallsParams {
+                calls: SignedCalls::UserOperationV070(SignedUserOperationV07 {
+                    data: op,
+                    chain_id: U64::from(CHAIN),
+                    signature: to_wire(&sig),
+                }),
+                capabilities: Some(SendPreparedCallsCapabilities {
+                    permissions: Some(c.cap.clone()),
+                    paymaster_service: None,
+                }),
+                call_id: None,
+            }
+        })
+        .collect()
+}
+
+/// Only `wallet_sendPreparedCalls`, session-signed, from `clients` concurrent clients.
+async fn run_sends(clients: u64, per_client: u64) {
+    let config = Config {
+        chain_ids: vec![CHAIN],
+        policy_ids: vec![POLICY.into()],
+        settle_after_ms: 0,
+        deterministic_start: None,
+        cors: false,
+    };
+    let server = serve(Emulator::new(config), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let emulator = server.emulator.clone();
+    let url = server.url();
+    let mut work = vec![];
+    for i in 0..clients {
+        let c = setup_client(&emulator, &url, i).await;
+        emulator
+            .set_balance(U64::from(CHAIN), c.account, alloy_primitives::U256::from(10u128.pow(24)))
+            .unwrap();
+        one_call(&c).await; // installs the session (the deferred key; the installed key starts at 0)
+        let ops = presigned(&c, 0, per_client);
+        work.push((c, ops));
+    }
+    let start = Instant::now();
+    let tasks: Vec<_> = work
+        .into_iter()
+        .map(|(c, ops)| {
+            tokio::spawn(async move {
+                let mut lat = vec![];
+                for op in ops {
+                    let t = Instant::now();
+                    c.wallet.send_prepared_calls(op).await.unwrap();
+                    lat.push(t.elapsed());
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut latencies = vec![];
+    for t in tasks {
+        latencies.extend(t.await.unwrap());
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    latencies.sort();
+    println!(
+        "sends only        | clients {clients:>3} | session-signed sendPreparedCalls {:>6} in {elapsed:.1}s = {:>7.0} sends/s | p50 {:>6.2} ms, p99 {:>6.2} ms",
+        latencies.len(),
+        latencies.len() as f64 / elapsed,
+        pct(&latencies, 0.5).as_secs_f64() * 1e3,
+        pct(&latencies, 0.99).as_secs_f64() * 1e3,
+    );
+    server.handle.stop().ok();
+}
+
 fn pct(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -212,4 +302,6 @@ fn main() {
     for s in stored {
         rt.block_on(run(clients, secs, s));
     }
+    let per_client: u64 = env("SESSKEY_BENCH_SENDS", "2000").parse().unwrap();
+    rt.block_on(run_sends(clients, per_client));
 }

@@ -126,6 +126,19 @@ impl Emulator {
         let data = &op.data;
         let sender = data.sender;
         let hash = user_op_v07_hash(data, ENTRY_POINT_V07, chain);
+        // Recover every signer before taking the lock: it needs no state, and it is the costliest step.
+        let digest = eip191_digest(hash.as_slice());
+        let op_signer = recover(digest, &op.signature.data);
+        let auth_signers: Vec<Option<Address>> = auths
+            .iter()
+            .map(|a| {
+                recover(
+                    eip7702_digest(&AuthorizationTuple::from_wire(&a.data, a.chain_id)),
+                    &a.signature.data,
+                )
+                .ok()
+            })
+            .collect();
         let mut inner = self.lock_pub();
         let now = inner.clock.now();
         let settle_after = self.config().settle_after_ms;
@@ -133,7 +146,7 @@ impl Emulator {
 
         // EIP-7702 authorizations: signed by the EOA, for its current nonce (relayed).
         let mut acct = inner.state.account(chain, sender).clone();
-        for a in &auths {
+        for (a, signer) in auths.iter().zip(&auth_signers) {
             if a.chain_id.to::<u64>() != chain && !a.chain_id.is_zero() {
                 return Err(invalid(format!(
                     "invalid `data`: authorization for chain {:#x}",
@@ -141,7 +154,7 @@ impl Emulator {
                 )));
             }
             let tuple = AuthorizationTuple::from_wire(&a.data, a.chain_id);
-            if recover(eip7702_digest(&tuple), &a.signature.data).ok() != Some(sender) {
+            if *signer != Some(sender) {
                 return Err(WalletError::Eip7702AuthInvalid);
             }
             if tuple.nonce != acct.eoa_nonce {
@@ -191,15 +204,13 @@ impl Emulator {
         let decoded = decode_calls(sender, &data.call_data).map_err(|e| {
             WalletError::ValidationReverted { reason: e.to_string(), aa: "AA23 reverted".into() }
         })?;
-        let digest = eip191_digest(hash.as_slice());
         let nonce = Nonce::decode(data.nonce);
         let mut session_update = None;
         let packed = match &caps.permissions {
             Some(cap) => {
                 let (id, session, owner_sig) =
                     self.session_pub(&mut inner.state, cap, sender, chain)?;
-                if recover(digest, &op.signature.data)? != session.session_key
-                    || nonce.entity_id != session.entity_id
+                if op_signer.clone()? != session.session_key || nonce.entity_id != session.entity_id
                 {
                     return Err(WalletError::InvalidAccountSignature);
                 }
@@ -241,7 +252,7 @@ impl Emulator {
                 packed
             }
             None => {
-                if recover(digest, &op.signature.data)? != sender || nonce.entity_id != 0 {
+                if op_signer.clone()? != sender || nonce.entity_id != 0 {
                     return Err(WalletError::InvalidAccountSignature);
                 }
                 pack_signature(&crate::core::sig65_pub(&op.signature.data)?)
