@@ -86,6 +86,10 @@ fn existing(dir: &Path) -> Result<Vec<PathBuf>> {
 fn produce(root: &Path) -> Result<BTreeMap<PathBuf, String>> {
     let mut files = BTreeMap::new();
     wire(root, &mut files)?;
+    files.insert(
+        PathBuf::from("emulator/seed-flow.json"),
+        pretty(&crate::emulator_fixtures::seed_flow()?),
+    );
     for (name, value) in crate::signing_fixtures::produce()? {
         files.insert(PathBuf::from(format!("signing/{name}.json")), pretty(&value));
     }

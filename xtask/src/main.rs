@@ -6,6 +6,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod ci;
+mod emulator_fixtures;
 mod fixtures;
 mod signing_fixtures;
 
