@@ -210,8 +210,7 @@ impl Emulator {
             Some(cap) => {
                 let (id, session, owner_sig) =
                     self.session_pub(&mut inner.state, cap, sender, chain)?;
-                if op_signer.clone()? != session.session_key || nonce.entity_id != session.entity_id
-                {
+                if op_signer? != session.session_key || nonce.entity_id != session.entity_id {
                     return Err(WalletError::InvalidAccountSignature);
                 }
                 if decoded.execute_user_op != has_exec_hooks(&session.permissions) {
@@ -252,7 +251,7 @@ impl Emulator {
                 packed
             }
             None => {
-                if op_signer.clone()? != sender || nonce.entity_id != 0 {
+                if op_signer? != sender || nonce.entity_id != 0 {
                     return Err(WalletError::InvalidAccountSignature);
                 }
                 pack_signature(&crate::core::sig65_pub(&op.signature.data)?)
