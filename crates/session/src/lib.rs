@@ -1,2 +1,10 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
+mod error;
+mod orchestrator;
+mod session;
+
+pub use error::{Error, Result};
+pub use orchestrator::{Orchestrator, Outcome, SentCalls};
+pub use session::Session;

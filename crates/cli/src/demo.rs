@@ -1,0 +1,144 @@
+//! `sesskey demo`: the seed document's flow, end to end, every step printed.
+
+use alloy_primitives::{Address, U64};
+use alloy_signer_local::PrivateKeySigner;
+use anyhow::{anyhow, bail, Context};
+use clap::Args;
+use sesskey_emulator::{serve, Config, Emulator};
+use sesskey_rpc::{WalletApiClient, WalletClient};
+use sesskey_session::{Orchestrator, Outcome};
+use sesskey_types::*;
+use std::time::Duration;
+
+/// Flags of `sesskey demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Run against this Wallet API endpoint instead of an in-process emulator (keys then come
+    /// from `OWNER_PRIVATE_KEY` and `SESSION_PRIVATE_KEY`, chain and policy from `CHAIN_ID` and
+    /// `POLICY_ID`).
+    #[arg(long)]
+    pub rpc_url: Option<String>,
+    /// How long to wait for each call's final status, in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub timeout_secs: u64,
+}
+
+fn env_key(name: &str) -> anyhow::Result<PrivateKeySigner> {
+    let value =
+        std::env::var(name).map_err(|_| anyhow!("set {name} (keys are never taken from flags)"))?;
+    value.trim().parse().map_err(|_| anyhow!("{name} is not a private key"))
+}
+
+fn parse_chain(s: &str) -> anyhow::Result<u64> {
+    crate::serve::parse_chain_id(s).map_err(|e| anyhow!("CHAIN_ID: {e}"))
+}
+
+/// Runs the demo; answers whether the session's call was confirmed.
+pub(crate) async fn demo(args: DemoArgs) -> anyhow::Result<bool> {
+    let timeout = Duration::from_secs(args.timeout_secs);
+    let alchemy_key = std::env::var("ALCHEMY_API_KEY").ok().filter(|k| !k.is_empty());
+    let (client, chain, policy, owner, key, _server) = if args.rpc_url.is_some()
+        || alchemy_key.is_some()
+    {
+        let client = match (&args.rpc_url, &alchemy_key) {
+            (Some(url), _) => WalletClient::new(url)?,
+            (None, Some(k)) => WalletClient::alchemy(k)?,
+            (None, None) => unreachable!(),
+        };
+        let chain = parse_chain(&std::env::var("CHAIN_ID").context("set CHAIN_ID")?)?;
+        let policy = std::env::var("POLICY_ID").ok().filter(|p| !p.is_empty());
+        println!("Endpoint: {}", client.url());
+        (
+            client,
+            chain,
+            policy,
+            env_key("OWNER_PRIVATE_KEY")?,
+            env_key("SESSION_PRIVATE_KEY")?,
+            None,
+        )
+    } else {
+        let policy =
+            sesskey_emulator::uuid_v4(&alloy_primitives::keccak256(b"sesskey demo policy")[..16]);
+        let config = Config {
+            chain_ids: vec![31337],
+            policy_ids: vec![policy.clone()],
+            ..Config::default()
+        };
+        let server = serve(Emulator::new(config), "127.0.0.1:0".parse()?).await?;
+        println!("Started the Wallet API emulator in this process at {}", server.url());
+        println!("Using development keys 0 (owner) and 1 (session key): public test keys, never for real funds.");
+        let client = WalletClient::new(server.url())?;
+        (
+            client,
+            31337,
+            Some(policy),
+            sesskey_signing::dev::dev_key(0),
+            sesskey_signing::dev::dev_key(1),
+            Some(server),
+        )
+    };
+    println!(
+        "Chain {chain} ({chain:#x}), paymaster policy {}",
+        policy.as_deref().unwrap_or("none (gas paid by the account)")
+    );
+    println!("Owner {}, session key {}", owner.address(), key.address());
+    println!();
+
+    let account = client
+        .request_account(RequestAccountParams::BySigner {
+            signer_address: owner.address(),
+            id: None,
+            creation_hint: None,
+            include_counterfactual_info: None,
+        })
+        .await
+        .map_err(sesskey_rpc::Error::from)?;
+    println!(
+        "1. wallet_requestAccount: account {} (EIP-7702: the owner's address), id {}",
+        account.account_address, account.id
+    );
+    if account.account_address != owner.address() {
+        bail!("the server offers a smart account at another address; this demo runs the EIP-7702 flow");
+    }
+    let flow = Orchestrator::new(client, policy);
+
+    match flow.ensure_delegated(&owner, chain, timeout).await? {
+        None => println!("2. Delegation: the account is already delegated"),
+        Some(outcome) => {
+            let s = outcome.status();
+            println!("2. Delegation: wallet_prepareCalls answered an authorization and an op; the owner signed both after checking their digests");
+            println!("   wallet_sendPreparedCalls → call {}, status {}", s.id, s.status);
+            if !matches!(outcome, Outcome::Confirmed(_)) {
+                bail!("the delegation did not confirm (status {})", s.status);
+            }
+        }
+    }
+
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    let request = CreateSessionParams {
+        account: owner.address(),
+        chain_id: U64::from(chain),
+        expiry_sec: Some(now + 3600),
+        key: SessionKey { public_key: key.address(), ty: KeyType::Secp256k1 },
+        permissions: vec![Permission::Root],
+    };
+    let session = flow.create_session(&owner, &request).await?;
+    println!(
+        "3. wallet_createSession → session {}, entity {}, expires at {}",
+        session.session_id, session.entity_id, session.expiry
+    );
+    println!("   The DeferredAction was checked (domain, deadline, nonce, installed key and permissions, digest) before the owner signed it");
+
+    let calls = vec![Call { to: Address::ZERO, data: None, value: None }];
+    let sent = flow.send_calls(&session, &key, calls, &Default::default(), now).await?;
+    println!("4. wallet_prepareCalls with the session; the op was checked (sender, chain, nonce, calls, paymaster, hash)");
+    println!("5. The session key signed user operation {}", sent.user_op_hash);
+    println!("6. wallet_sendPreparedCalls → call {}", sent.call_id.0);
+    let outcome = flow.wait_for_status(&sent.call_id, timeout).await?;
+    let status = outcome.status();
+    println!("   wallet_getCallsStatus → status {} ({:?})", status.status, status.status.kind());
+    if let Some(r) = status.receipts.as_ref().and_then(|r| r.first()) {
+        println!("   included in block {} by transaction {}", r.block_number, r.transaction_hash);
+    }
+    Ok(matches!(outcome, Outcome::Confirmed(_)))
+}

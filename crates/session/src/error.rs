@@ -1,0 +1,53 @@
+//! The crate's error type.
+
+use sesskey_account::Violation;
+
+/// Errors of the orchestrator. Whenever one is returned, nothing was signed after the step that
+/// failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The server refused, or the transport failed.
+    #[error(transparent)]
+    Rpc(#[from] sesskey_rpc::Error),
+    /// A digest did not match, a signer failed, or a signature is invalid.
+    #[error(transparent)]
+    Signing(#[from] sesskey_signing::Error),
+    /// An account encoding could not be decoded.
+    #[error(transparent)]
+    Account(#[from] sesskey_account::Error),
+    /// The calls do not fit the session; nothing was sent.
+    #[error("pre-flight: {0}")]
+    Preflight(#[from] Violation),
+    /// The server's answer differs from what was asked: nothing was signed.
+    #[error("the server's answer differs from the request at `{field}`: expected {expected}, got {found}; refusing to sign")]
+    Mismatch {
+        /// Which field.
+        field: &'static str,
+        /// What was asked.
+        expected: String,
+        /// What the server answered.
+        found: String,
+    },
+    /// The server answered with a shape this step does not expect.
+    #[error("unexpected answer: {0}")]
+    Unexpected(String),
+    /// No final status within the timeout.
+    #[error("call {call_id} has no final status after {waited_ms} ms")]
+    Timeout {
+        /// The call id.
+        call_id: String,
+        /// How long it waited.
+        waited_ms: u128,
+    },
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+pub(crate) fn mismatch(
+    field: &'static str,
+    expected: impl std::fmt::Display,
+    found: impl std::fmt::Display,
+) -> Error {
+    Error::Mismatch { field, expected: expected.to_string(), found: found.to_string() }
+}

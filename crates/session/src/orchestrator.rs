@@ -1,0 +1,435 @@
+//! The flow of the seed document, verified before every signature.
+
+use crate::error::{mismatch, Error, Result};
+use crate::session::Session;
+use alloy_primitives::{Address, Bytes, FixedBytes, B256, U256, U64};
+use alloy_signer::Signer;
+use sesskey_account::{
+    canonical_permissions, decode_calls, decode_install, has_exec_hooks, same_call, DeferredAction,
+    Nonce, Spend,
+};
+use sesskey_rpc::WalletApiClient;
+use sesskey_signing::{
+    check_authorization, check_request, check_user_op_v07, sign_authorization, sign_request,
+    user_op_v07_hash, ENTRY_POINT_V07,
+};
+use sesskey_types::*;
+use std::time::{Duration, Instant};
+
+/// How a call ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Included and successful (status 2xx).
+    Confirmed(Box<CallsStatus>),
+    /// Included but reverted, or failed (status 4xx–6xx).
+    Failed(Box<CallsStatus>),
+}
+
+impl Outcome {
+    /// The final status.
+    pub fn status(&self) -> &CallsStatus {
+        match self {
+            Self::Confirmed(s) | Self::Failed(s) => s,
+        }
+    }
+}
+
+/// What `send_calls` sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SentCalls {
+    /// The call id, for `wait_for_status`.
+    pub call_id: CallId,
+    /// The user-operation hash the session key signed (verified against the operation).
+    pub user_op_hash: B256,
+    /// What the calls spend of the session's budgets (the pre-flight's answer).
+    pub spend: Spend,
+}
+
+/// The orchestrator: generic over any Wallet API client (an HTTP `WalletClient`, a test double).
+#[derive(Debug, Clone)]
+pub struct Orchestrator<C> {
+    client: C,
+    policy_id: Option<String>,
+    poll: Duration,
+}
+
+fn sponsorship(policy_id: &Option<String>) -> Option<PaymasterService> {
+    policy_id.as_ref().map(|id| PaymasterService {
+        policy: PolicySelector::One { policy_id: id.clone() },
+        only_estimation: None,
+        erc20: None,
+        webhook_data: None,
+    })
+}
+
+impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
+    /// An orchestrator over `client`; `policy_id` sponsors gas when given.
+    pub fn new(client: C, policy_id: Option<String>) -> Self {
+        Self { client, policy_id, poll: Duration::from_millis(100) }
+    }
+
+    /// The client.
+    pub const fn client(&self) -> &C {
+        &self.client
+    }
+
+    /// Sends `calls` as the owner, signing only what was verified: the EIP-7702 authorization
+    /// (if the account is not yet delegated) and the operation. Answers the call id.
+    pub async fn send_as_owner<S: Signer + Send + Sync>(
+        &self,
+        owner: &S,
+        chain_id: u64,
+        calls: Vec<Call>,
+    ) -> Result<CallId> {
+        let account = owner.address();
+        let params = PrepareCallsParams {
+            calls: Some(calls.clone()),
+            from: account,
+            chain_id: U64::from(chain_id),
+            capabilities: Some(PrepareCallsCapabilities {
+                paymaster_service: sponsorship(&self.policy_id),
+                ..Default::default()
+            }),
+            paymaster_permit_signature: None,
+        };
+        let prepared = self.client.prepare_calls(params).await.map_err(sesskey_rpc::Error::from)?;
+        let elements = match prepared {
+            PreparedCalls::UserOperationV070(op) => vec![PreparedElement::UserOperationV070(op)],
+            PreparedCalls::Array(a) => a.data,
+            other => {
+                return Err(Error::Unexpected(format!(
+                    "a {} answer to an owner's prepareCalls",
+                    kind(&other)
+                )))
+            }
+        };
+        let mut signed = vec![];
+        for e in elements {
+            match e {
+                PreparedElement::Authorization(a) => {
+                    check_chain(a.chain_id, chain_id)?;
+                    if a.data.address != MODULAR_ACCOUNT_V2_7702 {
+                        return Err(mismatch(
+                            "data.address",
+                            MODULAR_ACCOUNT_V2_7702,
+                            a.data.address,
+                        ));
+                    }
+                    check_authorization(&a)?;
+                    let signature = sign_authorization(owner, &a).await?;
+                    signed.push(SignedElement::Authorization(SignedAuthorization {
+                        data: a.data,
+                        chain_id: a.chain_id,
+                        signature,
+                    }));
+                }
+                PreparedElement::UserOperationV070(op) => {
+                    self.verify_op(&op, account, chain_id, &calls, None, false)?;
+                    let signature =
+                        sesskey_signing::sign_user_op_v07(owner, &op, ENTRY_POINT_V07).await?;
+                    signed.push(SignedElement::UserOperationV070(SignedUserOperationV07 {
+                        data: op.data,
+                        chain_id: op.chain_id,
+                        signature,
+                    }));
+                }
+                PreparedElement::UserOperationV060(_) => {
+                    return Err(Error::Unexpected(
+                        "a v0.6 operation for a ModularAccountV2 account".into(),
+                    ))
+                }
+            }
+        }
+        let calls = match signed.len() {
+            1 => match signed.remove(0) {
+                SignedElement::UserOperationV070(op) => SignedCalls::UserOperationV070(op),
+                other => SignedCalls::Array(SignedArray { data: vec![other] }),
+            },
+            _ => SignedCalls::Array(SignedArray { data: signed }),
+        };
+        let sent = self
+            .client
+            .send_prepared_calls(SendPreparedCallsParams {
+                calls,
+                capabilities: None,
+                call_id: None,
+            })
+            .await
+            .map_err(sesskey_rpc::Error::from)?;
+        Ok(CallId(sent.id))
+    }
+
+    /// Delegates `owner`'s EIP-7702 account if it is not yet, and waits for it. Answers the
+    /// outcome, or `None` when the account was already delegated (nothing is sent).
+    pub async fn ensure_delegated<S: Signer + Send + Sync>(
+        &self,
+        owner: &S,
+        chain_id: u64,
+        timeout: Duration,
+    ) -> Result<Option<Outcome>> {
+        // With a policy, an estimation has no side effect and needs no funds.
+        let probe = PrepareCallsParams {
+            calls: Some(vec![]),
+            from: owner.address(),
+            chain_id: U64::from(chain_id),
+            capabilities: Some(PrepareCallsCapabilities {
+                paymaster_service: sponsorship(&self.policy_id)
+                    .map(|p| PaymasterService { only_estimation: Some(true), ..p }),
+                ..Default::default()
+            }),
+            paymaster_permit_signature: None,
+        };
+        let prepared = self.client.prepare_calls(probe).await.map_err(sesskey_rpc::Error::from)?;
+        if !matches!(prepared, PreparedCalls::Array(_)) {
+            return Ok(None);
+        }
+        let empty = Call { to: Address::ZERO, data: Some(Bytes::new()), value: Some(U256::ZERO) };
+        let id = self.send_as_owner(owner, chain_id, vec![empty]).await?;
+        Ok(Some(self.wait_for_status(&id, timeout).await?))
+    }
+
+    /// `wallet_createSession`, then **verifies the answer before the owner signs**: the
+    /// `DeferredAction` domain, deadline and nonce, and that its `call` installs exactly the
+    /// requested key with exactly the requested permissions and expiry; `rawPayload` must be its
+    /// digest. Any difference is [`Error::Mismatch`] and nothing is signed.
+    pub async fn create_session<S: Signer + Send + Sync>(
+        &self,
+        owner: &S,
+        request: &CreateSessionParams,
+    ) -> Result<Session> {
+        let answer =
+            self.client.create_session(request.clone()).await.map_err(sesskey_rpc::Error::from)?;
+        if let Some(chain) = answer.chain_id {
+            check_chain(chain, request.chain_id.to())?;
+        }
+        let SignatureRequest::TypedData { data, .. } = &answer.signature_request else {
+            return Err(Error::Unexpected(
+                "createSession must ask for eth_signTypedData_v4".into(),
+            ));
+        };
+        let action = DeferredAction::from_typed_data(data)?;
+        if action.chain_id != request.chain_id.to::<u64>() {
+            return Err(mismatch("domain.chainId", request.chain_id.to::<u64>(), action.chain_id));
+        }
+        if action.account != request.account {
+            return Err(mismatch("domain.verifyingContract", request.account, action.account));
+        }
+        if action.deadline != request.deadline() {
+            return Err(mismatch("message.deadline", request.deadline(), action.deadline));
+        }
+        let nonce = Nonce::decode(action.nonce);
+        let root = request.permissions.contains(&Permission::Root);
+        if !nonce.deferred_action
+            || nonce.direct_call
+            || nonce.global != root
+            || nonce.entity_id == 0
+        {
+            return Err(mismatch(
+                "message.nonce",
+                "a deferred-action nonce of the session's entity",
+                format!("{:#x}", action.nonce),
+            ));
+        }
+        let install = decode_install(&action.call)?;
+        if install.session_key != request.key.public_key {
+            return Err(mismatch(
+                "message.call (session key)",
+                request.key.public_key,
+                install.session_key,
+            ));
+        }
+        if install.entity_id != nonce.entity_id {
+            return Err(mismatch("message.call (entity id)", nonce.entity_id, install.entity_id));
+        }
+        if install.expiry != request.deadline() {
+            return Err(mismatch("message.call (expiry)", request.deadline(), install.expiry));
+        }
+        let (want, got) = (
+            canonical_permissions(&request.permissions),
+            canonical_permissions(&install.permissions),
+        );
+        if want != got {
+            return Err(mismatch(
+                "message.call (permissions)",
+                serde_json::to_string(&want).unwrap_or_default(),
+                serde_json::to_string(&got).unwrap_or_default(),
+            ));
+        }
+        // rawPayload must be the digest of exactly this typed data (checked again while signing).
+        check_request(&answer.signature_request, None)?;
+        let signature = sign_request(owner, &answer.signature_request, None).await?;
+        let SignatureData::Hex(bytes) = signature.data else {
+            return Err(Error::Unexpected("the signer answered a non-hex signature".into()));
+        };
+        Ok(Session {
+            session_id: answer.session_id,
+            chain_id: request.chain_id,
+            account: request.account,
+            session_key: request.key.public_key,
+            entity_id: install.entity_id,
+            expiry: request.deadline(),
+            permissions: request.permissions.clone(),
+            owner_signature: FixedBytes::<65>::try_from(&bytes[..]).map_err(|_| {
+                Error::Unexpected("a signature of another length than 65 bytes".into())
+            })?,
+        })
+    }
+
+    /// Checks a prepared operation against the request: sender, chain, the nonce's entity, the
+    /// call data decoding to exactly `calls`, the paymaster when a policy was asked for, and the
+    /// hash (recomputed) in the signature request.
+    fn verify_op(
+        &self,
+        op: &PreparedUserOperationV07,
+        account: Address,
+        chain_id: u64,
+        calls: &[Call],
+        session: Option<&Session>,
+        exec_hooks: bool,
+    ) -> Result<B256> {
+        check_chain(op.chain_id, chain_id)?;
+        if op.data.sender != account {
+            return Err(mismatch("data.sender", account, op.data.sender));
+        }
+        let nonce = Nonce::decode(op.data.nonce);
+        let entity = session.map_or(0, |s| s.entity_id);
+        if nonce.entity_id != entity {
+            return Err(mismatch("data.nonce (entity)", entity, nonce.entity_id));
+        }
+        let decoded = decode_calls(account, &op.data.call_data)?;
+        if decoded.execute_user_op != exec_hooks {
+            return Err(mismatch(
+                "data.callData (executeUserOp prefix)",
+                exec_hooks,
+                decoded.execute_user_op,
+            ));
+        }
+        if decoded.calls.len() != calls.len()
+            || !decoded.calls.iter().zip(calls).all(|(a, b)| same_call(a, b))
+        {
+            return Err(mismatch(
+                "data.callData",
+                format!("{} requested calls", calls.len()),
+                format!("{} calls that differ", decoded.calls.len()),
+            ));
+        }
+        if self.policy_id.is_some() != op.data.paymaster.is_some() {
+            return Err(mismatch(
+                "data.paymaster",
+                if self.policy_id.is_some() { "a paymaster (sponsored)" } else { "none" },
+                op.data.paymaster.map_or("none".to_string(), |p| p.to_string()),
+            ));
+        }
+        Ok(check_user_op_v07(op, ENTRY_POINT_V07)?)
+    }
+
+    /// Sends `calls` through `session`, signed by `key`:
+    /// 1. pre-flight with the policy engine (expired, outside the permissions, over budget: a
+    ///    typed error before any request), given what the session has `spent` and the time `now`;
+    /// 2. `wallet_prepareCalls` with the session;
+    /// 3. **verifies the prepared op** before the key signs it;
+    /// 4. `wallet_sendPreparedCalls`.
+    pub async fn send_calls<S: Signer + Send + Sync>(
+        &self,
+        session: &Session,
+        key: &S,
+        calls: Vec<Call>,
+        spent: &Spend,
+        now: u64,
+    ) -> Result<SentCalls> {
+        if key.address() != session.session_key {
+            return Err(mismatch("session key", session.session_key, key.address()));
+        }
+        let spend = session.policy().evaluate(spent, now, &calls, U256::ZERO)?;
+        let chain_id: u64 = session.chain_id.to();
+        let params = PrepareCallsParams {
+            calls: Some(calls.clone()),
+            from: session.account,
+            chain_id: session.chain_id,
+            capabilities: Some(PrepareCallsCapabilities {
+                permissions: Some(session.capability()),
+                paymaster_service: sponsorship(&self.policy_id),
+                ..Default::default()
+            }),
+            paymaster_permit_signature: None,
+        };
+        let prepared = self.client.prepare_calls(params).await.map_err(sesskey_rpc::Error::from)?;
+        let PreparedCalls::UserOperationV070(op) = prepared else {
+            return Err(Error::Unexpected(format!(
+                "a {} answer to a session's prepareCalls",
+                kind(&prepared)
+            )));
+        };
+        self.verify_op(
+            &op,
+            session.account,
+            chain_id,
+            &calls,
+            Some(session),
+            has_exec_hooks(&session.permissions),
+        )?;
+        let signature = sesskey_signing::sign_user_op_v07(key, &op, ENTRY_POINT_V07).await?;
+        let user_op_hash = user_op_v07_hash(&op.data, ENTRY_POINT_V07, chain_id);
+        let sent = self
+            .client
+            .send_prepared_calls(SendPreparedCallsParams {
+                calls: SignedCalls::UserOperationV070(SignedUserOperationV07 {
+                    data: op.data,
+                    chain_id: op.chain_id,
+                    signature,
+                }),
+                capabilities: Some(SendPreparedCallsCapabilities {
+                    permissions: Some(session.capability()),
+                    paymaster_service: None,
+                }),
+                call_id: None,
+            })
+            .await
+            .map_err(sesskey_rpc::Error::from)?;
+        Ok(SentCalls { call_id: CallId(sent.id), user_op_hash, spend })
+    }
+
+    /// Polls `wallet_getCallsStatus` with backoff (from 100 ms, doubling to 2 s) until a final
+    /// status or `timeout`.
+    pub async fn wait_for_status(&self, call_id: &CallId, timeout: Duration) -> Result<Outcome> {
+        let start = Instant::now();
+        let mut delay = self.poll;
+        loop {
+            let status = self
+                .client
+                .get_calls_status(call_id.clone())
+                .await
+                .map_err(sesskey_rpc::Error::from)?;
+            match status.status.kind() {
+                StatusKind::Success => return Ok(Outcome::Confirmed(Box::new(status))),
+                StatusKind::Failure => return Ok(Outcome::Failed(Box::new(status))),
+                StatusKind::Pending => {}
+            }
+            if start.elapsed() >= timeout {
+                return Err(Error::Timeout {
+                    call_id: call_id.0.to_string(),
+                    waited_ms: start.elapsed().as_millis(),
+                });
+            }
+            tokio::time::sleep(delay.min(timeout.saturating_sub(start.elapsed()))).await;
+            delay = (delay * 2).min(Duration::from_secs(2));
+        }
+    }
+}
+
+fn check_chain(found: U64, expected: u64) -> Result<()> {
+    if found.to::<u64>() != expected {
+        return Err(mismatch("chainId", format!("{expected:#x}"), format!("{found:#x}")));
+    }
+    Ok(())
+}
+
+fn kind(p: &PreparedCalls) -> &'static str {
+    match p {
+        PreparedCalls::UserOperationV070(_) => "user-operation-v070",
+        PreparedCalls::UserOperationV060(_) => "user-operation-v060",
+        PreparedCalls::Authorization(_) => "authorization",
+        PreparedCalls::Array(_) => "array",
+        PreparedCalls::PaymasterPermit(_) => "paymaster-permit",
+    }
+}

@@ -1,0 +1,138 @@
+//! The seed flow through the orchestrator.
+
+use crate::Counting;
+use alloy_primitives::{Address, U256, U64};
+use sesskey_emulator::{serve, Config, Emulator, Running};
+use sesskey_rpc::{EmulatorApiClient, WalletClient};
+use sesskey_session::{Error, Orchestrator, Outcome, Session};
+use sesskey_signing::dev::{dev_owner, dev_session_key};
+use sesskey_types::*;
+use std::time::Duration;
+
+pub(crate) const POLICY: &str = "6e7c3a8f-2b1d-4c5e-9f0a-1b2c3d4e5f60";
+pub(crate) const CHAIN: u64 = 31337;
+
+pub(crate) async fn emulator() -> Running {
+    let config = Config {
+        policy_ids: vec![POLICY.into()],
+        deterministic_start: Some(1_800_000_000),
+        ..Config::default()
+    };
+    serve(Emulator::new(config), "127.0.0.1:0".parse().unwrap()).await.unwrap()
+}
+
+pub(crate) fn request(permissions: Vec<Permission>, expiry: Option<u64>) -> CreateSessionParams {
+    CreateSessionParams {
+        account: dev_owner().address(),
+        chain_id: U64::from(CHAIN),
+        expiry_sec: expiry,
+        key: SessionKey { public_key: dev_session_key().address(), ty: KeyType::Secp256k1 },
+        permissions,
+    }
+}
+
+#[tokio::test]
+async fn the_whole_flow_both_capability_forms() {
+    let server = emulator().await;
+    let flow = Orchestrator::new(WalletClient::new(server.url()).unwrap(), Some(POLICY.into()));
+    let owner = Counting::new(dev_owner());
+    let outcome = flow.ensure_delegated(&owner, CHAIN, Duration::from_secs(5)).await.unwrap();
+    assert!(matches!(outcome, Some(Outcome::Confirmed(_))));
+    assert_eq!(owner.signed(), 2, "the authorization and the op");
+    assert!(
+        flow.ensure_delegated(&owner, CHAIN, Duration::from_secs(5)).await.unwrap().is_none(),
+        "already delegated"
+    );
+
+    let shop = Address::repeat_byte(0x51);
+    let session = flow
+        .create_session(
+            &owner,
+            &request(
+                vec![Permission::ContractAccess(ContractAccess { address: shop })],
+                Some(1_800_003_600),
+            ),
+        )
+        .await
+        .unwrap();
+    // A session is a value: it round-trips through JSON with its version tag.
+    let json = serde_json::to_string(&session).unwrap();
+    assert!(json.contains(r#""version":"1""#), "{json}");
+    assert_eq!(serde_json::from_str::<Session>(&json).unwrap(), session);
+    assert_eq!(
+        session.context().session_ref().unwrap(),
+        session.capability().session_ref().unwrap()
+    );
+
+    let key = Counting::new(dev_session_key());
+    let calls = vec![Call { to: shop, data: Some(vec![1, 2, 3, 4].into()), value: None }];
+    let sent = flow
+        .send_calls(&session, &key, calls.clone(), &Default::default(), 1_800_000_000)
+        .await
+        .unwrap();
+    assert!(matches!(
+        flow.wait_for_status(&sent.call_id, Duration::from_secs(5)).await.unwrap(),
+        Outcome::Confirmed(_)
+    ));
+    let sent =
+        flow.send_calls(&session, &key, calls, &Default::default(), 1_800_000_000).await.unwrap();
+    assert!(matches!(
+        flow.wait_for_status(&sent.call_id, Duration::from_secs(5)).await.unwrap(),
+        Outcome::Confirmed(_)
+    ));
+    assert_eq!(key.signed(), 2);
+}
+
+#[tokio::test]
+async fn preflight_refuses_before_any_request() {
+    let server = emulator().await;
+    let flow = Orchestrator::new(WalletClient::new(server.url()).unwrap(), Some(POLICY.into()));
+    let owner = Counting::new(dev_owner());
+    flow.ensure_delegated(&owner, CHAIN, Duration::from_secs(5)).await.unwrap();
+    let shop = Address::repeat_byte(0x51);
+    let eth = |x: u64| U256::from(x) * U256::from(10u64.pow(15));
+    let session = flow
+        .create_session(
+            &owner,
+            &request(
+                vec![
+                    Permission::NativeTokenTransfer(NativeTokenTransfer { allowance: eth(500) }),
+                    Permission::ContractAccess(ContractAccess { address: shop }),
+                ],
+                Some(1_800_000_100),
+            ),
+        )
+        .await
+        .unwrap();
+    let key = Counting::new(dev_session_key());
+    let over = vec![Call { to: shop, data: None, value: Some(eth(600)) }];
+    let e = flow
+        .send_calls(&session, &key, over, &Default::default(), 1_800_000_000)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "pre-flight: calls[0] sends 0.6 ETH; 0.5 ETH left of native-token-transfer"
+    );
+    let outside = vec![Call { to: Address::repeat_byte(0x52), data: None, value: None }];
+    assert!(matches!(
+        flow.send_calls(&session, &key, outside, &Default::default(), 1_800_000_000).await,
+        Err(Error::Preflight(_))
+    ));
+    let ok = vec![Call { to: shop, data: None, value: Some(eth(100)) }];
+    assert!(
+        matches!(
+            flow.send_calls(&session, &key, ok.clone(), &Default::default(), 1_800_000_101).await,
+            Err(Error::Preflight(_))
+        ),
+        "expired"
+    );
+    assert_eq!(key.signed(), 0);
+    // Expiry passing mid-session on the emulator's clock: the server refuses too.
+    flow.send_calls(&session, &key, ok.clone(), &Default::default(), 1_800_000_000).await.unwrap();
+    flow.client().increase_time(200).await.unwrap();
+    let e =
+        flow.send_calls(&session, &key, ok, &Default::default(), 1_800_000_000).await.unwrap_err();
+    let Error::Rpc(e) = e else { panic!("{e}") };
+    assert_eq!(e.wallet_error().and_then(sesskey_rpc::WalletError::entry_point_code), Some("AA22"));
+}
