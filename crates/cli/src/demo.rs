@@ -23,10 +23,54 @@ pub struct DemoArgs {
     pub timeout_secs: u64,
 }
 
-fn env_key(name: &str) -> anyhow::Result<PrivateKeySigner> {
-    let value =
-        std::env::var(name).map_err(|_| anyhow!("set {name} (keys are never taken from flags)"))?;
-    value.trim().parse().map_err(|_| anyhow!("{name} is not a private key"))
+/// The environment the demo reads (the seed document's variable names).
+#[derive(Clone, Default)]
+pub struct DemoEnv {
+    vars: std::collections::HashMap<String, String>,
+}
+
+impl std::fmt::Debug for DemoEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print values: they hold keys.
+        f.debug_struct("DemoEnv").field("vars", &self.vars.keys().collect::<Vec<_>>()).finish()
+    }
+}
+
+impl DemoEnv {
+    /// `ALCHEMY_API_KEY`, `CHAIN_ID`, `POLICY_ID`, `OWNER_PRIVATE_KEY` and `SESSION_PRIVATE_KEY`
+    /// from the process environment.
+    pub fn from_process() -> Self {
+        let names = [
+            "ALCHEMY_API_KEY",
+            "CHAIN_ID",
+            "POLICY_ID",
+            "OWNER_PRIVATE_KEY",
+            "SESSION_PRIVATE_KEY",
+        ];
+        let vars = names
+            .iter()
+            .filter_map(|n| {
+                std::env::var(n).ok().filter(|v| !v.is_empty()).map(|v| (n.to_string(), v))
+            })
+            .collect();
+        Self { vars }
+    }
+
+    /// An environment from explicit pairs (for tests and embedding).
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, String)>) -> Self {
+        Self { vars: pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect() }
+    }
+
+    fn get(&self, name: &str) -> Option<String> {
+        self.vars.get(name).cloned()
+    }
+
+    fn key(&self, name: &str) -> anyhow::Result<PrivateKeySigner> {
+        let value = self
+            .get(name)
+            .ok_or_else(|| anyhow!("set {name} (keys are never taken from flags)"))?;
+        value.trim().parse().map_err(|_| anyhow!("{name} is not a private key"))
+    }
 }
 
 fn parse_chain(s: &str) -> anyhow::Result<u64> {
@@ -34,9 +78,9 @@ fn parse_chain(s: &str) -> anyhow::Result<u64> {
 }
 
 /// Runs the demo; answers whether the session's call was confirmed.
-pub(crate) async fn demo(args: DemoArgs) -> anyhow::Result<bool> {
+pub(crate) async fn demo(args: DemoArgs, env: DemoEnv) -> anyhow::Result<bool> {
     let timeout = Duration::from_secs(args.timeout_secs);
-    let alchemy_key = std::env::var("ALCHEMY_API_KEY").ok().filter(|k| !k.is_empty());
+    let alchemy_key = env.get("ALCHEMY_API_KEY");
     let (client, chain, policy, owner, key, _server) = if args.rpc_url.is_some()
         || alchemy_key.is_some()
     {
@@ -45,15 +89,15 @@ pub(crate) async fn demo(args: DemoArgs) -> anyhow::Result<bool> {
             (None, Some(k)) => WalletClient::alchemy(k)?,
             (None, None) => unreachable!(),
         };
-        let chain = parse_chain(&std::env::var("CHAIN_ID").context("set CHAIN_ID")?)?;
-        let policy = std::env::var("POLICY_ID").ok().filter(|p| !p.is_empty());
+        let chain = parse_chain(&env.get("CHAIN_ID").context("set CHAIN_ID")?)?;
+        let policy = env.get("POLICY_ID");
         println!("Endpoint: {}", client.url());
         (
             client,
             chain,
             policy,
-            env_key("OWNER_PRIVATE_KEY")?,
-            env_key("SESSION_PRIVATE_KEY")?,
+            env.key("OWNER_PRIVATE_KEY")?,
+            env.key("SESSION_PRIVATE_KEY")?,
             None,
         )
     } else {

@@ -6,7 +6,7 @@ mod demo;
 mod serve;
 
 use clap::{Parser, Subcommand};
-pub use demo::DemoArgs;
+pub use demo::{DemoArgs, DemoEnv};
 pub use serve::{parse_chain_id, ServeArgs};
 
 /// `sesskey`: session keys for smart wallets.
@@ -39,11 +39,16 @@ pub fn init_logging() {
         .init();
 }
 
-/// Runs a parsed command; answers the process exit code.
+/// Runs a parsed command with the process environment; answers the process exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<u8> {
+    run_with(cli, DemoEnv::from_process()).await
+}
+
+/// Runs a parsed command with `env` for `demo`; answers the process exit code.
+pub async fn run_with(cli: Cli, env: DemoEnv) -> anyhow::Result<u8> {
     match cli.command {
         Command::Demo(args) => {
-            let confirmed = demo::demo(args).await?;
+            let confirmed = demo::demo(args, env).await?;
             if confirmed {
                 println!("\nThe session's call is confirmed.");
                 Ok(0)
@@ -63,7 +68,33 @@ mod tests {
     #[tokio::test]
     async fn the_demo_runs_against_the_in_process_emulator() {
         let cli = Cli::parse_from(["sesskey", "demo", "--timeout-secs", "10"]);
-        assert_eq!(run(cli).await.unwrap(), 0);
+        assert_eq!(run_with(cli, DemoEnv::default()).await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_demo_runs_against_an_endpoint_with_keys_from_the_environment() {
+        use sesskey_emulator::{serve, Config, Emulator};
+        let policy = "6e7c3a8f-2b1d-4c5e-9f0a-1b2c3d4e5f60".to_string();
+        let config = Config { policy_ids: vec![policy.clone()], ..Config::default() };
+        let server = serve(Emulator::new(config), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let key = || {
+            alloy_primitives::hex::encode(alloy_signer_local::PrivateKeySigner::random().to_bytes())
+        };
+        let env = DemoEnv::from_pairs([
+            ("CHAIN_ID", "31337".to_string()),
+            ("POLICY_ID", policy),
+            ("OWNER_PRIVATE_KEY", key()),
+            ("SESSION_PRIVATE_KEY", key()),
+        ]);
+        let url = format!("{}/v2/some-key", server.url());
+        let cli =
+            Cli::parse_from(["sesskey", "demo", "--rpc-url", url.as_str(), "--timeout-secs", "10"]);
+        assert_eq!(run_with(cli, env).await.unwrap(), 0);
+        // Without the keys: a clear error, no flag fallback.
+        let cli = Cli::parse_from(["sesskey", "demo", "--rpc-url", url.as_str()]);
+        let env = DemoEnv::from_pairs([("CHAIN_ID", "0x7a69".to_string())]);
+        let e = run_with(cli, env).await.unwrap_err();
+        assert_eq!(e.to_string(), "set OWNER_PRIVATE_KEY (keys are never taken from flags)");
     }
 
     #[test]
