@@ -31,6 +31,9 @@ pub enum Error {
     /// The server answered with a shape this step does not expect.
     #[error("unexpected answer: {0}")]
     Unexpected(String),
+    /// The session store failed (a file could not be read, written or parsed).
+    #[error("session store: {0}")]
+    Store(String),
     /// No final status within the timeout.
     #[error("call {call_id} has no final status after {waited_ms} ms")]
     Timeout {

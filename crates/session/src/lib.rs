@@ -4,7 +4,9 @@
 mod error;
 mod orchestrator;
 mod session;
+mod store;
 
 pub use error::{Error, Result};
 pub use orchestrator::{Orchestrator, Outcome, SentCalls};
 pub use session::Session;
+pub use store::{SessionStore, StoredSession};
