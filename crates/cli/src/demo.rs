@@ -23,20 +23,21 @@ pub struct DemoArgs {
     pub timeout_secs: u64,
 }
 
-/// The environment the demo reads (the seed document's variable names).
+/// The environment the commands read: the seed document's variable names, `SESSKEY_PASSWORD`
+/// (keystore password), `SESSKEY_HOME` and `HOME` (where sessions are kept).
 #[derive(Clone, Default)]
-pub struct DemoEnv {
+pub struct Env {
     vars: std::collections::HashMap<String, String>,
 }
 
-impl std::fmt::Debug for DemoEnv {
+impl std::fmt::Debug for Env {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print values: they hold keys.
-        f.debug_struct("DemoEnv").field("vars", &self.vars.keys().collect::<Vec<_>>()).finish()
+        f.debug_struct("Env").field("vars", &self.vars.keys().collect::<Vec<_>>()).finish()
     }
 }
 
-impl DemoEnv {
+impl Env {
     /// `ALCHEMY_API_KEY`, `CHAIN_ID`, `POLICY_ID`, `OWNER_PRIVATE_KEY` and `SESSION_PRIVATE_KEY`
     /// from the process environment.
     pub fn from_process() -> Self {
@@ -61,11 +62,11 @@ impl DemoEnv {
         Self { vars: pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect() }
     }
 
-    fn get(&self, name: &str) -> Option<String> {
+    pub(crate) fn get(&self, name: &str) -> Option<String> {
         self.vars.get(name).cloned()
     }
 
-    fn key(&self, name: &str) -> anyhow::Result<PrivateKeySigner> {
+    pub(crate) fn key(&self, name: &str) -> anyhow::Result<PrivateKeySigner> {
         let value = self
             .get(name)
             .ok_or_else(|| anyhow!("set {name} (keys are never taken from flags)"))?;
@@ -78,7 +79,7 @@ fn parse_chain(s: &str) -> anyhow::Result<u64> {
 }
 
 /// Runs the demo; answers whether the session's call was confirmed.
-pub(crate) async fn demo(args: DemoArgs, env: DemoEnv) -> anyhow::Result<bool> {
+pub(crate) async fn demo(args: DemoArgs, env: Env) -> anyhow::Result<bool> {
     let timeout = Duration::from_secs(args.timeout_secs);
     let alchemy_key = env.get("ALCHEMY_API_KEY");
     let (client, chain, policy, owner, key, _server) = if args.rpc_url.is_some()

@@ -4,10 +4,12 @@
 
 mod demo;
 mod serve;
+mod sessions;
 
 use clap::{Parser, Subcommand};
-pub use demo::{DemoArgs, DemoEnv};
+pub use demo::{DemoArgs, Env};
 pub use serve::{parse_chain_id, ServeArgs};
+pub use sessions::{parse_duration, CreateArgs, SendArgs, SessionCommand, StatusArgs, StoreArgs};
 
 /// `sesskey`: session keys for smart wallets.
 #[derive(Debug, Parser)]
@@ -26,6 +28,33 @@ pub enum Command {
     Demo(DemoArgs),
     /// Run the local Wallet API emulator.
     Serve(ServeArgs),
+    /// Create, list, show and remove saved sessions.
+    Session {
+        /// What to do.
+        #[command(subcommand)]
+        command: SessionCommand,
+        /// Where sessions are kept, and output format.
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Send a call through a saved session (pre-flighted, verified, signed by its key).
+    Send {
+        /// The call.
+        #[command(flatten)]
+        args: SendArgs,
+        /// Where sessions are kept, and output format.
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// The status of a call id.
+    Status {
+        /// The call.
+        #[command(flatten)]
+        args: StatusArgs,
+        /// Output format.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `warn`).
@@ -41,11 +70,11 @@ pub fn init_logging() {
 
 /// Runs a parsed command with the process environment; answers the process exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<u8> {
-    run_with(cli, DemoEnv::from_process()).await
+    run_with(cli, Env::from_process()).await
 }
 
 /// Runs a parsed command with `env` for `demo`; answers the process exit code.
-pub async fn run_with(cli: Cli, env: DemoEnv) -> anyhow::Result<u8> {
+pub async fn run_with(cli: Cli, env: Env) -> anyhow::Result<u8> {
     match cli.command {
         Command::Demo(args) => {
             let confirmed = demo::demo(args, env).await?;
@@ -58,6 +87,11 @@ pub async fn run_with(cli: Cli, env: DemoEnv) -> anyhow::Result<u8> {
             }
         }
         Command::Serve(args) => serve::serve(args).await.map(|()| 0),
+        Command::Session { command, store } => {
+            sessions::session(command, store, env).await.map(|()| 0)
+        }
+        Command::Send { args, store } => sessions::send(args, store, env).await,
+        Command::Status { args, json } => sessions::status(args, json).await,
     }
 }
 
@@ -68,7 +102,7 @@ mod tests {
     #[tokio::test]
     async fn the_demo_runs_against_the_in_process_emulator() {
         let cli = Cli::parse_from(["sesskey", "demo", "--timeout-secs", "10"]);
-        assert_eq!(run_with(cli, DemoEnv::default()).await.unwrap(), 0);
+        assert_eq!(run_with(cli, Env::default()).await.unwrap(), 0);
     }
 
     #[tokio::test]
@@ -80,7 +114,7 @@ mod tests {
         let key = || {
             alloy_primitives::hex::encode(alloy_signer_local::PrivateKeySigner::random().to_bytes())
         };
-        let env = DemoEnv::from_pairs([
+        let env = Env::from_pairs([
             ("CHAIN_ID", "31337".to_string()),
             ("POLICY_ID", policy),
             ("OWNER_PRIVATE_KEY", key()),
@@ -92,9 +126,110 @@ mod tests {
         assert_eq!(run_with(cli, env).await.unwrap(), 0);
         // Without the keys: a clear error, no flag fallback.
         let cli = Cli::parse_from(["sesskey", "demo", "--rpc-url", url.as_str()]);
-        let env = DemoEnv::from_pairs([("CHAIN_ID", "0x7a69".to_string())]);
+        let env = Env::from_pairs([("CHAIN_ID", "0x7a69".to_string())]);
         let e = run_with(cli, env).await.unwrap_err();
         assert_eq!(e.to_string(), "set OWNER_PRIVATE_KEY (keys are never taken from flags)");
+    }
+
+    /// The saved-session commands, end to end against a loopback emulator.
+    #[tokio::test]
+    async fn session_create_list_send_status_remove() {
+        use sesskey_emulator::{serve, Config, Emulator};
+        let policy = "6e7c3a8f-2b1d-4c5e-9f0a-1b2c3d4e5f60".to_string();
+        let config = Config { policy_ids: vec![policy.clone()], ..Config::default() };
+        let server = serve(Emulator::new(config), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let url = server.url();
+        let owner = alloy_signer_local::PrivateKeySigner::random();
+        // Delegate first (the demo's orchestrator does it).
+        let flow = sesskey_session::Orchestrator::new(
+            sesskey_rpc::WalletClient::new(&url).unwrap(),
+            Some(policy.clone()),
+        );
+        flow.ensure_delegated(&owner, 31337, std::time::Duration::from_secs(5)).await.unwrap();
+        let chain = alloy_primitives::U64::from(31337);
+        server
+            .emulator
+            .set_balance(chain, owner.address(), alloy_primitives::U256::from(10_000))
+            .unwrap();
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let dir = std::env::temp_dir().join(format!("sesskey-cli-{}-{nanos}", std::process::id()));
+        let store = dir.to_str().unwrap().to_string();
+        let env = Env::from_pairs([
+            ("OWNER_PRIVATE_KEY", alloy_primitives::hex::encode(owner.to_bytes())),
+            ("SESSKEY_PASSWORD", "correct horse".to_string()),
+        ]);
+        let shop = "0x5151515151515151515151515151515151515151";
+        let cli = Cli::parse_from([
+            "sesskey",
+            "session",
+            "create",
+            "--rpc-url",
+            url.as_str(),
+            "--chain-id",
+            "31337",
+            "--policy-id",
+            policy.as_str(),
+            "--native",
+            "1000",
+            "--contract",
+            shop,
+            "--expires-in",
+            "1h",
+            "--store",
+            store.as_str(),
+        ]);
+        assert_eq!(run_with(cli, env.clone()).await.unwrap(), 0);
+        let sessions = sesskey_session::SessionStore::open(&dir).unwrap().list().unwrap();
+        assert_eq!(sessions.len(), 1);
+        let id = sessions[0].session.session_id.to_string();
+        assert!(dir.join(format!("{id}.keystore")).exists(), "the key is in an encrypted keystore");
+        let send = |value: &str| {
+            Cli::parse_from([
+                "sesskey",
+                "send",
+                "--session",
+                id.as_str(),
+                "--rpc-url",
+                url.as_str(),
+                "--policy-id",
+                policy.as_str(),
+                "--to",
+                shop,
+                "--value",
+                value,
+                "--wait",
+                "--store",
+                store.as_str(),
+            ])
+        };
+        assert_eq!(run_with(send("600"), env.clone()).await.unwrap(), 0);
+        let record = sesskey_session::SessionStore::open(&dir).unwrap().list().unwrap().remove(0);
+        assert_eq!(record.spent_native, alloy_primitives::U256::from(600));
+        // Over the allowance: refused before any request.
+        let e = run_with(send("600"), env.clone()).await.unwrap_err();
+        assert!(e.to_string().starts_with("pre-flight: calls[0] sends"), "{e}");
+        // A wrong password cannot unlock the key.
+        let wrong = Env::from_pairs([("SESSKEY_PASSWORD", "nope".to_string())]);
+        assert!(run_with(send("1"), wrong)
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("cannot unlock"));
+        let cli = Cli::parse_from([
+            "sesskey",
+            "session",
+            "remove",
+            id.as_str(),
+            "--store",
+            store.as_str(),
+        ]);
+        assert_eq!(run_with(cli, env).await.unwrap(), 0);
+        assert!(std::fs::read_dir(&dir).unwrap().next().is_none(), "session and key files removed");
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(parse_duration("90s"), Ok(90));
+        assert_eq!(parse_duration("2h"), Ok(7200));
+        assert!(parse_duration("2w").is_err());
     }
 
     #[test]

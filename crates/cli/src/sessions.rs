@@ -1,0 +1,383 @@
+//! `sesskey session create|list|show|remove`, `sesskey send`, `sesskey status`.
+
+use crate::demo::Env;
+use alloy_primitives::{Address, Bytes, U256, U64};
+use alloy_signer_local::PrivateKeySigner;
+use anyhow::{anyhow, bail, Context};
+use clap::{Args, Subcommand};
+use sesskey_rpc::{WalletApiClient, WalletClient};
+use sesskey_session::{Orchestrator, Outcome, SessionStore, StoredSession};
+use sesskey_types::*;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where sessions live, and how to print.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// The session folder (default: `$SESSKEY_HOME/sessions`, else `~/.sesskey/sessions`).
+    #[arg(long, global = true)]
+    pub store: Option<PathBuf>,
+    /// Print JSON for scripts.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// `sesskey session …`.
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// Create a session for a new session key (the owner's key comes from `OWNER_PRIVATE_KEY`).
+    Create(Box<CreateArgs>),
+    /// List saved sessions.
+    List,
+    /// Show a saved session.
+    Show {
+        /// The session id.
+        id: SessionId,
+    },
+    /// Remove a saved session and its key file.
+    Remove {
+        /// The session id.
+        id: SessionId,
+    },
+}
+
+/// Flags of `sesskey session create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// The Wallet API endpoint.
+    #[arg(long)]
+    pub rpc_url: String,
+    /// The chain, decimal or 0x-hex.
+    #[arg(long, value_parser = crate::serve::parse_chain_id)]
+    pub chain_id: u64,
+    /// A paymaster policy id for gas.
+    #[arg(long)]
+    pub policy_id: Option<String>,
+    /// Grant everything.
+    #[arg(long)]
+    pub root: bool,
+    /// Total native value the key may send, in wei.
+    #[arg(long)]
+    pub native: Option<U256>,
+    /// `<token>:<amount>`: total of an ERC-20 the key may transfer or approve (repeat).
+    #[arg(long)]
+    pub erc20: Vec<String>,
+    /// Any function of this contract (repeat).
+    #[arg(long)]
+    pub contract: Vec<Address>,
+    /// `<address>:<selector,…>`: these functions of this contract (repeat).
+    #[arg(long)]
+    pub functions: Vec<String>,
+    /// These selectors on any contract.
+    #[arg(long, value_delimiter = ',')]
+    pub all_contracts: Vec<Selector>,
+    /// These selectors on the account itself.
+    #[arg(long, value_delimiter = ',')]
+    pub account_functions: Vec<Selector>,
+    /// A cap on gas spending, in wei.
+    #[arg(long)]
+    pub gas: Option<U256>,
+    /// How long the session lasts: `90s`, `30m`, `1h`, `7d` (default: no expiry).
+    #[arg(long, value_parser = parse_duration)]
+    pub expires_in: Option<u64>,
+    /// Keep the session key as a plain hex file instead of an encrypted keystore.
+    #[arg(long)]
+    pub plain_key: bool,
+}
+
+/// Flags of `sesskey send`.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The session id.
+    #[arg(long)]
+    pub session: SessionId,
+    /// The Wallet API endpoint.
+    #[arg(long)]
+    pub rpc_url: String,
+    /// A paymaster policy id for gas.
+    #[arg(long)]
+    pub policy_id: Option<String>,
+    /// The call's target.
+    #[arg(long)]
+    pub to: Address,
+    /// The value, in wei.
+    #[arg(long)]
+    pub value: Option<U256>,
+    /// The call data (hex).
+    #[arg(long)]
+    pub data: Option<Bytes>,
+    /// Wait for the final status.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+/// Flags of `sesskey status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The call id.
+    pub call_id: Bytes,
+    /// The Wallet API endpoint.
+    #[arg(long)]
+    pub rpc_url: String,
+    /// Wait for the final status.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+/// Parses `90s`, `30m`, `1h`, `7d` into seconds.
+pub fn parse_duration(s: &str) -> Result<u64, String> {
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 =
+        n.parse().map_err(|_| format!("`{s}` is not a duration like 90s, 30m, 1h or 7d"))?;
+    let mult = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("`{s}`: unknown unit `{unit}` (use s, m, h or d)")),
+    };
+    n.checked_mul(mult).ok_or_else(|| format!("`{s}` is too long"))
+}
+
+fn store(args: &StoreArgs, env: &Env) -> anyhow::Result<SessionStore> {
+    let dir = match &args.store {
+        Some(d) => d.clone(),
+        None => match (env.get("SESSKEY_HOME"), env.get("HOME")) {
+            (Some(h), _) => PathBuf::from(h).join("sessions"),
+            (None, Some(h)) => PathBuf::from(h).join(".sesskey").join("sessions"),
+            (None, None) => bail!("no session folder: pass --store or set SESSKEY_HOME"),
+        },
+    };
+    Ok(SessionStore::open(dir)?)
+}
+
+fn permissions(a: &CreateArgs) -> anyhow::Result<Vec<Permission>> {
+    let mut p = vec![];
+    if a.root {
+        p.push(Permission::Root);
+    }
+    if let Some(allowance) = a.native {
+        p.push(Permission::NativeTokenTransfer(NativeTokenTransfer { allowance }));
+    }
+    for e in &a.erc20 {
+        let (t, amount) =
+            e.split_once(':').ok_or_else(|| anyhow!("--erc20 {e}: expected <token>:<amount>"))?;
+        p.push(Permission::Erc20TokenTransfer(Erc20TokenTransfer {
+            address: t.parse().map_err(|_| anyhow!("--erc20 {e}: bad token address"))?,
+            allowance: amount.parse().map_err(|_| anyhow!("--erc20 {e}: bad amount"))?,
+        }));
+    }
+    if let Some(limit) = a.gas {
+        p.push(Permission::GasLimit(GasLimit { limit }));
+    }
+    p.extend(
+        a.contract.iter().map(|&address| Permission::ContractAccess(ContractAccess { address })),
+    );
+    for f in &a.functions {
+        let (addr, sels) = f
+            .split_once(':')
+            .ok_or_else(|| anyhow!("--functions {f}: expected <address>:<selector,…>"))?;
+        let functions = sels
+            .split(',')
+            .map(|s| s.parse())
+            .collect::<Result<Vec<Selector>, _>>()
+            .map_err(|_| anyhow!("--functions {f}: bad selector"))?;
+        p.push(Permission::FunctionsOnContract(FunctionsOnContract {
+            address: addr.parse().map_err(|_| anyhow!("--functions {f}: bad address"))?,
+            functions,
+        }));
+    }
+    if !a.all_contracts.is_empty() {
+        p.push(Permission::FunctionsOnAllContracts(Functions {
+            functions: a.all_contracts.clone(),
+        }));
+    }
+    if !a.account_functions.is_empty() {
+        p.push(Permission::AccountFunctions(Functions { functions: a.account_functions.clone() }));
+    }
+    if p.is_empty() {
+        bail!("no permission: give --root, or some of --native, --erc20, --gas, --contract, --functions, --all-contracts, --account-functions");
+    }
+    Ok(p)
+}
+
+fn key_paths(store: &SessionStore, id: &SessionId) -> (PathBuf, PathBuf) {
+    (store.dir().join(format!("{id}.keystore")), store.dir().join(format!("{id}.key")))
+}
+
+fn load_key(store: &SessionStore, id: &SessionId, env: &Env) -> anyhow::Result<PrivateKeySigner> {
+    let (keystore, plain) = key_paths(store, id);
+    if keystore.exists() {
+        let password = env
+            .get("SESSKEY_PASSWORD")
+            .ok_or_else(|| anyhow!("set SESSKEY_PASSWORD to unlock the session key"))?;
+        return PrivateKeySigner::decrypt_keystore(&keystore, password)
+            .map_err(|_| anyhow!("cannot unlock {}: wrong SESSKEY_PASSWORD?", keystore.display()));
+    }
+    let text =
+        std::fs::read_to_string(&plain).with_context(|| format!("no key file for session {id}"))?;
+    text.trim().parse().map_err(|_| anyhow!("{} does not hold a private key", plain.display()))
+}
+
+fn print_session(s: &StoredSession, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(s)?);
+    } else {
+        let x = &s.session;
+        println!(
+            "{} account {} chain {} key {} entity {} expiry {} spent {} wei",
+            x.session_id,
+            x.account,
+            x.chain_id,
+            x.session_key,
+            x.entity_id,
+            x.expiry,
+            s.spent_native
+        );
+        println!("  permissions: {}", serde_json::to_string(&x.permissions)?);
+    }
+    Ok(())
+}
+
+/// Runs `sesskey session …`.
+pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> anyhow::Result<()> {
+    let store = store(&args, &env)?;
+    match cmd {
+        SessionCommand::Create(a) => {
+            let owner = env.key("OWNER_PRIVATE_KEY")?;
+            let perms = permissions(&a)?;
+            let password = if a.plain_key {
+                None
+            } else {
+                Some(env.get("SESSKEY_PASSWORD").ok_or_else(|| {
+                    anyhow!("set SESSKEY_PASSWORD to encrypt the session key (or pass --plain-key)")
+                })?)
+            };
+            let key = PrivateKeySigner::random();
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+            let request = CreateSessionParams {
+                account: owner.address(),
+                chain_id: U64::from(a.chain_id),
+                expiry_sec: a.expires_in.map(|s| now + s),
+                key: SessionKey { public_key: key.address(), ty: KeyType::Secp256k1 },
+                permissions: perms,
+            };
+            let flow = Orchestrator::new(WalletClient::new(&a.rpc_url)?, a.policy_id);
+            let session = flow.create_session(&owner, &request).await?;
+            let id = session.session_id;
+            let (keystore, plain) = key_paths(&store, &id);
+            match password {
+                Some(p) => {
+                    let name = keystore
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .ok_or_else(|| anyhow!("bad key path"))?
+                        .to_string();
+                    PrivateKeySigner::encrypt_keystore(
+                        store.dir(),
+                        &mut rand::thread_rng(),
+                        key.to_bytes(),
+                        p,
+                        Some(&name),
+                    )?;
+                }
+                None => write_private(
+                    &plain,
+                    &format!("{}\n", alloy_primitives::hex::encode_prefixed(key.to_bytes())),
+                )?,
+            }
+            let record = StoredSession::new(session);
+            store.save(&record)?;
+            print_session(&record, args.json)
+        }
+        SessionCommand::List => {
+            let all = store.list()?;
+            if args.json {
+                println!("{}", serde_json::to_string(&all)?);
+            } else if all.is_empty() {
+                println!("no sessions in {}", store.dir().display());
+            } else {
+                for s in &all {
+                    print_session(s, false)?;
+                }
+            }
+            Ok(())
+        }
+        SessionCommand::Show { id } => print_session(&store.load(&id)?, args.json),
+        SessionCommand::Remove { id } => {
+            store.remove(&id)?;
+            let (keystore, plain) = key_paths(&store, &id);
+            for f in [keystore, plain] {
+                if f.exists() {
+                    std::fs::remove_file(&f)?;
+                }
+            }
+            println!("removed session {id}");
+            Ok(())
+        }
+    }
+}
+
+fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// Runs `sesskey send`.
+pub(crate) async fn send(a: SendArgs, args: StoreArgs, env: Env) -> anyhow::Result<u8> {
+    let store = store(&args, &env)?;
+    let record = store.load(&a.session)?;
+    let key = load_key(&store, &a.session, &env)?;
+    let flow = Orchestrator::new(WalletClient::new(&a.rpc_url)?, a.policy_id);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    let calls = vec![Call { to: a.to, data: a.data, value: a.value }];
+    let sent = flow.send_calls(&record.session, &key, calls, &record.spent(), now).await?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"callId": sent.call_id, "userOpHash": sent.user_op_hash})
+        );
+    } else {
+        println!("sent: call {} (user operation {})", sent.call_id.0, sent.user_op_hash);
+    }
+    if a.wait {
+        let outcome = flow.wait_for_status(&sent.call_id, Duration::from_secs(120)).await?;
+        println!("status {}", outcome.status().status);
+        // A reverted call spends no allowance (its execution hooks revert with it).
+        if matches!(outcome, Outcome::Confirmed(_)) {
+            store.record_spend(&a.session, &sent.spend)?;
+            return Ok(0);
+        }
+        return Ok(1);
+    }
+    // Not waiting: count the spend now, conservatively.
+    store.record_spend(&a.session, &sent.spend)?;
+    Ok(0)
+}
+
+/// Runs `sesskey status`.
+pub(crate) async fn status(a: StatusArgs, json: bool) -> anyhow::Result<u8> {
+    let client = WalletClient::new(&a.rpc_url)?;
+    let id = CallId(a.call_id);
+    let status = if a.wait {
+        Orchestrator::new(client, None)
+            .wait_for_status(&id, Duration::from_secs(120))
+            .await?
+            .status()
+            .clone()
+    } else {
+        client.get_calls_status(id).await.map_err(sesskey_rpc::Error::from)?
+    };
+    if json {
+        println!("{}", serde_json::to_string(&status)?);
+    } else {
+        println!("status {} ({:?})", status.status, status.status.kind());
+    }
+    Ok(match status.status.kind() {
+        StatusKind::Failure => 1,
+        _ => 0,
+    })
+}
