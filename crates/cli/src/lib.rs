@@ -3,11 +3,13 @@
 #![allow(clippy::print_stdout)]
 
 mod demo;
+mod explain;
 mod serve;
 mod sessions;
 
 use clap::{Parser, Subcommand};
 pub use demo::{DemoArgs, Env};
+pub use explain::explain_value;
 pub use serve::{parse_chain_id, ServeArgs};
 pub use sessions::{parse_duration, CreateArgs, SendArgs, SessionCommand, StatusArgs, StoreArgs};
 
@@ -45,6 +47,15 @@ pub enum Command {
         /// Where sessions are kept, and output format.
         #[command(flatten)]
         store: StoreArgs,
+    },
+    /// Decode a prepareCalls or createSession answer, recompute its digests and say whether
+    /// `rawPayload` matches (exit 1 if not).
+    Explain {
+        /// A file, or `-` for standard input.
+        source: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// The status of a call id.
     Status {
@@ -92,6 +103,7 @@ pub async fn run_with(cli: Cli, env: Env) -> anyhow::Result<u8> {
         }
         Command::Send { args, store } => sessions::send(args, store, env).await,
         Command::Status { args, json } => sessions::status(args, json).await,
+        Command::Explain { source, json } => explain::explain(&source, json),
     }
 }
 
@@ -230,6 +242,29 @@ mod tests {
         assert_eq!(parse_duration("90s"), Ok(90));
         assert_eq!(parse_duration("2h"), Ok(7200));
         assert!(parse_duration("2w").is_err());
+    }
+
+    /// `explain` on the seed document's answers and on a tampered one.
+    #[test]
+    fn explain_checks_raw_payloads() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures/external/seed-session-keys-api");
+        let read = |f: &str| -> serde_json::Value {
+            serde_json::from_str(&std::fs::read_to_string(dir.join(f)).unwrap()).unwrap()
+        };
+        let (out, ok) = explain_value(read("5-prepare-calls-session.result.json")).unwrap();
+        assert!(ok, "{out}");
+        assert_eq!(
+            out["userOpHash"],
+            "0xc69e468aa6fafb5c7298c02841e76f976b433018266af39a5807bc29ea9ad392"
+        );
+        let (out, ok) = explain_value(read("3-create-session.response.json")).unwrap();
+        assert!(ok, "{out}");
+        assert_eq!(out["installs"]["permissions"][0]["type"], "root");
+        let mut bad = read("5-prepare-calls-session.result.json");
+        bad["data"]["callGasLimit"] = serde_json::json!("0x1");
+        let (out, ok) = explain_value(bad).unwrap();
+        assert!(!ok, "{out}");
     }
 
     #[test]
