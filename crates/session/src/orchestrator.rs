@@ -51,6 +51,7 @@ pub struct Orchestrator<C> {
     client: C,
     policy_id: Option<String>,
     poll: Duration,
+    context_form: bool,
 }
 
 fn sponsorship(policy_id: &Option<String>) -> Option<PaymasterService> {
@@ -65,7 +66,21 @@ fn sponsorship(policy_id: &Option<String>) -> Option<PaymasterService> {
 impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
     /// An orchestrator over `client`; `policy_id` sponsors gas when given.
     pub fn new(client: C, policy_id: Option<String>) -> Self {
-        Self { client, policy_id, poll: Duration::from_millis(100) }
+        Self { client, policy_id, poll: Duration::from_millis(100), context_form: false }
+    }
+
+    /// Sends the permissions capability as `{context}` instead of `{sessionId, signature}`.
+    pub const fn with_context_form(mut self, context: bool) -> Self {
+        self.context_form = context;
+        self
+    }
+
+    fn capability(&self, session: &Session) -> PermissionsCapability {
+        if self.context_form {
+            session.context()
+        } else {
+            session.capability()
+        }
     }
 
     /// The client.
@@ -347,7 +362,7 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
             from: session.account,
             chain_id: session.chain_id,
             capabilities: Some(PrepareCallsCapabilities {
-                permissions: Some(session.capability()),
+                permissions: Some(self.capability(session)),
                 paymaster_service: sponsorship(&self.policy_id),
                 ..Default::default()
             }),
@@ -379,7 +394,7 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
                     signature,
                 }),
                 capabilities: Some(SendPreparedCallsCapabilities {
-                    permissions: Some(session.capability()),
+                    permissions: Some(self.capability(session)),
                     paymaster_service: None,
                 }),
                 call_id: None,

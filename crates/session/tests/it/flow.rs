@@ -136,3 +136,108 @@ async fn preflight_refuses_before_any_request() {
     let Error::Rpc(e) = e else { panic!("{e}") };
     assert_eq!(e.wallet_error().and_then(sesskey_rpc::WalletError::entry_point_code), Some("AA22"));
 }
+
+/// Every permission type, through the orchestrator, in both capability forms.
+#[tokio::test]
+async fn every_permission_type_in_both_forms() {
+    use alloy_sol_types::SolCall;
+    let shop = Address::repeat_byte(0x51);
+    let token = Address::repeat_byte(0x70);
+    let dex = Address::repeat_byte(0xde);
+    let sel = |b: u8| Selector::from([b, b, b, b]);
+    let transfer =
+        sesskey_account::abi::transferCall { to: shop, amount: U256::from(5) }.abi_encode();
+    let account = dev_owner().address();
+    let cases: Vec<(&str, Vec<Permission>, Call)> = vec![
+        (
+            "root",
+            vec![Permission::Root],
+            Call { to: Address::repeat_byte(9), data: None, value: None },
+        ),
+        (
+            "native-token-transfer",
+            vec![
+                Permission::NativeTokenTransfer(NativeTokenTransfer { allowance: U256::from(100) }),
+                Permission::ContractAccess(ContractAccess { address: shop }),
+            ],
+            Call { to: shop, data: None, value: Some(U256::from(40)) },
+        ),
+        (
+            "erc20-token-transfer",
+            vec![Permission::Erc20TokenTransfer(Erc20TokenTransfer {
+                address: token,
+                allowance: U256::from(10),
+            })],
+            Call { to: token, data: Some(transfer.into()), value: None },
+        ),
+        (
+            "gas-limit",
+            vec![
+                Permission::GasLimit(GasLimit { limit: U256::from(10u64.pow(18)) }),
+                Permission::ContractAccess(ContractAccess { address: shop }),
+            ],
+            Call { to: shop, data: None, value: None },
+        ),
+        (
+            "contract-access",
+            vec![Permission::ContractAccess(ContractAccess { address: shop })],
+            Call { to: shop, data: Some(vec![1, 2].into()), value: None },
+        ),
+        (
+            "account-functions",
+            vec![Permission::AccountFunctions(Functions { functions: vec![sel(0xab)] })],
+            Call { to: account, data: Some(vec![0xab; 4].into()), value: None },
+        ),
+        (
+            "functions-on-all-contracts",
+            vec![Permission::FunctionsOnAllContracts(Functions { functions: vec![sel(0x0c)] })],
+            Call { to: Address::repeat_byte(3), data: Some(vec![0x0c; 4].into()), value: None },
+        ),
+        (
+            "functions-on-contract",
+            vec![Permission::FunctionsOnContract(FunctionsOnContract {
+                address: dex,
+                functions: vec![sel(0x0d)],
+            })],
+            Call { to: dex, data: Some(vec![0x0d; 4].into()), value: None },
+        ),
+    ];
+    let server = emulator().await;
+    server.emulator.set_balance(U64::from(CHAIN), account, U256::from(10u64.pow(18))).unwrap();
+    server.emulator.set_erc20_balance(U64::from(CHAIN), token, account, U256::from(1000)).unwrap();
+    let owner = Counting::new(dev_owner());
+    let key = Counting::new(dev_session_key());
+    for context in [false, true] {
+        let flow = Orchestrator::new(WalletClient::new(server.url()).unwrap(), Some(POLICY.into()))
+            .with_context_form(context);
+        flow.ensure_delegated(&owner, CHAIN, Duration::from_secs(5)).await.unwrap();
+        for (name, permissions, call) in &cases {
+            let session = flow
+                .create_session(&owner, &request(permissions.clone(), None))
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            for _ in 0..2 {
+                let sent = flow
+                    .send_calls(
+                        &session,
+                        &key,
+                        vec![call.clone()],
+                        &Default::default(),
+                        1_800_000_000,
+                    )
+                    .await
+                    .unwrap_or_else(|e| panic!("{name} (context {context}): {e}"));
+                let outcome =
+                    flow.wait_for_status(&sent.call_id, Duration::from_secs(5)).await.unwrap();
+                assert!(
+                    matches!(outcome, Outcome::Confirmed(_)),
+                    "{name} (context {context}): {outcome:?}"
+                );
+            }
+        }
+    }
+    assert_eq!(
+        server.emulator.erc20_balance(U64::from(CHAIN), token, shop).unwrap(),
+        U256::from(20)
+    );
+}
