@@ -21,6 +21,9 @@ pub struct DemoArgs {
     /// How long to wait for each call's final status, in seconds.
     #[arg(long, default_value_t = 60)]
     pub timeout_secs: u64,
+    /// Print one JSON summary instead of the steps.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The environment the commands read: the seed document's variable names, `SESSKEY_PASSWORD`
@@ -80,6 +83,14 @@ fn parse_chain(s: &str) -> anyhow::Result<u64> {
 
 /// Runs the demo; answers whether the session's call was confirmed.
 pub(crate) async fn demo(args: DemoArgs, env: Env) -> anyhow::Result<bool> {
+    let quiet = args.json;
+    macro_rules! say {
+        ($($t:tt)*) => {
+            if !quiet {
+                println!($($t)*);
+            }
+        };
+    }
     let timeout = Duration::from_secs(args.timeout_secs);
     let alchemy_key = env.get("ALCHEMY_API_KEY");
     let (client, chain, policy, owner, key, _server) = if args.rpc_url.is_some()
@@ -92,7 +103,7 @@ pub(crate) async fn demo(args: DemoArgs, env: Env) -> anyhow::Result<bool> {
         };
         let chain = parse_chain(&env.get("CHAIN_ID").context("set CHAIN_ID")?)?;
         let policy = env.get("POLICY_ID");
-        println!("Endpoint: {}", client.url());
+        say!("Endpoint: {}", client.url());
         (
             client,
             chain,
@@ -110,8 +121,8 @@ pub(crate) async fn demo(args: DemoArgs, env: Env) -> anyhow::Result<bool> {
             ..Config::default()
         };
         let server = serve(Emulator::new(config), "127.0.0.1:0".parse()?).await?;
-        println!("Started the Wallet API emulator in this process at {}", server.url());
-        println!("Using development keys 0 (owner) and 1 (session key): public test keys, never for real funds.");
+        say!("Started the Wallet API emulator in this process at {}", server.url());
+        say!("Using development keys 0 (owner) and 1 (session key): public test keys, never for real funds.");
         let client = WalletClient::new(server.url())?;
         (
             client,
@@ -122,12 +133,12 @@ pub(crate) async fn demo(args: DemoArgs, env: Env) -> anyhow::Result<bool> {
             Some(server),
         )
     };
-    println!(
+    say!(
         "Chain {chain} ({chain:#x}), paymaster policy {}",
         policy.as_deref().unwrap_or("none (gas paid by the account)")
     );
-    println!("Owner {}, session key {}", owner.address(), key.address());
-    println!();
+    say!("Owner {}, session key {}", owner.address(), key.address());
+    say!();
 
     let account = client
         .request_account(RequestAccountParams::BySigner {
@@ -138,9 +149,10 @@ pub(crate) async fn demo(args: DemoArgs, env: Env) -> anyhow::Result<bool> {
         })
         .await
         .map_err(sesskey_rpc::Error::from)?;
-    println!(
+    say!(
         "1. wallet_requestAccount: account {} (EIP-7702: the owner's address), id {}",
-        account.account_address, account.id
+        account.account_address,
+        account.id
     );
     if account.account_address != owner.address() {
         bail!("the server offers a smart account at another address; this demo runs the EIP-7702 flow");
@@ -148,11 +160,11 @@ pub(crate) async fn demo(args: DemoArgs, env: Env) -> anyhow::Result<bool> {
     let flow = Orchestrator::new(client, policy);
 
     match flow.ensure_delegated(&owner, chain, timeout).await? {
-        None => println!("2. Delegation: the account is already delegated"),
+        None => say!("2. Delegation: the account is already delegated"),
         Some(outcome) => {
             let s = outcome.status();
-            println!("2. Delegation: wallet_prepareCalls answered an authorization and an op; the owner signed both after checking their digests");
-            println!("   wallet_sendPreparedCalls → call {}, status {}", s.id, s.status);
+            say!("2. Delegation: wallet_prepareCalls answered an authorization and an op; the owner signed both after checking their digests");
+            say!("   wallet_sendPreparedCalls → call {}, status {}", s.id, s.status);
             if !matches!(outcome, Outcome::Confirmed(_)) {
                 bail!("the delegation did not confirm (status {})", s.status);
             }
@@ -168,22 +180,36 @@ pub(crate) async fn demo(args: DemoArgs, env: Env) -> anyhow::Result<bool> {
         permissions: vec![Permission::Root],
     };
     let session = flow.create_session(&owner, &request).await?;
-    println!(
+    say!(
         "3. wallet_createSession → session {}, entity {}, expires at {}",
-        session.session_id, session.entity_id, session.expiry
+        session.session_id,
+        session.entity_id,
+        session.expiry
     );
-    println!("   The DeferredAction was checked (domain, deadline, nonce, installed key and permissions, digest) before the owner signed it");
+    say!("   The DeferredAction was checked (domain, deadline, nonce, installed key and permissions, digest) before the owner signed it");
 
     let calls = vec![Call { to: Address::ZERO, data: None, value: None }];
     let sent = flow.send_calls(&session, &key, calls, &Default::default(), now).await?;
-    println!("4. wallet_prepareCalls with the session; the op was checked (sender, chain, nonce, calls, paymaster, hash)");
-    println!("5. The session key signed user operation {}", sent.user_op_hash);
-    println!("6. wallet_sendPreparedCalls → call {}", sent.call_id.0);
+    say!("4. wallet_prepareCalls with the session; the op was checked (sender, chain, nonce, calls, paymaster, hash)");
+    say!("5. The session key signed user operation {}", sent.user_op_hash);
+    say!("6. wallet_sendPreparedCalls → call {}", sent.call_id.0);
     let outcome = flow.wait_for_status(&sent.call_id, timeout).await?;
     let status = outcome.status();
-    println!("   wallet_getCallsStatus → status {} ({:?})", status.status, status.status.kind());
+    say!("   wallet_getCallsStatus → status {} ({:?})", status.status, status.status.kind());
     if let Some(r) = status.receipts.as_ref().and_then(|r| r.first()) {
-        println!("   included in block {} by transaction {}", r.block_number, r.transaction_hash);
+        say!("   included in block {} by transaction {}", r.block_number, r.transaction_hash);
+    }
+    if quiet {
+        let summary = serde_json::json!({
+            "account": owner.address().to_checksum(None),
+            "chainId": format!("{chain:#x}"),
+            "sessionId": session.session_id,
+            "sessionKey": key.address().to_checksum(None),
+            "callId": sent.call_id,
+            "userOpHash": sent.user_op_hash,
+            "status": status.status,
+        });
+        println!("{summary}");
     }
     Ok(matches!(outcome, Outcome::Confirmed(_)))
 }

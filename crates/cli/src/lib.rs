@@ -88,8 +88,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
 pub async fn run_with(cli: Cli, env: Env) -> anyhow::Result<u8> {
     match cli.command {
         Command::Demo(args) => {
+            let json = args.json;
             let confirmed = demo::demo(args, env).await?;
-            if confirmed {
+            if json {
+                Ok(if confirmed { 0 } else { 1 })
+            } else if confirmed {
                 println!("\nThe session's call is confirmed.");
                 Ok(0)
             } else {

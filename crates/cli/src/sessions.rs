@@ -83,6 +83,34 @@ pub struct CreateArgs {
     /// Keep the session key as a plain hex file instead of an encrypted keystore.
     #[arg(long)]
     pub plain_key: bool,
+    /// The owner's key from an encrypted keystore file (password: `SESSKEY_OWNER_PASSWORD`);
+    /// default: `OWNER_PRIVATE_KEY` from the environment.
+    #[arg(long, conflicts_with = "owner_key_file")]
+    pub owner_keystore: Option<PathBuf>,
+    /// The owner's key from a file holding it in hex.
+    #[arg(long)]
+    pub owner_key_file: Option<PathBuf>,
+}
+
+/// The owner's key: a keystore, a key file, or `OWNER_PRIVATE_KEY`; never a flag value.
+fn owner_key(a: &CreateArgs, env: &Env) -> anyhow::Result<PrivateKeySigner> {
+    if let Some(path) = &a.owner_keystore {
+        let password = env
+            .get("SESSKEY_OWNER_PASSWORD")
+            .ok_or_else(|| anyhow!("set SESSKEY_OWNER_PASSWORD to unlock {}", path.display()))?;
+        return PrivateKeySigner::decrypt_keystore(path, password).map_err(|_| {
+            anyhow!("cannot unlock {}: wrong SESSKEY_OWNER_PASSWORD?", path.display())
+        });
+    }
+    if let Some(path) = &a.owner_key_file {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        return text
+            .trim()
+            .parse()
+            .map_err(|_| anyhow!("{} does not hold a private key", path.display()));
+    }
+    env.key("OWNER_PRIVATE_KEY")
 }
 
 /// Flags of `sesskey send`.
@@ -244,7 +272,7 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
     let store = store(&args, &env)?;
     match cmd {
         SessionCommand::Create(a) => {
-            let owner = env.key("OWNER_PRIVATE_KEY")?;
+            let owner = owner_key(&a, &env)?;
             let perms = permissions(&a)?;
             let password = if a.plain_key {
                 None

@@ -19,18 +19,33 @@ use std::time::{Duration, Instant};
 /// How a call ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    /// Included and successful (status 2xx).
+    /// Included and successful (2xx), with its receipt.
     Confirmed(Box<CallsStatus>),
-    /// Included but reverted, or failed (status 4xx–6xx).
-    Failed(Box<CallsStatus>),
+    /// Included but reverted on chain, in full or in part (500, 600; preconfirmed 115, 116).
+    Reverted(Box<CallsStatus>),
+    /// Never included (400 off-chain failure, 410 cross-chain refund).
+    Dropped(Box<CallsStatus>),
 }
 
 impl Outcome {
     /// The final status.
     pub fn status(&self) -> &CallsStatus {
         match self {
-            Self::Confirmed(s) | Self::Failed(s) => s,
+            Self::Confirmed(s) | Self::Reverted(s) | Self::Dropped(s) => s,
         }
+    }
+
+    fn of(status: CallsStatus) -> Option<Self> {
+        use CallStatusCode as C;
+        Some(match status.status {
+            C::Confirmed => Self::Confirmed(Box::new(status)),
+            C::ChainRulesFailure
+            | C::PartialChainRulesFailure
+            | C::PreconfirmedChainRulesFailure
+            | C::PreconfirmedPartialChainRulesFailure => Self::Reverted(Box::new(status)),
+            C::OffchainFailure | C::CrossChainRefund => Self::Dropped(Box::new(status)),
+            C::Pending | C::Preconfirmed | C::CrossChainInProgress => return None,
+        })
     }
 }
 
@@ -415,10 +430,8 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
                 .get_calls_status(call_id.clone())
                 .await
                 .map_err(sesskey_rpc::Error::from)?;
-            match status.status.kind() {
-                StatusKind::Success => return Ok(Outcome::Confirmed(Box::new(status))),
-                StatusKind::Failure => return Ok(Outcome::Failed(Box::new(status))),
-                StatusKind::Pending => {}
+            if let Some(outcome) = Outcome::of(status) {
+                return Ok(outcome);
             }
             if start.elapsed() >= timeout {
                 return Err(Error::Timeout {

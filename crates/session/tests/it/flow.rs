@@ -241,3 +241,29 @@ async fn every_permission_type_in_both_forms() {
         U256::from(20)
     );
 }
+
+/// A call that reverts on chain ends as `Outcome::Reverted`, with its receipt.
+#[tokio::test]
+async fn a_reverting_call_is_reported_as_reverted() {
+    use alloy_sol_types::SolCall;
+    let server = emulator().await;
+    let flow = Orchestrator::new(WalletClient::new(server.url()).unwrap(), Some(POLICY.into()));
+    let owner = Counting::new(dev_owner());
+    flow.ensure_delegated(&owner, CHAIN, Duration::from_secs(5)).await.unwrap();
+    let session =
+        flow.create_session(&owner, &request(vec![Permission::Root], None)).await.unwrap();
+    let transfer =
+        sesskey_account::abi::transferCall { to: Address::repeat_byte(1), amount: U256::from(5) }
+            .abi_encode();
+    let call = Call { to: Address::repeat_byte(0x70), data: Some(transfer.into()), value: None };
+    let sent = flow
+        .send_calls(&session, &Counting::new(dev_session_key()), vec![call], &Default::default(), 0)
+        .await
+        .unwrap();
+    let outcome = flow.wait_for_status(&sent.call_id, Duration::from_secs(5)).await.unwrap();
+    assert!(
+        matches!(&outcome, Outcome::Reverted(s) if s.status == CallStatusCode::ChainRulesFailure),
+        "{outcome:?}"
+    );
+    assert!(outcome.status().receipts.is_some());
+}
