@@ -99,11 +99,33 @@ pub(crate) fn run(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// `cargo xtask integration`: the cross-crate suites.
+/// `cargo xtask integration`: the cross-crate suites, then `sesskey demo` end to end.
 pub(crate) fn integration() -> Result<()> {
     if has_nextest() {
-        run_step("integration", cargo(&["nextest", "run", "-p", "sesskey-tests", "--locked"]))
+        run_step("integration", cargo(&["nextest", "run", "-p", "sesskey-tests", "--locked"]))?;
     } else {
-        run_step("integration", cargo(&["test", "-p", "sesskey-tests", "--locked"]))
+        run_step("integration", cargo(&["test", "-p", "sesskey-tests", "--locked"]))?;
     }
+    run_step("demo", cargo(&["run", "--release", "--locked", "-p", "sesskey-cli", "--", "demo"]))
+}
+
+/// `cargo xtask bench`: the signing and account micro-benchmarks, the emulator's load
+/// generator, and complete session calls through the orchestrator.
+pub(crate) fn bench() -> Result<()> {
+    run_step(
+        "bench signing",
+        cargo(&["bench", "--locked", "-p", "sesskey-signing", "--bench", "signing"]),
+    )?;
+    run_step(
+        "bench account",
+        cargo(&["bench", "--locked", "-p", "sesskey-account", "--bench", "policy"]),
+    )?;
+    run_step(
+        "bench emulator",
+        cargo(&["bench", "--locked", "-p", "sesskey-emulator", "--bench", "load"]),
+    )?;
+    run_step(
+        "bench session",
+        cargo(&["bench", "--locked", "-p", "sesskey-session", "--bench", "flow"]),
+    )
 }

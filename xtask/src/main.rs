@@ -1,7 +1,9 @@
 //! `cargo xtask`: sesskey's developer tasks.
 //!
 //! - `cargo xtask fixtures [--check]`: write (or check) `fixtures/golden/`.
-//! - `cargo xtask integration`: the cross-crate suites of the `sesskey-tests` package.
+//! - `cargo xtask integration`: the cross-crate suites of the `sesskey-tests` package, then
+//!   `sesskey demo`.
+//! - `cargo xtask bench`: every benchmark and load generator.
 //! - `cargo xtask ci`: everything CI runs, in order.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -13,7 +15,7 @@ mod signing_fixtures;
 use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
 
-const USAGE: &str = "usage: cargo xtask <fixtures [--check] | integration | ci>";
+const USAGE: &str = "usage: cargo xtask <fixtures [--check] | integration | bench | ci>";
 
 fn main() -> Result<()> {
     let root = repo_root();
@@ -24,6 +26,7 @@ fn main() -> Result<()> {
         ["fixtures"] => fixtures::generate(&root, fixtures::Mode::Write),
         ["fixtures", "--check"] => fixtures::generate(&root, fixtures::Mode::Check),
         ["integration"] => ci::integration(),
+        ["bench"] => ci::bench(),
         ["ci"] => ci::run(&root),
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
