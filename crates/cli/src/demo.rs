@@ -50,6 +50,10 @@ impl Env {
             "POLICY_ID",
             "OWNER_PRIVATE_KEY",
             "SESSION_PRIVATE_KEY",
+            "SESSKEY_PASSWORD",
+            "SESSKEY_OWNER_PASSWORD",
+            "SESSKEY_HOME",
+            "HOME",
         ];
         let vars = names
             .iter()

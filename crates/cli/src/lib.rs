@@ -11,7 +11,9 @@ use clap::{Parser, Subcommand};
 pub use demo::{DemoArgs, Env};
 pub use explain::explain_value;
 pub use serve::{parse_chain_id, ServeArgs};
-pub use sessions::{parse_duration, CreateArgs, SendArgs, SessionCommand, StatusArgs, StoreArgs};
+pub use sessions::{
+    parse_duration, CreateArgs, DelegateArgs, SendArgs, SessionCommand, StatusArgs, StoreArgs,
+};
 
 /// `sesskey`: session keys for smart wallets.
 #[derive(Debug, Parser)]
@@ -30,6 +32,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Run the local Wallet API emulator.
     Serve(ServeArgs),
+    /// Delegate the owner's EIP-7702 account (`OWNER_PRIVATE_KEY`), if it is not yet.
+    Delegate(DelegateArgs),
     /// Create, list, show and remove saved sessions.
     Session {
         /// What to do.
@@ -101,6 +105,7 @@ pub async fn run_with(cli: Cli, env: Env) -> anyhow::Result<u8> {
             }
         }
         Command::Serve(args) => serve::serve(args).await.map(|()| 0),
+        Command::Delegate(args) => sessions::delegate(args, env).await,
         Command::Session { command, store } => {
             sessions::session(command, store, env).await.map(|()| 0)
         }
@@ -268,6 +273,20 @@ mod tests {
         bad["data"]["callGasLimit"] = serde_json::json!("0x1");
         let (out, ok) = explain_value(bad).unwrap();
         assert!(!ok, "{out}");
+    }
+
+    /// Every variable the commands read is taken from the process environment.
+    #[test]
+    fn the_process_environment_is_read() {
+        let env = Env::from_process();
+        // HOME is set for any user process on the machines this runs on.
+        assert_eq!(env.get("HOME"), std::env::var("HOME").ok().filter(|h| !h.is_empty()));
+        let dbg = format!("{env:?}");
+        assert!(
+            !dbg.contains(&std::env::var("HOME").unwrap_or_else(|_| "\u{0}".into()))
+                || dbg.contains("HOME"),
+            "values never print"
+        );
     }
 
     #[test]

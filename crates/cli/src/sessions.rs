@@ -113,6 +113,37 @@ fn owner_key(a: &CreateArgs, env: &Env) -> anyhow::Result<PrivateKeySigner> {
     env.key("OWNER_PRIVATE_KEY")
 }
 
+/// Flags of `sesskey delegate`.
+#[derive(Debug, Args)]
+pub struct DelegateArgs {
+    /// The Wallet API endpoint.
+    #[arg(long)]
+    pub rpc_url: String,
+    /// The chain, decimal or 0x-hex.
+    #[arg(long, value_parser = crate::serve::parse_chain_id)]
+    pub chain_id: u64,
+    /// A paymaster policy id for gas.
+    #[arg(long)]
+    pub policy_id: Option<String>,
+}
+
+/// Runs `sesskey delegate`: the owner (`OWNER_PRIVATE_KEY`) delegates its EIP-7702 account.
+pub(crate) async fn delegate(a: DelegateArgs, env: Env) -> anyhow::Result<u8> {
+    let owner = env.key("OWNER_PRIVATE_KEY")?;
+    let flow = Orchestrator::new(WalletClient::new(&a.rpc_url)?, a.policy_id);
+    match flow.ensure_delegated(&owner, a.chain_id, Duration::from_secs(120)).await? {
+        None => println!("{} is already delegated", owner.address()),
+        Some(Outcome::Confirmed(s)) => {
+            println!("{} delegated: call {}, status {}", owner.address(), s.id, s.status)
+        }
+        Some(other) => {
+            println!("delegation failed: status {}", other.status().status);
+            return Ok(1);
+        }
+    }
+    Ok(0)
+}
+
 /// Flags of `sesskey send`.
 #[derive(Debug, Args)]
 pub struct SendArgs {

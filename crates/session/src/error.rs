@@ -17,7 +17,7 @@ pub enum Error {
     Account(#[from] sesskey_account::Error),
     /// The calls do not fit the session; nothing was sent.
     #[error("pre-flight: {0}")]
-    Preflight(#[from] Violation),
+    Preflight(Violation),
     /// The server's answer differs from what was asked: nothing was signed.
     #[error("the server's answer differs from the request at `{field}`: expected {expected}, got {found}; refusing to sign")]
     Mismatch {
@@ -42,6 +42,13 @@ pub enum Error {
         /// How long it waited.
         waited_ms: u128,
     },
+}
+
+impl From<Violation> for Error {
+    fn from(v: Violation) -> Self {
+        // Not a `source`: the message already says it, and chains would print it twice.
+        Self::Preflight(v)
+    }
 }
 
 /// The crate's result type.
