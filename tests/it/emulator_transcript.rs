@@ -54,3 +54,98 @@ async fn the_transcript_replays_over_http_and_matches_the_schemas() {
     }
     server.handle.stop().unwrap();
 }
+
+/// Answers from the transcript, in order, and checks every request the client sends against the
+/// recorded one.
+struct Replayer {
+    calls: std::sync::Mutex<std::collections::VecDeque<Value>>,
+}
+
+impl ClientT for Replayer {
+    async fn notification<P: jsonrpsee::core::traits::ToRpcParams + Send>(
+        &self,
+        _: &str,
+        _: P,
+    ) -> Result<(), jsonrpsee::core::ClientError> {
+        Ok(())
+    }
+
+    async fn request<
+        R: serde::de::DeserializeOwned,
+        P: jsonrpsee::core::traits::ToRpcParams + Send,
+    >(
+        &self,
+        method: &str,
+        params: P,
+    ) -> Result<R, jsonrpsee::core::ClientError> {
+        let next = self
+            .calls
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or_else(|| panic!("an unexpected {method}"));
+        let sent: Value = params
+            .to_rpc_params()
+            .unwrap()
+            .map(|raw| serde_json::from_str(raw.get()).unwrap())
+            .unwrap_or(Value::Null);
+        assert_eq!(method, next["request"]["method"], "method");
+        assert_eq!(
+            sent, next["request"]["params"],
+            "{method}: the client's request differs from the transcript"
+        );
+        Ok(serde_json::from_value(next["response"]["result"].clone()).unwrap())
+    }
+
+    async fn batch_request<'a, R: serde::de::DeserializeOwned + std::fmt::Debug + 'a>(
+        &self,
+        _: jsonrpsee::core::params::BatchRequestBuilder<'a>,
+    ) -> Result<jsonrpsee::core::client::BatchResponse<'a, R>, jsonrpsee::core::ClientError> {
+        Err(jsonrpsee::core::ClientError::Custom("the recorded flow sends no batch".into()))
+    }
+}
+
+/// The orchestrator, fed the transcript's answers, sends exactly the transcript's requests:
+/// the same params, digests and signatures (RFC 6979 with the fixed dev keys), byte for byte.
+#[tokio::test]
+async fn the_client_reproduces_the_transcript() {
+    use alloy_primitives::{Address, Bytes, U256, U64};
+    use sesskey_signing::dev::{dev_owner, dev_session_key};
+    use sesskey_types::*;
+    let text =
+        std::fs::read_to_string(fixtures_dir().join("golden/emulator/seed-flow.json")).unwrap();
+    let transcript: Value = serde_json::from_str(&text).unwrap();
+    // The orchestrator does not call wallet_requestAccount.
+    let calls = transcript["calls"].as_array().unwrap().iter().skip(1).cloned().collect();
+    let replayer = Replayer { calls: std::sync::Mutex::new(calls) };
+    let flow = sesskey_session::Orchestrator::new(
+        replayer,
+        Some("6e7c3a8f-2b1d-4c5e-9f0a-1b2c3d4e5f60".into()),
+    );
+    let owner = dev_owner();
+    let empty = Call { to: Address::ZERO, data: Some(Bytes::new()), value: Some(U256::ZERO) };
+    let id = flow.send_as_owner(&owner, 31337, vec![empty]).await.unwrap();
+    flow.wait_for_status(&id, std::time::Duration::from_secs(1)).await.unwrap();
+    let request = CreateSessionParams {
+        account: owner.address(),
+        chain_id: U64::from(31337),
+        expiry_sec: Some(1_767_225_600 + 86_400),
+        key: SessionKey { public_key: dev_session_key().address(), ty: KeyType::Secp256k1 },
+        permissions: vec![Permission::Root],
+    };
+    let session = flow.create_session(&owner, &request).await.unwrap();
+    let sent = flow
+        .send_calls(
+            &session,
+            &dev_session_key(),
+            vec![Call { to: Address::ZERO, data: None, value: None }],
+            &Default::default(),
+            1_767_225_600,
+        )
+        .await
+        .unwrap();
+    let outcome =
+        flow.wait_for_status(&sent.call_id, std::time::Duration::from_secs(1)).await.unwrap();
+    assert!(matches!(outcome, sesskey_session::Outcome::Confirmed(_)));
+    assert!(flow.client().calls.lock().unwrap().is_empty(), "every recorded call was replayed");
+}
