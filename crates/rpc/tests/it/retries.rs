@@ -121,13 +121,14 @@ async fn refused_connections_are_retried_for_every_method() {
             std::sync::Arc::new(move |_, _| Reply::Result(sent.clone())),
         )
     });
+    // Generous bounds, so a loaded machine that starts the server late still passes.
     let policy = RetryPolicy {
-        max_retries: 20,
+        max_retries: 400,
         initial_backoff: Duration::from_millis(50),
         max_backoff: Duration::from_millis(50),
-        max_elapsed: Duration::from_secs(5),
+        max_elapsed: Duration::from_secs(20),
     };
-    let client = WalletClient::builder().url(url).retry(policy).build().unwrap();
+    let client = WalletClient::builder().url(url).retry(policy).timeout(Duration::from_secs(30)).build().unwrap();
     client.send_prepared_calls(send_params()).await.unwrap();
     let mock = server.await.unwrap();
     assert_eq!(mock.count(), 1);
