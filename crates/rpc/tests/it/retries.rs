@@ -128,7 +128,12 @@ async fn refused_connections_are_retried_for_every_method() {
         max_backoff: Duration::from_millis(50),
         max_elapsed: Duration::from_secs(20),
     };
-    let client = WalletClient::builder().url(url).retry(policy).timeout(Duration::from_secs(30)).build().unwrap();
+    let client = WalletClient::builder()
+        .url(url)
+        .retry(policy)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
     client.send_prepared_calls(send_params()).await.unwrap();
     let mock = server.await.unwrap();
     assert_eq!(mock.count(), 1);
