@@ -93,13 +93,13 @@ impl std::fmt::Debug for Emulator {
     }
 }
 
-type R<T> = Result<T, WalletError>;
+pub(crate) type R<T> = Result<T, WalletError>;
 
-fn invalid(msg: impl Into<String>) -> WalletError {
+pub(crate) fn invalid(msg: impl Into<String>) -> WalletError {
     WalletError::InvalidParams(msg.into())
 }
 
-fn violation(v: Violation) -> WalletError {
+pub(crate) fn violation(v: Violation) -> WalletError {
     match v {
         Violation::Expired { .. } => WalletError::ValidationReverted {
             reason: v.to_string(),
@@ -112,22 +112,19 @@ fn violation(v: Violation) -> WalletError {
     }
 }
 
-fn sig65(data: &SignatureData) -> R<[u8; 65]> {
+pub(crate) fn sig65(data: &SignatureData) -> R<[u8; 65]> {
     let sig = parse_signature(data).map_err(|_| WalletError::InvalidAccountSignature)?;
     Ok(sig.as_bytes())
 }
 
-fn recover(digest: B256, data: &SignatureData) -> R<Address> {
+pub(crate) fn recover(digest: B256, data: &SignatureData) -> R<Address> {
     sesskey_signing::recover(digest, data).map_err(|_| WalletError::InvalidAccountSignature)
 }
 
 impl Emulator {
     /// A new emulator.
     pub fn new(config: Config) -> Self {
-        let (clock, ids) = match config.deterministic_start {
-            Some(start) => (Clock::fixed(start), Ids::seeded(start)),
-            None => (Clock::system(), Ids::random()),
-        };
+        let (clock, ids) = clock_and_ids(&config);
         Self {
             config,
             inner: Mutex::new(Inner { state: State::default(), clock, ids, store: None }),
@@ -140,10 +137,7 @@ impl Emulator {
         config: Config,
         dir: &std::path::Path,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        let (mut clock, mut ids) = match config.deterministic_start {
-            Some(start) => (Clock::fixed(start), Ids::seeded(start)),
-            None => (Clock::system(), Ids::random()),
-        };
+        let (mut clock, mut ids) = clock_and_ids(&config);
         let (store, state) = crate::persist::Store::open(dir, &mut clock, &mut ids)?;
         Ok(Self { config, inner: Mutex::new(Inner { state, clock, ids, store: Some(store) }) })
     }
@@ -153,11 +147,11 @@ impl Emulator {
         &self.config
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn check_chain(&self, chain: U64) -> R<u64> {
+    pub(crate) fn check_chain(&self, chain: U64) -> R<u64> {
         let c: u64 = chain.to();
         if self.config.chain_ids.contains(&c) {
             Ok(c)
@@ -326,7 +320,7 @@ impl Emulator {
     }
 
     /// Resolves and checks a permissions capability for `from` on `chain`.
-    fn session(
+    pub(crate) fn session(
         &self,
         state: &mut State,
         cap: &PermissionsCapability,
@@ -555,34 +549,6 @@ impl Emulator {
 }
 
 impl Emulator {
-    pub(crate) fn check_chain_pub(&self, chain: U64) -> R<u64> {
-        self.check_chain(chain)
-    }
-
-    pub(crate) fn lock_pub(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.lock()
-    }
-
-    pub(crate) fn session_pub(
-        &self,
-        state: &mut State,
-        cap: &PermissionsCapability,
-        from: Address,
-        chain: u64,
-    ) -> R<(SessionId, Session, [u8; 65])> {
-        self.session(state, cap, from, chain)
-    }
-}
-
-pub(crate) fn violation_pub(v: Violation) -> WalletError {
-    violation(v)
-}
-
-pub(crate) fn sig65_pub(data: &SignatureData) -> R<[u8; 65]> {
-    sig65(data)
-}
-
-impl Emulator {
     /// `eip7702Auth: {delegation: 0x0}` with no calls: a lone authorization that clears the
     /// account's code (its storage, sessions and nonces included, stays).
     fn prepare_undelegation(&self, chain: u64, from: Address, calls: &[Call]) -> R<PreparedCalls> {
@@ -607,6 +573,14 @@ impl Emulator {
                 raw_payload: eip7702_digest(&tuple),
             },
         }))
+    }
+}
+
+/// A fixed clock and seeded ids in deterministic mode; the system clock and random ids otherwise.
+fn clock_and_ids(config: &Config) -> (Clock, Ids) {
+    match config.deterministic_start {
+        Some(start) => (Clock::fixed(start), Ids::seeded(start)),
+        None => (Clock::system(), Ids::random()),
     }
 }
 

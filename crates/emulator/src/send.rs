@@ -1,6 +1,6 @@
 //! `wallet_sendPreparedCalls`, `wallet_getCallsStatus`, the ledger, and the controls.
 
-use crate::core::{Emulator, EMULATOR_PAYMASTER, USER_OPERATION_EVENT};
+use crate::core::{invalid, recover, Emulator, EMULATOR_PAYMASTER, R, USER_OPERATION_EVENT};
 use crate::state::{AccountState, CallRecord, Outcome, State};
 use alloy_primitives::{keccak256, Address, Bytes, B256, U256, U64, U8};
 use alloy_sol_types::{SolCall, SolValue};
@@ -15,16 +15,6 @@ use sesskey_signing::{
 };
 use sesskey_types::*;
 use std::collections::HashMap;
-
-type R<T> = Result<T, WalletError>;
-
-fn invalid(msg: impl Into<String>) -> WalletError {
-    WalletError::InvalidParams(msg.into())
-}
-
-fn recover(digest: B256, data: &SignatureData) -> R<Address> {
-    sesskey_signing::recover(digest, data).map_err(|_| WalletError::InvalidAccountSignature)
-}
 
 /// Executes `calls` from `sender` on a copy of the touched accounts; answers the copy to commit,
 /// or `None` when a call reverts (the batch is atomic).
@@ -121,7 +111,7 @@ impl Emulator {
             }
             SignedCalls::Authorization(a) => return self.send_lone_authorization(a),
         };
-        let chain = self.check_chain_pub(op.chain_id)?;
+        let chain = self.check_chain(op.chain_id)?;
         let caps = params.capabilities.unwrap_or_default();
         let data = &op.data;
         let sender = data.sender;
@@ -139,7 +129,7 @@ impl Emulator {
                 .ok()
             })
             .collect();
-        let mut inner = self.lock_pub();
+        let mut inner = self.lock();
         let now = inner.clock.now();
         let settle_after = self.config().settle_after_ms;
         let now_ms = inner.clock.now_ms();
@@ -209,7 +199,7 @@ impl Emulator {
         let packed = match &caps.permissions {
             Some(cap) => {
                 let (id, session, owner_sig) =
-                    self.session_pub(&mut inner.state, cap, sender, chain)?;
+                    self.session(&mut inner.state, cap, sender, chain)?;
                 if op_signer? != session.session_key || nonce.entity_id != session.entity_id {
                     return Err(WalletError::InvalidAccountSignature);
                 }
@@ -231,8 +221,8 @@ impl Emulator {
                         &decoded.calls,
                         if sponsored { U256::ZERO } else { max_cost },
                     )
-                    .map_err(crate::core::violation_pub)?;
-                let sig = crate::core::sig65_pub(&op.signature.data)?;
+                    .map_err(crate::core::violation)?;
+                let sig = crate::core::sig65(&op.signature.data)?;
                 let packed = if nonce.deferred_action {
                     if session.installed || data.nonce != session.action.nonce {
                         return Err(WalletError::ValidationReverted {
@@ -254,7 +244,7 @@ impl Emulator {
                 if op_signer? != sender || nonce.entity_id != 0 {
                     return Err(WalletError::InvalidAccountSignature);
                 }
-                pack_signature(&crate::core::sig65_pub(&op.signature.data)?)
+                pack_signature(&crate::core::sig65(&op.signature.data)?)
             }
         };
 
@@ -322,7 +312,7 @@ impl Emulator {
 
     /// A lone signed authorization: the EOA that signed it (un)delegates, for its current nonce.
     fn send_lone_authorization(&self, a: SignedAuthorization) -> R<SendPreparedCallsResult> {
-        let chain = self.check_chain_pub(a.chain_id)?;
+        let chain = self.check_chain(a.chain_id)?;
         if a.data.address != MODULAR_ACCOUNT_V2_7702 && !a.data.address.is_zero() {
             return Err(invalid("invalid `data.address`: the delegation must be ModularAccountV2 or the zero address"));
         }
@@ -330,7 +320,7 @@ impl Emulator {
         let digest = eip7702_digest(&tuple);
         let eoa =
             recover(digest, &a.signature.data).map_err(|_| WalletError::Eip7702AuthInvalid)?;
-        let mut inner = self.lock_pub();
+        let mut inner = self.lock();
         let now_ms = inner.clock.now_ms();
         let acct = inner.state.account(chain, eoa);
         if tuple.nonce != acct.eoa_nonce {
@@ -370,7 +360,7 @@ impl Emulator {
 
     /// `wallet_getCallsStatus`.
     pub fn get_calls_status(&self, id: CallId) -> R<CallsStatus> {
-        let inner = self.lock_pub();
+        let inner = self.lock();
         let now = inner.clock.now_ms();
         let record = inner.state.calls.get(&id.0).ok_or(WalletError::UnknownCallId)?;
         let settled = now >= record.settle_at;
@@ -444,12 +434,12 @@ impl Emulator {
 
     /// The clock, in unix seconds.
     pub fn now(&self) -> u64 {
-        self.lock_pub().clock.now()
+        self.lock().clock.now()
     }
 
     /// Sets the clock.
     pub fn set_time(&self, unix_seconds: u64) -> u64 {
-        let mut inner = self.lock_pub();
+        let mut inner = self.lock();
         inner.clock.set(unix_seconds);
         let _ = inner.commit();
         inner.clock.now()
@@ -457,7 +447,7 @@ impl Emulator {
 
     /// Moves the clock forward.
     pub fn increase_time(&self, seconds: u64) -> u64 {
-        let mut inner = self.lock_pub();
+        let mut inner = self.lock();
         inner.clock.advance(seconds);
         let _ = inner.commit();
         inner.clock.now()
@@ -465,16 +455,16 @@ impl Emulator {
 
     /// Sets a native balance.
     pub fn set_balance(&self, chain: U64, account: Address, wei: U256) -> R<()> {
-        let chain = self.check_chain_pub(chain)?;
-        let mut inner = self.lock_pub();
+        let chain = self.check_chain(chain)?;
+        let mut inner = self.lock();
         inner.state.account(chain, account).native = wei;
         inner.commit()
     }
 
     /// A native balance.
     pub fn balance(&self, chain: U64, account: Address) -> R<U256> {
-        let chain = self.check_chain_pub(chain)?;
-        Ok(self.lock_pub().state.account(chain, account).native)
+        let chain = self.check_chain(chain)?;
+        Ok(self.lock().state.account(chain, account).native)
     }
 
     /// Sets an ERC-20 balance.
@@ -485,23 +475,16 @@ impl Emulator {
         account: Address,
         amount: U256,
     ) -> R<()> {
-        let chain = self.check_chain_pub(chain)?;
-        let mut inner = self.lock_pub();
+        let chain = self.check_chain(chain)?;
+        let mut inner = self.lock();
         inner.state.account(chain, account).erc20.insert(token, amount);
         inner.commit()
     }
 
     /// An ERC-20 balance.
     pub fn erc20_balance(&self, chain: U64, token: Address, account: Address) -> R<U256> {
-        let chain = self.check_chain_pub(chain)?;
-        Ok(self
-            .lock_pub()
-            .state
-            .account(chain, account)
-            .erc20
-            .get(&token)
-            .copied()
-            .unwrap_or_default())
+        let chain = self.check_chain(chain)?;
+        Ok(self.lock().state.account(chain, account).erc20.get(&token).copied().unwrap_or_default())
     }
 
     /// Sets an account's EIP-7702 delegation directly (a test shortcut for a signed delegation).
@@ -511,15 +494,15 @@ impl Emulator {
         account: Address,
         delegation: Option<Address>,
     ) -> R<()> {
-        let chain = self.check_chain_pub(chain)?;
-        let mut inner = self.lock_pub();
+        let chain = self.check_chain(chain)?;
+        let mut inner = self.lock();
         inner.state.account(chain, account).delegation = delegation;
         inner.commit()
     }
 
     /// Settles every pending call now.
     pub fn settle(&self) -> usize {
-        let mut inner = self.lock_pub();
+        let mut inner = self.lock();
         let now = inner.clock.now_ms();
         let mut n = 0;
         let inner = &mut *inner;
@@ -536,7 +519,7 @@ impl Emulator {
 
     /// Every session and what is left of its budgets.
     pub fn list_sessions(&self) -> Vec<SessionInfo> {
-        let inner = self.lock_pub();
+        let inner = self.lock();
         let mut out: Vec<SessionInfo> = inner
             .state
             .sessions
@@ -584,7 +567,7 @@ impl Emulator {
 
     /// Revokes a session.
     pub fn revoke_session(&self, id: SessionId) -> R<()> {
-        let mut inner = self.lock_pub();
+        let mut inner = self.lock();
         let s = inner
             .state
             .sessions
@@ -596,14 +579,14 @@ impl Emulator {
 
     /// Makes the next call of `method` fail.
     pub fn fail_next(&self, method: String, code: i32, message: String) {
-        let mut inner = self.lock_pub();
+        let mut inner = self.lock();
         inner.state.fail_next.insert(method, (code, message));
         let _ = inner.commit();
     }
 
     /// The packed `userOp.signature` of a call.
     pub fn packed_signature(&self, id: &CallId) -> R<Bytes> {
-        let inner = self.lock_pub();
+        let inner = self.lock();
         inner
             .state
             .calls
@@ -614,6 +597,6 @@ impl Emulator {
 
     /// Violations read as the server reports them.
     pub fn describe_violation(v: Violation) -> WalletError {
-        crate::core::violation_pub(v)
+        crate::core::violation(v)
     }
 }
