@@ -4,10 +4,12 @@
 //! - `cargo xtask integration`: the cross-crate suites of the `sesskey-tests` package, then
 //!   `sesskey demo`.
 //! - `cargo xtask bench`: every benchmark and load generator.
+//! - `cargo xtask contracts`: compile `fixtures/contracts/*.sol` with npm's solc into JSON.
 //! - `cargo xtask ci`: everything CI runs, in order.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod ci;
+mod contracts;
 mod emulator_fixtures;
 mod fixtures;
 mod signing_fixtures;
@@ -15,7 +17,7 @@ mod signing_fixtures;
 use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
 
-const USAGE: &str = "usage: cargo xtask <fixtures [--check] | integration | bench | ci>";
+const USAGE: &str = "usage: cargo xtask <fixtures [--check] | contracts | integration | bench | ci>";
 
 fn main() -> Result<()> {
     let root = repo_root();
@@ -25,6 +27,7 @@ fn main() -> Result<()> {
     match args.as_slice() {
         ["fixtures"] => fixtures::generate(&root, fixtures::Mode::Write),
         ["fixtures", "--check"] => fixtures::generate(&root, fixtures::Mode::Check),
+        ["contracts"] => contracts::compile(&root),
         ["integration"] => ci::integration(),
         ["bench"] => ci::bench(),
         ["ci"] => ci::run(&root),
