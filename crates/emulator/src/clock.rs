@@ -19,13 +19,16 @@ impl Clock {
 
     /// A clock that stands at `start` (unix seconds) until moved.
     pub const fn fixed(start: u64) -> Self {
-        Self { fixed_ms: Some(start * 1000), offset_ms: 0 }
+        Self { fixed_ms: Some(start.saturating_mul(1000)), offset_ms: 0 }
     }
 
     /// Unix milliseconds.
     pub fn now_ms(&self) -> u64 {
         let base = self.fixed_ms.unwrap_or_else(|| {
-            SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+                .unwrap_or(0)
         });
         base.saturating_add_signed(self.offset_ms)
     }
@@ -35,21 +38,49 @@ impl Clock {
         self.now_ms() / 1000
     }
 
-    /// Sets the time (unix seconds).
-    pub fn set(&mut self, unix_seconds: u64) {
-        match &mut self.fixed_ms {
-            Some(t) => *t = unix_seconds * 1000,
-            None => self.offset_ms += (unix_seconds * 1000) as i64 - self.now_ms() as i64,
+    /// Sets the time (unix seconds). The clock never goes back, and a time that would not fit
+    /// (in milliseconds, as an offset from the system clock) is refused.
+    pub fn set(&mut self, unix_seconds: u64) -> Result<u64, TimeError> {
+        let target = unix_seconds.checked_mul(1000).ok_or(TimeError::TooLarge)?;
+        let now = self.now_ms();
+        if target < now / 1000 * 1000 {
+            return Err(TimeError::Backwards { now: now / 1000, asked: unix_seconds });
         }
+        let target = target.max(now);
+        match &mut self.fixed_ms {
+            Some(t) => *t = target,
+            None => {
+                let delta = i64::try_from(target - now).map_err(|_| TimeError::TooLarge)?;
+                self.offset_ms = self.offset_ms.checked_add(delta).ok_or(TimeError::TooLarge)?;
+            }
+        }
+        Ok(self.now())
     }
 
-    /// Moves the time forward by `seconds`.
-    pub fn advance(&mut self, seconds: u64) {
-        match &mut self.fixed_ms {
-            Some(t) => *t = t.saturating_add(seconds * 1000),
-            None => self.offset_ms = self.offset_ms.saturating_add((seconds * 1000) as i64),
-        }
+    /// Moves the time forward by `seconds`; a move that would not fit is refused.
+    pub fn advance(&mut self, seconds: u64) -> Result<u64, TimeError> {
+        let target = seconds
+            .checked_mul(1000)
+            .and_then(|ms| self.now_ms().checked_add(ms))
+            .ok_or(TimeError::TooLarge)?;
+        self.set(target / 1000)
     }
+}
+
+/// A time control that cannot be carried out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TimeError {
+    /// The clock would overflow.
+    #[error("that time is too large for the clock")]
+    TooLarge,
+    /// The clock would go back.
+    #[error("the clock never goes back: it is {now}, asked for {asked}")]
+    Backwards {
+        /// The current time, unix seconds.
+        now: u64,
+        /// The time asked for.
+        asked: u64,
+    },
 }
 
 /// A source of ids: seeded and reproducible, or seeded from the process's randomness.
@@ -79,7 +110,7 @@ impl Ids {
 
     /// The next 32 fresh bytes.
     pub fn next_id(&mut self) -> B256 {
-        self.counter += 1;
+        self.counter = self.counter.wrapping_add(1);
         let mut input = self.seed.to_vec();
         input.extend_from_slice(&self.counter.to_be_bytes());
         keccak256(input)

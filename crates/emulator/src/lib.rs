@@ -1,14 +1,20 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
+mod chain;
 mod clock;
-mod core;
-mod persist;
-mod send;
+mod emulator;
+mod error;
 mod server;
-mod sign;
 mod state;
+mod store;
+mod table;
+mod wallet;
 
-pub use crate::core::{Config, Emulator, EMULATOR_PAYMASTER, USER_OPERATION_EVENT};
-pub use clock::{uuid_v4, Clock, Ids};
+pub use chain::{describe_revert, EthError, ForkConfig, MAX_LOG_RANGE};
+pub use clock::{uuid_v4, Clock, Ids, TimeError};
+pub use emulator::Emulator;
+pub use error::{Error, Result};
 pub use server::{serve, wallet_module, Controls, Running, MAX_REQUEST_BYTES};
+pub use store::DATA_FILE;
+pub use wallet::{Config, BUNDLER, EMULATOR_PAYMASTER, USER_OPERATION_EVENT};

@@ -1,136 +1,148 @@
-//! The emulator's state: accounts, sessions, calls.
+//! The Wallet API's own state (what the EVM does not hold): accounts' EntryPoint nonces and
+//! validation entities, sessions, prepared operations, sent calls.
 
+use crate::table::Table;
 use alloy_primitives::{Address, Bytes, B256, U256};
+use serde::{Deserialize, Serialize};
 use sesskey_account::{DeferredAction, Spend};
 use sesskey_types::{Call, Permission, SessionId};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
-/// One account on one chain.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct AccountState {
-    /// The EOA's transaction nonce (EIP-7702 authorizations).
-    pub(crate) eoa_nonce: u64,
-    /// The EIP-7702 delegation target, if delegated.
-    pub(crate) delegation: Option<Address>,
-    /// Native balance.
-    pub(crate) native: U256,
-    /// ERC-20 balances by token.
-    pub(crate) erc20: BTreeMap<Address, U256>,
-    /// ERC-20 allowances by (token, spender).
-    pub(crate) allowances: BTreeMap<(Address, Address), U256>,
+/// The Wallet API's view of one account on one chain.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct WalletAccount {
     /// EntryPoint sequences by 192-bit key.
-    pub(crate) sequences: HashMap<U256, u64>,
+    pub(crate) sequences: BTreeMap<U256, u64>,
     /// The next free validation entity id.
     pub(crate) next_entity: u32,
 }
 
+impl WalletAccount {
+    pub(crate) fn new() -> Self {
+        Self { sequences: BTreeMap::new(), next_entity: 1 }
+    }
+}
+
 /// A session.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Session {
     pub(crate) chain_id: u64,
     pub(crate) session_key: Address,
     pub(crate) permissions: Vec<Permission>,
     pub(crate) entity_id: u32,
-    pub(crate) action: DeferredAction,
+    pub(crate) action: DeferredActionRecord,
     pub(crate) installed: bool,
+    /// Revoked by the control (the account's validation stays installed).
     pub(crate) revoked: bool,
-    pub(crate) spent: Spend,
+    pub(crate) spent: SpendRecord,
     /// The owner signature already checked against the action's digest (a cache: recovering it
     /// again gives the same answer).
-    pub(crate) verified_owner_signature: Option<[u8; 65]>,
+    pub(crate) verified_owner_signature: Option<Bytes>,
+}
+
+/// [`DeferredAction`] as stored.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct DeferredActionRecord {
+    pub(crate) account: Address,
+    pub(crate) nonce: U256,
+    pub(crate) deadline: u64,
+    pub(crate) call: Bytes,
+}
+
+impl Session {
+    pub(crate) fn action(&self) -> DeferredAction {
+        DeferredAction {
+            chain_id: self.chain_id,
+            account: self.action.account,
+            nonce: self.action.nonce,
+            deadline: self.action.deadline,
+            call: self.action.call.clone(),
+        }
+    }
+}
+
+/// [`Spend`] as stored.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct SpendRecord {
+    pub(crate) native: U256,
+    pub(crate) erc20: BTreeMap<Address, U256>,
+    pub(crate) gas: U256,
+}
+
+impl From<&SpendRecord> for Spend {
+    fn from(s: &SpendRecord) -> Self {
+        Self { native: s.native, erc20: s.erc20.clone(), gas: s.gas }
+    }
+}
+
+impl From<Spend> for SpendRecord {
+    fn from(s: Spend) -> Self {
+        Self { native: s.native, erc20: s.erc20, gas: s.gas }
+    }
 }
 
 /// A prepared operation the emulator issued, by user-operation hash.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Prepared {
     pub(crate) sponsored: bool,
 }
 
-/// A sent call and its outcome.
-#[derive(Clone, Debug)]
+/// A sent call and how it ended.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct CallRecord {
     pub(crate) chain_id: u64,
+    /// The user-operation hash (the authorization digest for a lone delegation).
     pub(crate) hash: B256,
-    pub(crate) sender: Address,
-    pub(crate) nonce: U256,
-    pub(crate) paymaster: Address,
     pub(crate) calls: Vec<Call>,
     /// Unix milliseconds.
     pub(crate) settle_at: u64,
-    pub(crate) outcome: Option<Outcome>,
+    /// Whether the calls ran to the end.
+    pub(crate) success: bool,
     pub(crate) packed_signature: Bytes,
-    pub(crate) gas_used: u64,
-    pub(crate) gas_cost: U256,
-    pub(crate) block: u64,
+    /// The transaction that included it: its receipt is the chain's.
+    pub(crate) tx_hash: B256,
     /// A lone EIP-7702 (un)delegation, not a user operation.
     pub(crate) delegation: bool,
 }
 
-/// How a call ended once settled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Outcome {
-    Success,
-    Reverted,
+/// The Wallet API's state: tables whose overlay is each call's change set.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct WalletState {
+    pub(crate) accounts: Table<(u64, Address), WalletAccount>,
+    pub(crate) sessions: Table<SessionId, Session>,
+    pub(crate) prepared: Table<B256, Prepared>,
+    pub(crate) calls: Table<Bytes, CallRecord>,
 }
 
-/// The whole state, and what changed since the last commit to the store.
-#[derive(Debug, Default)]
-pub(crate) struct State {
-    pub(crate) accounts: HashMap<(u64, Address), AccountState>,
-    pub(crate) sessions: HashMap<SessionId, Session>,
-    pub(crate) prepared: HashMap<B256, Prepared>,
-    pub(crate) calls: HashMap<Bytes, CallRecord>,
-    pub(crate) fail_next: HashMap<String, (i32, String)>,
-    pub(crate) block: u64,
-    pub(crate) dirty: Dirty,
-}
-
-/// Keys changed since the last commit.
-#[derive(Debug, Default)]
-pub(crate) struct Dirty {
-    pub(crate) accounts: HashSet<(u64, Address)>,
-    pub(crate) sessions: HashSet<SessionId>,
-    pub(crate) prepared: HashSet<B256>,
-    pub(crate) calls: HashSet<Bytes>,
-}
-
-impl State {
-    /// An account, marked as changed.
-    pub(crate) fn account(&mut self, chain_id: u64, account: Address) -> &mut AccountState {
-        self.dirty.accounts.insert((chain_id, account));
-        self.accounts
-            .entry((chain_id, account))
-            .or_insert_with(|| AccountState { next_entity: 1, ..Default::default() })
+impl WalletState {
+    /// An account's wallet view (a fresh one if never seen).
+    pub(crate) fn account(&self, chain: u64, account: Address) -> WalletAccount {
+        self.accounts.get(&(chain, account)).cloned().unwrap_or_else(WalletAccount::new)
     }
 
-    /// Replaces an account.
-    pub(crate) fn put_account(&mut self, chain_id: u64, account: Address, state: AccountState) {
-        self.dirty.accounts.insert((chain_id, account));
-        self.accounts.insert((chain_id, account), state);
+    /// An account's wallet view, to change.
+    pub(crate) fn account_mut(&mut self, chain: u64, account: Address) -> &mut WalletAccount {
+        self.accounts.entry((chain, account), WalletAccount::new)
     }
 
-    /// A session, marked as changed.
-    pub(crate) fn session_mut(&mut self, id: &SessionId) -> Option<&mut Session> {
-        let s = self.sessions.get_mut(id)?;
-        self.dirty.sessions.insert(*id);
-        Some(s)
+    pub(crate) fn is_changed(&self) -> bool {
+        self.accounts.is_changed()
+            || self.sessions.is_changed()
+            || self.prepared.is_changed()
+            || self.calls.is_changed()
     }
 
-    /// Adds a session.
-    pub(crate) fn put_session(&mut self, id: SessionId, session: Session) {
-        self.dirty.sessions.insert(id);
-        self.sessions.insert(id, session);
+    pub(crate) fn apply(&mut self) {
+        self.accounts.apply();
+        self.sessions.apply();
+        self.prepared.apply();
+        self.calls.apply();
     }
 
-    /// Adds a prepared operation.
-    pub(crate) fn put_prepared(&mut self, hash: B256, prepared: Prepared) {
-        self.dirty.prepared.insert(hash);
-        self.prepared.insert(hash, prepared);
-    }
-
-    /// Adds a sent call.
-    pub(crate) fn put_call(&mut self, id: Bytes, call: CallRecord) {
-        self.dirty.calls.insert(id.clone());
-        self.calls.insert(id, call);
+    pub(crate) fn rollback(&mut self) {
+        self.accounts.rollback();
+        self.sessions.rollback();
+        self.prepared.rollback();
+        self.calls.rollback();
     }
 }

@@ -1,6 +1,6 @@
 //! `wallet_prepareSign` and `wallet_formatSign` for the owner (spec §2.7).
 
-use crate::core::{Emulator, R};
+use super::{Core, R};
 use alloy_primitives::{Bytes, B256, U64};
 use serde_json::json;
 use sesskey_rpc::WalletError;
@@ -9,10 +9,10 @@ use sesskey_types::*;
 
 const NO_SESSION_SIGNING: &str = "invalid `capabilities.permissions`: session keys cannot sign messages (a session's validation is never a signature validation)";
 
-impl Emulator {
+impl Core {
     /// `wallet_prepareSign`: the message wrapped as MAv2's `ReplaySafeHash(bytes32 hash)` typed
     /// data, domain `{chainId, verifyingContract: account}`.
-    pub fn prepare_sign(&self, params: PrepareSignParams) -> R<PrepareSignResult> {
+    pub(crate) fn prepare_sign(&self, params: PrepareSignParams) -> R<PrepareSignResult> {
         let chain = self.check_chain(params.chain_id)?;
         if params.capabilities.is_some() {
             return Err(WalletError::InvalidParams(NO_SESSION_SIGNING.into()));
@@ -40,12 +40,12 @@ impl Emulator {
 
     /// `wallet_formatSign`: `0x00 ‖ entityId(4) = 0 ‖ 0xFF ‖ 0x00 ‖ signature` (MAv2 ERC-1271
     /// packing for the owner).
-    pub fn format_sign(&self, params: FormatSignParams) -> R<FormatSignResult> {
+    pub(crate) fn format_sign(&self, params: FormatSignParams) -> R<FormatSignResult> {
         self.check_chain(params.chain_id)?;
         if params.capabilities.is_some() {
             return Err(WalletError::InvalidParams(NO_SESSION_SIGNING.into()));
         }
-        let sig = crate::core::sig65(&params.signature.data).map_err(|_| {
+        let sig = super::sessions::sig65(&params.signature.data).map_err(|_| {
             WalletError::InvalidParams(
                 "invalid `signature.data`: not a 65-byte low-s signature".into(),
             )

@@ -1,0 +1,255 @@
+//! One served chain: EVM state on revm (balances, nonces, code, storage), blocks, transactions
+//! and receipts. Every table is a [`Table`], so what a call changed is its overlay.
+//!
+//! Blocks are mined one per transaction (anvil's automine): a raw transaction, a user operation
+//! (the bundler's `handleOps` transaction) or a lone EIP-7702 delegation.
+
+mod db;
+mod exec;
+mod fork;
+mod mine;
+mod rpc;
+
+pub(crate) use db::ChainDb;
+pub(crate) use exec::{read_only, OpRun};
+pub use rpc::{describe_revert, EthError, MAX_LOG_RANGE};
+pub use fork::ForkConfig;
+pub(crate) use fork::Upstream;
+pub(crate) use mine::Mined;
+
+use crate::table::Table;
+use alloy_primitives::{Address, Bloom, Bytes, B256, U256};
+use alloy_rpc_types_eth::{Transaction, TransactionReceipt};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The gas limit of every block.
+pub(crate) const BLOCK_GAS_LIMIT: u64 = 30_000_000;
+/// The base fee of the first block (anvil's).
+pub(crate) const INITIAL_BASE_FEE: u64 = 1_000_000_000;
+/// The priority fee the emulator suggests (`eth_maxPriorityFeePerGas`).
+pub(crate) const PRIORITY_FEE: u64 = 100_000_000;
+
+/// An account's EVM state (its code is in the code table, by hash).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct AccountRow {
+    pub(crate) balance: U256,
+    pub(crate) nonce: u64,
+    pub(crate) code_hash: B256,
+}
+
+/// A mined block.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct BlockRow {
+    pub(crate) number: u64,
+    pub(crate) hash: B256,
+    pub(crate) parent_hash: B256,
+    pub(crate) timestamp: u64,
+    pub(crate) base_fee: u64,
+    pub(crate) gas_limit: u64,
+    pub(crate) gas_used: u64,
+    pub(crate) logs_bloom: Bloom,
+    pub(crate) txs: Vec<B256>,
+}
+
+/// A mined transaction: the signed transaction (none for a user operation's bundle, which the
+/// emulator includes without a signed bundler transaction) and its receipt.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct TxRow {
+    pub(crate) tx: Option<Transaction>,
+    pub(crate) receipt: TransactionReceipt,
+}
+
+/// The chain's head and its controls.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct ChainMeta {
+    pub(crate) head: u64,
+    /// The timestamp the next block must have (`evm_setNextBlockTimestamp`).
+    pub(crate) next_timestamp: Option<u64>,
+}
+
+/// A copy of a chain's committed state (`evm_snapshot`).
+#[derive(Clone, Debug)]
+pub(crate) struct ChainSnapshot {
+    accounts: HashMap<Address, AccountRow>,
+    storage: HashMap<(Address, U256), U256>,
+    code: HashMap<B256, Bytes>,
+    blocks: HashMap<u64, BlockRow>,
+    txs: HashMap<B256, TxRow>,
+    meta: HashMap<(), ChainMeta>,
+}
+
+/// One served chain.
+#[derive(Debug)]
+pub(crate) struct Chain {
+    pub(crate) id: u64,
+    pub(crate) accounts: Table<Address, AccountRow>,
+    pub(crate) storage: Table<(Address, U256), U256>,
+    pub(crate) code: Table<B256, Bytes>,
+    pub(crate) blocks: Table<u64, BlockRow>,
+    pub(crate) txs: Table<B256, TxRow>,
+    pub(crate) meta: Table<(), ChainMeta>,
+    pub(crate) upstream: Option<Arc<Upstream>>,
+}
+
+impl Chain {
+    /// An empty chain (its genesis block is mined by [`Chain::genesis`]).
+    pub(crate) fn new(id: u64, upstream: Option<Arc<Upstream>>) -> Self {
+        Self {
+            id,
+            accounts: Table::default(),
+            storage: Table::default(),
+            code: Table::default(),
+            blocks: Table::default(),
+            txs: Table::default(),
+            meta: Table::default(),
+            upstream,
+        }
+    }
+
+    /// The head and controls.
+    pub(crate) fn meta(&self) -> ChainMeta {
+        self.meta.get(&()).cloned().unwrap_or_default()
+    }
+
+    /// The latest block.
+    pub(crate) fn head(&self) -> Option<&BlockRow> {
+        self.blocks.get(&self.meta().head)
+    }
+
+    /// The latest block's number.
+    pub(crate) fn head_number(&self) -> u64 {
+        self.meta().head
+    }
+
+    /// An account's EVM state as the current call sees it (the upstream's, when forked).
+    pub(crate) fn account(&self, address: Address) -> AccountRow {
+        use revm::DatabaseRef;
+        match ChainDb(self).basic_ref(address) {
+            Ok(Some(info)) => {
+                AccountRow { balance: info.balance, nonce: info.nonce, code_hash: info.code_hash }
+            }
+            _ => AccountRow { code_hash: revm::primitives::KECCAK_EMPTY, ..Default::default() },
+        }
+    }
+
+    /// An account's code.
+    pub(crate) fn code_of(&self, address: Address) -> Bytes {
+        use revm::DatabaseRef;
+        let hash = self.account(address).code_hash;
+        ChainDb(self).code_by_hash_ref(hash).map(|c| c.original_bytes()).unwrap_or_default()
+    }
+
+    /// Sets an account's balance.
+    pub(crate) fn set_balance(&mut self, address: Address, balance: U256) {
+        let mut row = self.account(address);
+        row.balance = balance;
+        self.accounts.put(address, row);
+    }
+
+    /// Sets an account's transaction nonce.
+    pub(crate) fn set_nonce(&mut self, address: Address, nonce: u64) {
+        let mut row = self.account(address);
+        row.nonce = nonce;
+        self.accounts.put(address, row);
+    }
+
+    /// Sets an account's code.
+    pub(crate) fn set_code(&mut self, address: Address, code: Bytes) {
+        let mut row = self.account(address);
+        row.code_hash = if code.is_empty() {
+            revm::primitives::KECCAK_EMPTY
+        } else {
+            alloy_primitives::keccak256(&code)
+        };
+        if !code.is_empty() {
+            self.code.put(row.code_hash, code);
+        }
+        self.accounts.put(address, row);
+    }
+
+    /// Sets a storage slot.
+    pub(crate) fn set_storage(&mut self, address: Address, slot: U256, value: U256) {
+        if self.accounts.get(&address).is_none() {
+            let row = self.account(address);
+            self.accounts.put(address, row);
+        }
+        self.storage.put((address, slot), value);
+    }
+
+    /// A storage slot.
+    pub(crate) fn storage_at(&self, address: Address, slot: U256) -> U256 {
+        use revm::DatabaseRef;
+        ChainDb(self).storage_ref(address, slot).unwrap_or_default()
+    }
+
+    /// The EIP-7702 delegate of an account, if its code is a delegation designator.
+    pub(crate) fn delegation(&self, address: Address) -> Option<Address> {
+        let code = self.code_of(address);
+        (code.len() == 23 && code.starts_with(&[0xef, 0x01, 0x00]))
+            .then(|| Address::from_slice(&code[3..]))
+    }
+
+    /// Applies an EIP-7702 authorization: the code becomes `0xef0100 ‖ delegate` (or none for
+    /// the zero address) and the transaction nonce goes up by one, as on chain.
+    pub(crate) fn apply_authorization(&mut self, address: Address, delegate: Address) {
+        let nonce = self.account(address).nonce;
+        let code = if delegate.is_zero() {
+            Bytes::new()
+        } else {
+            [&[0xef, 0x01, 0x00][..], delegate.as_slice()].concat().into()
+        };
+        self.set_code(address, code);
+        self.set_nonce(address, nonce.saturating_add(1));
+    }
+
+    pub(crate) fn is_changed(&self) -> bool {
+        self.accounts.is_changed()
+            || self.storage.is_changed()
+            || self.code.is_changed()
+            || self.blocks.is_changed()
+            || self.txs.is_changed()
+            || self.meta.is_changed()
+    }
+
+    pub(crate) fn apply(&mut self) {
+        self.accounts.apply();
+        self.storage.apply();
+        self.code.apply();
+        self.blocks.apply();
+        self.txs.apply();
+        self.meta.apply();
+    }
+
+    pub(crate) fn rollback(&mut self) {
+        self.accounts.rollback();
+        self.storage.rollback();
+        self.code.rollback();
+        self.blocks.rollback();
+        self.txs.rollback();
+        self.meta.rollback();
+    }
+
+    /// A copy of the committed state.
+    pub(crate) fn snapshot(&self) -> ChainSnapshot {
+        ChainSnapshot {
+            accounts: self.accounts.committed().clone(),
+            storage: self.storage.committed().clone(),
+            code: self.code.committed().clone(),
+            blocks: self.blocks.committed().clone(),
+            txs: self.txs.committed().clone(),
+            meta: self.meta.committed().clone(),
+        }
+    }
+
+    /// Returns to a snapshot (as writes of the current call).
+    pub(crate) fn restore(&mut self, s: &ChainSnapshot) {
+        self.accounts.replace_all(&s.accounts);
+        self.storage.replace_all(&s.storage);
+        self.code.replace_all(&s.code);
+        self.blocks.replace_all(&s.blocks);
+        self.txs.replace_all(&s.txs);
+        self.meta.replace_all(&s.meta);
+    }
+}

@@ -1,0 +1,331 @@
+//! The state on disk: a redb database in the data folder. Every call that changed anything
+//! writes its change set (the overlays of the state's tables) in one durable transaction before
+//! its answer leaves; a failed write is an error answer and rolls the call back in memory too.
+//!
+//! redb is pure Rust, ACID, and fsyncs each commit by default. A file that is empty, truncated,
+//! corrupt or not an emulator database makes [`Store::open`] refuse with
+//! [`Error::Corrupt`], never an empty start and never a panic.
+
+use crate::chain::{AccountRow, BlockRow, Chain, ChainMeta, TxRow};
+use crate::state::{CallRecord, Prepared, Session, WalletAccount};
+use crate::table::Table;
+use crate::wallet::Core;
+use crate::{Error, Result};
+use alloy_primitives::{Address, Bytes, B256, U256};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sesskey_types::SessionId;
+use std::hash::Hash;
+use std::path::{Path, PathBuf};
+
+type Def = TableDefinition<'static, &'static [u8], &'static [u8]>;
+const META: Def = TableDefinition::new("meta");
+const W_ACCOUNTS: Def = TableDefinition::new("wallet_accounts");
+const SESSIONS: Def = TableDefinition::new("sessions");
+const PREPARED: Def = TableDefinition::new("prepared");
+const CALLS: Def = TableDefinition::new("calls");
+const EVM_ACCOUNTS: Def = TableDefinition::new("evm_accounts");
+const EVM_STORAGE: Def = TableDefinition::new("evm_storage");
+const EVM_CODE: Def = TableDefinition::new("evm_code");
+const BLOCKS: Def = TableDefinition::new("blocks");
+const TXS: Def = TableDefinition::new("txs");
+const CHAIN_META: Def = TableDefinition::new("chain_meta");
+const ALL: [Def; 11] = [
+    META, W_ACCOUNTS, SESSIONS, PREPARED, CALLS, EVM_ACCOUNTS, EVM_STORAGE, EVM_CODE, BLOCKS, TXS,
+    CHAIN_META,
+];
+
+/// The format this code writes; another one is refused.
+const FORMAT: u32 = 2;
+/// The database file in a data folder.
+pub const DATA_FILE: &str = "emulator.redb";
+
+/// What the emulator keeps besides its tables.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Meta {
+    format: u32,
+    fixed_ms: Option<u64>,
+    offset_ms: i64,
+    ids_seed: B256,
+    ids_counter: u64,
+    chain_ids: Vec<u64>,
+    pub(crate) fork_block: Option<u64>,
+}
+
+/// Keys: each a fixed-width byte string, chain id first where there is one.
+trait Key: Sized {
+    fn encode(&self) -> Vec<u8>;
+    fn decode(b: &[u8]) -> Option<Self>;
+}
+
+impl Key for (u64, Address) {
+    fn encode(&self) -> Vec<u8> {
+        [&self.0.to_be_bytes()[..], self.1.as_slice()].concat()
+    }
+    fn decode(b: &[u8]) -> Option<Self> {
+        (b.len() == 28)
+            .then(|| (u64::from_be_bytes(b[..8].try_into().expect("8 bytes")), Address::from_slice(&b[8..])))
+    }
+}
+
+macro_rules! fixed_key {
+    ($t:ty, $len:expr, $from:expr, $to:expr) => {
+        impl Key for $t {
+            fn encode(&self) -> Vec<u8> {
+                #[allow(clippy::redundant_closure_call)]
+                ($to)(self)
+            }
+            fn decode(b: &[u8]) -> Option<Self> {
+                #[allow(clippy::redundant_closure_call)]
+                (b.len() == $len).then(|| ($from)(b))
+            }
+        }
+    };
+}
+fixed_key!(SessionId, 16, SessionId::from_slice, |k: &SessionId| k.to_vec());
+fixed_key!(B256, 32, B256::from_slice, |k: &B256| k.to_vec());
+fixed_key!(Address, 20, Address::from_slice, |k: &Address| k.to_vec());
+fixed_key!(u64, 8, |b: &[u8]| u64::from_be_bytes(b.try_into().expect("8 bytes")), |k: &u64| k
+    .to_be_bytes()
+    .to_vec());
+fixed_key!((), 0, |_: &[u8]| (), |_: &()| vec![]);
+fixed_key!(
+    (Address, U256),
+    52,
+    |b: &[u8]| (Address::from_slice(&b[..20]), U256::from_be_slice(&b[20..])),
+    |k: &(Address, U256)| [k.0.as_slice(), &k.1.to_be_bytes::<32>()].concat()
+);
+
+impl Key for Bytes {
+    fn encode(&self) -> Vec<u8> {
+        self.to_vec()
+    }
+    fn decode(b: &[u8]) -> Option<Self> {
+        Some(Bytes::copy_from_slice(b))
+    }
+}
+
+/// The database of a data folder.
+#[derive(Debug)]
+pub(crate) struct Store {
+    db: Database,
+    path: PathBuf,
+}
+
+fn storage(e: impl std::fmt::Display) -> Error {
+    Error::Storage(e.to_string())
+}
+
+impl Store {
+    /// Opens the database in `dir` (creating the folder and a new file if there is none). Returns
+    /// the stored meta, or `None` for a new file.
+    pub(crate) fn open(dir: &Path) -> Result<(Self, Option<Meta>)> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join(DATA_FILE);
+        let corrupt = |reason: String| Error::Corrupt { path: path.clone(), reason };
+        let exists = path.exists();
+        if exists && std::fs::metadata(&path)?.len() == 0 {
+            return Err(corrupt("the file is empty".into()));
+        }
+        let opened = std::panic::catch_unwind(|| {
+            if exists { Database::open(&path) } else { Database::create(&path) }
+        });
+        let db = match opened {
+            Ok(Ok(db)) => db,
+            Ok(Err(e)) => return Err(corrupt(e.to_string())),
+            Err(_) => return Err(corrupt("the database could not be read".into())),
+        };
+        let store = Self { db, path: path.clone() };
+        if !exists {
+            let txn = store.db.begin_write().map_err(storage)?;
+            for t in ALL {
+                txn.open_table(t).map_err(storage)?;
+            }
+            txn.commit().map_err(storage)?;
+            return Ok((store, None));
+        }
+        let meta = std::panic::AssertUnwindSafe(|| store.read_meta());
+        match std::panic::catch_unwind(meta) {
+            Ok(Ok(Some(m))) if m.format == FORMAT => Ok((store, Some(m))),
+            Ok(Ok(Some(m))) => Err(corrupt(format!(
+                "it was written in format {} by another version of sesskey; this one reads format {FORMAT}",
+                m.format
+            ))),
+            Ok(Ok(None)) => Err(corrupt("it holds no emulator state".into())),
+            Ok(Err(e)) => Err(corrupt(e.to_string())),
+            Err(_) => Err(corrupt("the database could not be read".into())),
+        }
+    }
+
+    fn read_meta(&self) -> Result<Option<Meta>> {
+        let read = self.db.begin_read().map_err(storage)?;
+        let table = match read.open_table(META) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(storage(e)),
+        };
+        match table.get(&b"meta"[..]).map_err(storage)? {
+            Some(v) => serde_json::from_slice(v.value()).map(Some).map_err(storage),
+            None => Ok(None),
+        }
+    }
+
+    /// Loads every table into `core` (the rows become its committed state).
+    pub(crate) fn load(&self, core: &mut Core, meta: &Meta) -> Result<()> {
+        let corrupt = |reason: String| Error::Corrupt { path: self.path.clone(), reason };
+        let load = std::panic::AssertUnwindSafe(|| self.load_tables(core, meta));
+        match std::panic::catch_unwind(load) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(Error::Storage(e))) => Err(corrupt(e)),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(corrupt("the database could not be read".into())),
+        }
+    }
+
+    fn load_tables(&self, core: &mut Core, meta: &Meta) -> Result<()> {
+        if meta.chain_ids != core.chains.keys().copied().collect::<Vec<_>>() {
+            return Err(Error::Config(format!(
+                "the data folder serves chains {:?}; start with the same chain ids (or another folder)",
+                meta.chain_ids
+            )));
+        }
+        core.clock.fixed_ms = meta.fixed_ms;
+        core.clock.offset_ms = meta.offset_ms;
+        core.ids.seed = meta.ids_seed;
+        core.ids.counter = meta.ids_counter;
+        let read = self.db.begin_read().map_err(storage)?;
+        let w = &mut core.wallet;
+        load_rows::<(u64, Address), WalletAccount>(&read, W_ACCOUNTS, None, &mut w.accounts)?;
+        load_rows::<SessionId, Session>(&read, SESSIONS, None, &mut w.sessions)?;
+        load_rows::<B256, Prepared>(&read, PREPARED, None, &mut w.prepared)?;
+        load_rows::<Bytes, CallRecord>(&read, CALLS, None, &mut w.calls)?;
+        for (id, chain) in core.chains.iter_mut() {
+            load_chain(&read, *id, chain)?;
+        }
+        Ok(())
+    }
+
+    /// Writes what the current call changed, durably, then makes it the committed state. On a
+    /// failure nothing is written and the call is rolled back.
+    pub(crate) fn commit(&self, core: &mut Core) -> Result<()> {
+        match self.write(core) {
+            Ok(()) => {
+                core.apply();
+                Ok(())
+            }
+            Err(e) => {
+                core.rollback();
+                Err(e)
+            }
+        }
+    }
+
+    fn write(&self, core: &Core) -> Result<()> {
+        let txn = self.db.begin_write().map_err(storage)?;
+        {
+            let meta = Meta {
+                format: FORMAT,
+                fixed_ms: core.clock.fixed_ms,
+                offset_ms: core.clock.offset_ms,
+                ids_seed: core.ids.seed,
+                ids_counter: core.ids.counter,
+                chain_ids: core.chains.keys().copied().collect(),
+                fork_block: core.chains.values().find_map(|c| c.upstream.as_ref().map(|u| u.block)),
+            };
+            let mut t = txn.open_table(META).map_err(storage)?;
+            t.insert(&b"meta"[..], &serde_json::to_vec(&meta).map_err(storage)?[..]).map_err(storage)?;
+            drop(t);
+            let w = &core.wallet;
+            write_table(&txn, W_ACCOUNTS, None, &w.accounts)?;
+            write_table(&txn, SESSIONS, None, &w.sessions)?;
+            write_table(&txn, PREPARED, None, &w.prepared)?;
+            write_table(&txn, CALLS, None, &w.calls)?;
+            for (id, c) in &core.chains {
+                let p = Some(*id);
+                write_table(&txn, EVM_ACCOUNTS, p, &c.accounts)?;
+                write_table(&txn, EVM_STORAGE, p, &c.storage)?;
+                write_table(&txn, EVM_CODE, p, &c.code)?;
+                write_table(&txn, BLOCKS, p, &c.blocks)?;
+                write_table(&txn, TXS, p, &c.txs)?;
+                write_table(&txn, CHAIN_META, p, &c.meta)?;
+            }
+        }
+        txn.commit().map_err(storage)
+    }
+}
+
+fn prefixed(prefix: Option<u64>, key: &[u8]) -> Vec<u8> {
+    match prefix {
+        Some(c) => [&c.to_be_bytes()[..], key].concat(),
+        None => key.to_vec(),
+    }
+}
+
+fn write_table<K: Key + Hash + Eq + Clone, V: Serialize + Clone>(
+    txn: &redb::WriteTransaction,
+    def: Def,
+    prefix: Option<u64>,
+    table: &Table<K, V>,
+) -> Result<()> {
+    if !table.is_changed() {
+        return Ok(());
+    }
+    let mut t = txn.open_table(def).map_err(storage)?;
+    for (k, v) in table.changes() {
+        let key = prefixed(prefix, &k.encode());
+        match v {
+            Some(v) => {
+                let bytes = serde_json::to_vec(v).map_err(storage)?;
+                t.insert(&key[..], &bytes[..]).map_err(storage)?;
+            }
+            None => {
+                t.remove(&key[..]).map_err(storage)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn load_rows<K: Key + Hash + Eq + Clone, V: DeserializeOwned + Clone>(
+    read: &redb::ReadTransaction,
+    def: Def,
+    prefix: Option<u64>,
+    table: &mut Table<K, V>,
+) -> Result<()> {
+    let t = read.open_table(def).map_err(storage)?;
+    let rows = match prefix {
+        Some(c) => {
+            let start = c.to_be_bytes();
+            let rows: Vec<_> = t
+                .range(&start[..]..)
+                .map_err(storage)?
+                .take_while(|r| r.as_ref().map_or(true, |(k, _)| k.value().starts_with(&start)))
+                .collect();
+            rows
+        }
+        None => t.iter().map_err(storage)?.collect(),
+    };
+    let skip = if prefix.is_some() { 8 } else { 0 };
+    for row in rows {
+        let (k, v) = row.map_err(storage)?;
+        let key = K::decode(&k.value()[skip..])
+            .ok_or_else(|| Error::Storage(format!("a malformed key in table {}", def.name())))?;
+        let value: V = serde_json::from_slice(v.value())
+            .map_err(|e| Error::Storage(format!("a malformed row in table {}: {e}", def.name())))?;
+        table.load(key, value);
+    }
+    Ok(())
+}
+
+fn load_chain(read: &redb::ReadTransaction, id: u64, c: &mut Chain) -> Result<()> {
+    let p = Some(id);
+    load_rows::<Address, AccountRow>(read, EVM_ACCOUNTS, p, &mut c.accounts)?;
+    load_rows::<(Address, U256), U256>(read, EVM_STORAGE, p, &mut c.storage)?;
+    load_rows::<B256, Bytes>(read, EVM_CODE, p, &mut c.code)?;
+    load_rows::<u64, BlockRow>(read, BLOCKS, p, &mut c.blocks)?;
+    load_rows::<B256, TxRow>(read, TXS, p, &mut c.txs)?;
+    load_rows::<(), ChainMeta>(read, CHAIN_META, p, &mut c.meta)?;
+    Ok(())
+}
+

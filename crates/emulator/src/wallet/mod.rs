@@ -1,0 +1,203 @@
+//! The Wallet API as a state machine: every method a plain function of the state ([`Core`]),
+//! the clock and the id source. No I/O, no lock: [`crate::Emulator`] takes the lock, calls one
+//! of these, then commits what changed or rolls it back.
+
+mod accounts;
+mod controls;
+pub(crate) mod errors;
+mod gas;
+mod policy;
+mod prepare;
+pub(crate) mod send;
+mod sessions;
+mod sign;
+mod status;
+
+pub use send::BUNDLER;
+
+use crate::chain::{Chain, ChainSnapshot, Upstream};
+use crate::clock::{Clock, Ids};
+use crate::state::WalletState;
+use crate::ForkConfig;
+use alloy_primitives::{address, Address, U256, U64};
+use sesskey_rpc::WalletError;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// The paymaster the emulator names on sponsored operations.
+pub const EMULATOR_PAYMASTER: Address = address!("0x3f222Df6aB18C1E10d0Ec136503c3B0dfd929048");
+
+/// `UserOperationEvent(bytes32 indexed userOpHash, address indexed sender, address indexed
+/// paymaster, uint256 nonce, bool success, uint256 actualGasCost, uint256 actualGasUsed)`.
+pub const USER_OPERATION_EVENT: &str =
+    "UserOperationEvent(bytes32,address,address,uint256,bool,uint256,uint256)";
+
+/// The paymaster's deposit at genesis, from which sponsored gas is paid: 1,000,000 ETH.
+const PAYMASTER_DEPOSIT: u128 = 1_000_000 * 10u128.pow(18);
+
+/// How the emulator is set up.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The chains served (with a fork: replaced by the upstream's chain id).
+    pub chain_ids: Vec<u64>,
+    /// The paymaster policies that sponsor gas.
+    pub policy_ids: Vec<String>,
+    /// Milliseconds between `wallet_sendPreparedCalls` and the call's final status (0 = at once).
+    pub settle_after_ms: u64,
+    /// Fixed start time and seeded ids, for reproducible runs (`None`: the system clock).
+    pub deterministic_start: Option<u64>,
+    /// Answer CORS preflights and allow any origin (for browser clients).
+    pub cors: bool,
+    /// Accounts funded at genesis on every chain (address, wei).
+    pub genesis: Vec<(Address, U256)>,
+    /// Fork the (single) chain from an upstream node.
+    pub fork: Option<ForkConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            chain_ids: vec![31337],
+            policy_ids: vec!["00000000-0000-4000-8000-000000000000".into()],
+            settle_after_ms: 0,
+            deterministic_start: None,
+            cors: false,
+            genesis: vec![],
+            fork: None,
+        }
+    }
+}
+
+pub(crate) type R<T> = Result<T, WalletError>;
+
+/// The whole emulator state: the Wallet API's tables, the chains, the clock and the ids.
+#[derive(Debug)]
+pub(crate) struct Core {
+    pub(crate) config: Config,
+    pub(crate) wallet: WalletState,
+    pub(crate) chains: BTreeMap<u64, Chain>,
+    pub(crate) clock: Clock,
+    pub(crate) ids: Ids,
+    /// Failures injected into the next call of a method (not persisted).
+    pub(crate) fail_next: HashMap<String, (i32, String)>,
+    /// `evm_snapshot`s (not persisted, as in anvil).
+    pub(crate) snapshots: Vec<Option<FullSnapshot>>,
+    /// A write outside the tables (the clock or the ids moved) to persist.
+    pub(crate) meta_changed: bool,
+}
+
+/// What a snapshot holds.
+#[derive(Clone, Debug)]
+pub(crate) struct FullSnapshot {
+    pub(crate) wallet: WalletState,
+    pub(crate) chains: BTreeMap<u64, ChainSnapshot>,
+}
+
+impl Core {
+    /// A new state: empty tables and, on a fresh start, the chains' genesis.
+    pub(crate) fn new(config: Config, clock: Clock, ids: Ids, upstream: Option<Arc<Upstream>>) -> Self {
+        let chains = config
+            .chain_ids
+            .iter()
+            .map(|&id| (id, Chain::new(id, upstream.clone())))
+            .collect();
+        Self {
+            config,
+            wallet: WalletState::default(),
+            chains,
+            clock,
+            ids,
+            fail_next: HashMap::new(),
+            snapshots: vec![],
+            meta_changed: false,
+        }
+    }
+
+    /// Mines each chain's first block and funds the genesis accounts and the paymaster.
+    pub(crate) fn genesis(&mut self) {
+        let now = self.clock.now();
+        let funded: Vec<(Address, U256)> = self
+            .config
+            .genesis
+            .iter()
+            .copied()
+            .chain([(EMULATOR_PAYMASTER, U256::from(PAYMASTER_DEPOSIT))])
+            .collect();
+        for chain in self.chains.values_mut() {
+            for (a, wei) in &funded {
+                chain.set_balance(*a, *wei);
+            }
+            match chain.upstream.clone() {
+                Some(up) => {
+                    chain.meta.put((), crate::chain::ChainMeta { head: up.block, next_timestamp: None })
+                }
+                None => {
+                    let mut env = chain.next_block_env(now);
+                    env.number = U256::ZERO;
+                    chain.mine(&env, vec![]);
+                }
+            }
+        }
+        self.meta_changed = true;
+    }
+
+    /// The chain a request names, or the -32602 Alchemy gives for an unsupported one.
+    pub(crate) fn check_chain(&self, chain: U64) -> R<u64> {
+        let c: u64 = chain.saturating_to();
+        if chain.bit_len() <= 64 && self.chains.contains_key(&c) {
+            Ok(c)
+        } else {
+            Err(errors::invalid(format!(
+                "invalid `chainId`: chain {chain:#x} is not supported by this server (it serves {})",
+                self.chains.keys().map(|c| format!("{c:#x}")).collect::<Vec<_>>().join(", ")
+            )))
+        }
+    }
+
+    pub(crate) fn chain(&self, id: u64) -> &Chain {
+        &self.chains[&id]
+    }
+
+    pub(crate) fn chain_mut(&mut self, id: u64) -> &mut Chain {
+        self.chains.get_mut(&id).expect("checked by check_chain")
+    }
+
+    /// Whether a `paymasterService` sponsors; an unknown policy is refused as Alchemy does.
+    pub(crate) fn check_policy(&self, ids: &[&str]) -> R<()> {
+        if ids.is_empty()
+            || ids
+                .iter()
+                .any(|id| !self.config.policy_ids.iter().any(|p| p.eq_ignore_ascii_case(id)))
+        {
+            return Err(WalletError::SponsorshipFailed(
+                "[invalid_argument] Policy ID(s) not found. Check that the policy exists, belongs to this app, is active and allows this network.".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the current call changed anything.
+    pub(crate) fn is_changed(&self) -> bool {
+        self.meta_changed
+            || self.wallet.is_changed()
+            || self.chains.values().any(Chain::is_changed)
+    }
+
+    /// Makes the current call's changes the committed state.
+    pub(crate) fn apply(&mut self) {
+        self.wallet.apply();
+        for c in self.chains.values_mut() {
+            c.apply();
+        }
+        self.meta_changed = false;
+    }
+
+    /// Forgets the current call's changes.
+    pub(crate) fn rollback(&mut self) {
+        self.wallet.rollback();
+        for c in self.chains.values_mut() {
+            c.rollback();
+        }
+        self.meta_changed = false;
+    }
+}

@@ -1,0 +1,254 @@
+//! `wallet_prepareCalls`: builds the operation, simulates its calls on the current state, and
+//! answers what to sign. A prepare never refuses for lack of funds: `feePayment.maxAmount` says
+//! what the op may cost; the funds are checked at send.
+
+use super::errors::invalid;
+use super::gas::{self, apply_gas_overrides, max_cost_checked};
+use super::policy::{judge, Verdict};
+use super::{Core, EMULATOR_PAYMASTER, R};
+use crate::chain::{describe_revert, PRIORITY_FEE};
+use alloy_primitives::{keccak256, Address, U128, U256, U64};
+use sesskey_account::{encode_calls, has_exec_hooks, CallEncoding, Nonce};
+use sesskey_rpc::WalletError;
+use sesskey_signing::{eip191_digest, eip7702_digest, user_op_v07_hash, AuthorizationTuple, ENTRY_POINT_V07};
+use sesskey_types::*;
+
+/// Who signs the op, and what that changes in it.
+struct Signer {
+    nonce: U256,
+    exec_hooks: bool,
+    verification_gas: u64,
+}
+
+impl Core {
+    /// `wallet_prepareCalls`.
+    pub(crate) fn prepare_calls(&mut self, params: PrepareCallsParams) -> R<PreparedCalls> {
+        let chain = self.check_chain(params.chain_id)?;
+        let caps = params.capabilities.clone().unwrap_or_default();
+        if params.paymaster_permit_signature.is_some()
+            || caps.paymaster_service.as_ref().is_some_and(|p| p.erc20.is_some())
+        {
+            return Err(invalid(
+                "ERC-20 gas payment (paymasterService.erc20) is not implemented by the emulator",
+            ));
+        }
+        if let Some(Eip7702AuthCapability::Explicit { delegation: Delegation::Undelegate, .. }) =
+            caps.eip7702_auth
+        {
+            let calls = params.calls.as_deref().unwrap_or_default();
+            return self.prepare_undelegation(chain, params.from, calls);
+        }
+        if caps.experimental_data_suffix.is_some() {
+            return Err(invalid("experimental_dataSuffix is not implemented by the emulator"));
+        }
+        let parallel_key = match &caps.nonce_override {
+            Some(o) if o.nonce_key.bit_len() > 152 => {
+                return Err(invalid("invalid `capabilities.nonceOverride.nonceKey`: above 152 bits"))
+            }
+            Some(o) => alloy_primitives::aliases::U152::from_be_slice(
+                &o.nonce_key.to_be_bytes::<32>()[13..],
+            ),
+            None => Default::default(),
+        };
+        let estimation =
+            caps.paymaster_service.as_ref().and_then(|p| p.only_estimation).unwrap_or(false);
+        let sponsored = match &caps.paymaster_service {
+            Some(p) => {
+                self.check_policy(&p.policy.ids())?;
+                !estimation
+            }
+            None => false,
+        };
+        let calls = params.calls.clone().unwrap_or_default();
+        let from = params.from;
+        let now = self.clock.now();
+        let delegated = self.chain(chain).delegation(from).is_some();
+        let acct = self.wallet.account(chain, from);
+
+        let (signer, session) = match &caps.permissions {
+            Some(cap) => {
+                if !delegated {
+                    return Err(invalid(format!(
+                        "account {from} is not delegated: sessions need a delegated account"
+                    )));
+                }
+                let resolved = self.resolve_session(cap, from, chain)?;
+                let s = &resolved.session;
+                let nonce = if s.installed {
+                    let mut n = Nonce {
+                        parallel_key,
+                        entity_id: s.entity_id,
+                        global: s.permissions.contains(&Permission::Root),
+                        ..Default::default()
+                    };
+                    n.seq = acct.sequences.get(&n.key()).copied().unwrap_or(0);
+                    n.encode()
+                } else {
+                    s.action.nonce
+                };
+                let verification_gas = if s.installed {
+                    gas::SESSION_VERIFICATION_GAS
+                } else {
+                    gas::first_op_verification_gas(s.action.call.len())
+                };
+                let signer = Signer {
+                    nonce,
+                    exec_hooks: has_exec_hooks(&s.permissions),
+                    verification_gas,
+                };
+                (signer, Some(resolved.session))
+            }
+            None => {
+                let mut n = Nonce { parallel_key, global: true, ..Default::default() };
+                n.seq = acct.sequences.get(&n.key()).copied().unwrap_or(0);
+                let signer = Signer {
+                    nonce: n.encode(),
+                    exec_hooks: false,
+                    verification_gas: gas::OWNER_VERIFICATION_GAS,
+                };
+                (signer, None)
+            }
+        };
+
+        // Validation rules come before execution: refuse what the account would refuse.
+        if let Some(s) = &session {
+            refuse_execution_hook(s, judge(s, now, &calls, U256::ZERO)?)?;
+        }
+        let execution = self.simulate(chain, now, from, &calls)?;
+        let base_fee = self.chain(chain).next_base_fee(now);
+        let mut op = UserOperationV07 {
+            sender: from,
+            nonce: signer.nonce,
+            factory: None,
+            factory_data: None,
+            call_data: encode_calls(from, &calls, CallEncoding::Batch, signer.exec_hooks),
+            call_gas_limit: U128::from(gas::call_gas_limit(execution, calls.len())),
+            verification_gas_limit: U128::from(signer.verification_gas),
+            pre_verification_gas: U256::from(gas::PRE_VERIFICATION_GAS),
+            max_fee_per_gas: U128::from(
+                u128::from(base_fee).saturating_mul(2).saturating_add(u128::from(PRIORITY_FEE)),
+            ),
+            max_priority_fee_per_gas: U128::from(PRIORITY_FEE),
+            ..Default::default()
+        };
+        if sponsored {
+            op.paymaster = Some(EMULATOR_PAYMASTER);
+            op.paymaster_verification_gas_limit =
+                Some(U128::from(gas::PAYMASTER_VERIFICATION_GAS));
+            op.paymaster_post_op_gas_limit = Some(U128::ZERO);
+            let valid_until = now.saturating_add(3600).to_be_bytes();
+            let stamp = keccak256(
+                [&op.sender[..], &op.nonce.to_be_bytes::<32>(), &op.call_data[..]].concat(),
+            );
+            op.paymaster_data =
+                Some([&valid_until[2..], &[0u8; 6][..], &stamp[..]].concat().into());
+        }
+        if let Some(o) = &caps.gas_params_override {
+            apply_gas_overrides(&mut op, o)?;
+        }
+        let cost = max_cost_checked(&op)?;
+        if let Some(s) = &session {
+            // The gas limit counts the op's maximum cost when the account pays it.
+            let gas_cost = if sponsored { U256::ZERO } else { cost };
+            refuse_execution_hook(s, judge(s, now, &calls, gas_cost)?)?;
+        }
+        let hash = user_op_v07_hash(&op, ENTRY_POINT_V07, chain);
+        self.wallet.prepared.put(hash, crate::state::Prepared { sponsored });
+        let signature_request = (!estimation).then(|| SignatureRequest::PersonalSign {
+            data: PersonalSignData::Raw { raw: hash.to_vec().into() },
+            raw_payload: eip191_digest(hash.as_slice()),
+        });
+        let prepared = PreparedUserOperationV07 {
+            data: op,
+            chain_id: U64::from(chain),
+            signature_request,
+            fee_payment: Some(FeePayment {
+                sponsored,
+                token_address: Address::ZERO,
+                max_amount: if sponsored { U256::ZERO } else { cost },
+            }),
+            details: Some(PreparedDetails::UserOperation(UserOperationDetails {
+                hash,
+                calls: Some(calls),
+                pending_bundle: None,
+            })),
+        };
+        if delegated || caps.permissions.is_some() {
+            return Ok(PreparedCalls::UserOperationV070(prepared));
+        }
+        let eoa_nonce = self.chain(chain).account(from).nonce;
+        let tuple = AuthorizationTuple {
+            chain_id: U256::from(chain),
+            address: MODULAR_ACCOUNT_V2_7702,
+            nonce: eoa_nonce,
+        };
+        let authorization = PreparedAuthorization {
+            data: AuthorizationData { address: MODULAR_ACCOUNT_V2_7702, nonce: U64::from(eoa_nonce) },
+            chain_id: U64::from(chain),
+            signature_request: SignatureRequest::Eip7702Auth { raw_payload: eip7702_digest(&tuple) },
+        };
+        let details = prepared.details.clone();
+        Ok(PreparedCalls::Array(PreparedArray {
+            data: vec![
+                PreparedElement::Authorization(authorization),
+                PreparedElement::UserOperationV070(prepared),
+            ],
+            details,
+        }))
+    }
+
+    /// Runs the calls on the current state and undoes them: their execution gas, or the
+    /// -32521 refusal of the first call that reverts, with its decoded reason and raw data.
+    fn simulate(&mut self, chain: u64, now: u64, from: Address, calls: &[Call]) -> R<u64> {
+        let c = self.chain_mut(chain);
+        let env = c.next_block_env(now);
+        let save = (c.accounts.savepoint(), c.storage.savepoint(), c.code.savepoint());
+        let run = c.run_calls(&env, from, calls, crate::chain::BLOCK_GAS_LIMIT);
+        c.accounts.restore(save.0);
+        c.storage.restore(save.1);
+        c.code.restore(save.2);
+        let run = run.map_err(|e| WalletError::Internal(e.to_string()))?;
+        match run.failure {
+            None => Ok(run.gas),
+            Some((index, data)) => {
+                let reason = describe_revert(&data).unwrap_or_else(|| "execution reverted".into());
+                Err(WalletError::ExecutionReverted {
+                    message: format!("execution reverted: calls[{index}]: {reason}"),
+                    data: Some(data),
+                })
+            }
+        }
+    }
+
+    /// `eip7702Auth: {delegation: 0x0}` with no calls: a lone authorization that clears the
+    /// account's code (its storage, sessions and nonces included, stays).
+    fn prepare_undelegation(&mut self, chain: u64, from: Address, calls: &[Call]) -> R<PreparedCalls> {
+        if !calls.is_empty() {
+            return Err(invalid("invalid `calls`: undelegation takes no calls"));
+        }
+        let c = self.chain(chain);
+        if c.delegation(from).is_none() {
+            return Err(invalid(format!("account {from} is not delegated: nothing to undelegate")));
+        }
+        let nonce = c.account(from).nonce;
+        let tuple = AuthorizationTuple { chain_id: U256::from(chain), address: Address::ZERO, nonce };
+        Ok(PreparedCalls::Authorization(PreparedAuthorization {
+            data: AuthorizationData { address: Address::ZERO, nonce: U64::from(nonce) },
+            chain_id: U64::from(chain),
+            signature_request: SignatureRequest::Eip7702Auth { raw_payload: eip7702_digest(&tuple) },
+        }))
+    }
+}
+
+/// At prepare, an execution hook that would revert is seen by the simulation: -32521 with the
+/// account's `PreExecHookReverted` data.
+fn refuse_execution_hook(session: &crate::state::Session, verdict: Verdict) -> R<()> {
+    match verdict {
+        Verdict::Allowed(_) => Ok(()),
+        Verdict::ExecutionHookReverts { violation, .. } => Err(super::errors::violation(
+            &violation,
+            session.entity_id,
+            &session.permissions,
+        )),
+    }
+}
