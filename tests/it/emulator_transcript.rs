@@ -33,6 +33,7 @@ async fn the_transcript_replays_over_http_and_matches_the_schemas() {
         settle_after_ms: 0,
         deterministic_start: Some(1_767_225_600),
         cors: false,
+        ..Default::default()
     };
     let server = serve(Emulator::new(config), "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let client = sesskey_rpc::WalletClient::new(format!("{}/v2/any-key", server.url())).unwrap();

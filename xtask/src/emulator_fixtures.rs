@@ -39,6 +39,7 @@ pub(crate) fn seed_flow() -> Result<Value> {
         settle_after_ms: 0,
         deterministic_start: Some(START),
         cors: false,
+        ..Default::default()
     });
     let owner = dev_owner();
     let key = dev_session_key();

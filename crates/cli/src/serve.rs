@@ -31,7 +31,17 @@ pub struct ServeArgs {
     /// Milliseconds before a sent call reaches its final status (default: at once).
     #[arg(long, default_value_t = 0)]
     pub settle_after_ms: u64,
+    /// Fork a chain: read its state lazily from this node's JSON-RPC URL (the chain id comes
+    /// from it).
+    #[arg(long)]
+    pub fork_url: Option<String>,
+    /// The block to fork at (default: the upstream's latest).
+    #[arg(long, requires = "fork_url")]
+    pub fork_block: Option<u64>,
 }
+
+/// What each development account holds at genesis: 10,000 ETH.
+const DEV_BALANCE_WEI: u128 = 10_000 * 10u128.pow(18);
 
 /// Parses a chain id in decimal or `0x` hex.
 pub fn parse_chain_id(s: &str) -> Result<u64, String> {
@@ -75,12 +85,21 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         settle_after_ms: args.settle_after_ms,
         deterministic_start: args.deterministic.then_some(DETERMINISTIC_START),
         cors: args.cors,
+        genesis: (0..5)
+            .map(|i| {
+                (sesskey_signing::dev::dev_key(i).address(), alloy_primitives::U256::from(DEV_BALANCE_WEI))
+            })
+            .collect(),
+        fork: args
+            .fork_url
+            .clone()
+            .map(|url| sesskey_emulator::ForkConfig { url, block: args.fork_block }),
     };
-    let emulator = match &args.data_dir {
-        Some(dir) => Emulator::open(config, dir)
-            .map_err(|e| anyhow::anyhow!("opening the data folder {}: {e}", dir.display()))?,
-        None => Emulator::new(config),
-    };
+    let emulator = Emulator::launch(config, args.data_dir.as_deref()).await.map_err(|e| match &args.data_dir {
+        Some(dir) => anyhow::anyhow!("starting with the data folder {}: {e}", dir.display()),
+        None => anyhow::anyhow!("starting the emulator: {e}"),
+    })?;
+    let chain_ids = emulator.chain_ids();
     let running = start(emulator, args.addr).await.context("starting the server")?;
     println!("sesskey emulator of Alchemy's Wallet API");
     println!();
@@ -95,7 +114,14 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => println!("State:       in memory"),
     }
     println!();
-    println!("Development keys (public test keys: never hold real funds with them)");
+    if let Some(url) = &args.fork_url {
+        println!("Fork:        {url}");
+    }
+    if chain_ids.len() > 1 {
+        println!("eth_* of each chain: {}/chain/<chain id>", running.url());
+    }
+    println!();
+    println!("Development keys (public test keys: never hold real funds with them), 10000 ETH each");
     for i in 0..5 {
         let key = sesskey_signing::dev::dev_key(i);
         println!("({i}) {}", key.address());

@@ -162,6 +162,7 @@ async fn run_sends(clients: u64, per_client: u64) {
         settle_after_ms: 0,
         deterministic_start: None,
         cors: false,
+        ..Default::default()
     };
     let server = serve(Emulator::new(config), "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let emulator = server.emulator.clone();
@@ -218,6 +219,7 @@ async fn run(clients: u64, secs: u64, stored: u64) {
         settle_after_ms: 0,
         deterministic_start: None,
         cors: false,
+        ..Default::default()
     };
     let emulator = if env("SESSKEY_BENCH_DURABLE", "0") == "1" {
         let dir =

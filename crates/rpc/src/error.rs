@@ -4,6 +4,7 @@
 //! gives the exact code and message the emulator answers, and [`WalletError::from_error_object`]
 //! reads an answer back into the same variant on the client.
 
+use alloy_primitives::Bytes;
 use jsonrpsee::types::{ErrorObject, ErrorObjectOwned};
 use std::fmt;
 
@@ -60,9 +61,14 @@ pub enum WalletError {
     /// -32601: no such method.
     #[error("the method {0} does not exist/is not available")]
     MethodNotFound(String),
-    /// -32521: the calls revert (the revert reason, or `execution reverted`).
-    #[error("{0}")]
-    ExecutionReverted(String),
+    /// -32521: the calls revert (the decoded revert reason, or `execution reverted`).
+    #[error("{message}")]
+    ExecutionReverted {
+        /// The readable reason.
+        message: String,
+        /// The raw revert bytes (`error.data`), when known.
+        data: Option<Bytes>,
+    },
     /// -32500 `validation reverted: [reason]: AAxx …`.
     #[error("validation reverted: [{reason}]: {aa}")]
     ValidationReverted {
@@ -70,6 +76,8 @@ pub enum WalletError {
         reason: String,
         /// The EntryPoint code and text, e.g. `AA25 invalid account nonce`.
         aa: String,
+        /// The ABI-encoded error the contract reverts with (`error.data`), when there is one.
+        data: Option<Bytes>,
     },
     /// -32600 `Sponsorship failed: …`.
     #[error("Sponsorship failed: {0}")]
@@ -116,7 +124,7 @@ impl WalletError {
                 INVALID_PARAMS_CODE
             }
             Self::MethodNotFound(_) => METHOD_NOT_FOUND_CODE,
-            Self::ExecutionReverted(_) => EXECUTION_REVERTED_CODE,
+            Self::ExecutionReverted { .. } => EXECUTION_REVERTED_CODE,
             Self::ValidationReverted { .. } => VALIDATION_REVERTED_CODE,
             Self::SponsorshipFailed(_) => INVALID_REQUEST_CODE,
             Self::InvalidAccountSignature => INVALID_SIGNATURE_CODE,
@@ -143,7 +151,7 @@ impl WalletError {
                 ErrorKind::Reprepare
             }
             Self::ValidationReverted { aa, .. } if aa.starts_with("AA25") => ErrorKind::Reprepare,
-            Self::ValidationReverted { .. } | Self::ExecutionReverted(_) => ErrorKind::Reverted,
+            Self::ValidationReverted { .. } | Self::ExecutionReverted { .. } => ErrorKind::Reverted,
             Self::SponsorshipFailed(_) => ErrorKind::SponsorshipRefused,
             Self::InvalidAccountSignature | Self::Eip7702AuthInvalid => {
                 ErrorKind::SignatureRejected
@@ -163,6 +171,27 @@ impl WalletError {
         }
     }
 
+    /// The raw revert data (`error.data`) of a revert, if the server gave it.
+    pub const fn revert_data(&self) -> Option<&Bytes> {
+        match self {
+            Self::ExecutionReverted { data, .. } | Self::ValidationReverted { data, .. } => {
+                data.as_ref()
+            }
+            _ => None,
+        }
+    }
+
+    /// Reads a JSON-RPC error, with its `data` when it is hex bytes, back into its variant.
+    pub fn from_error_object_with_data(code: i32, message: &str, data: Option<Bytes>) -> Self {
+        match Self::from_error_object(code, message) {
+            Self::ExecutionReverted { message, .. } => Self::ExecutionReverted { message, data },
+            Self::ValidationReverted { reason, aa, .. } => {
+                Self::ValidationReverted { reason, aa, data }
+            }
+            other => other,
+        }
+    }
+
     /// Reads a JSON-RPC error back into the variant that produces it.
     pub fn from_error_object(code: i32, message: &str) -> Self {
         let m = message.to_string();
@@ -179,9 +208,9 @@ impl WalletError {
                     .unwrap_or(message)
                     .to_string(),
             ),
-            EXECUTION_REVERTED_CODE => Self::ExecutionReverted(m),
+            EXECUTION_REVERTED_CODE => Self::ExecutionReverted { message: m, data: None },
             VALIDATION_REVERTED_CODE => match parse_validation_reverted(message) {
-                Some((reason, aa)) => Self::ValidationReverted { reason, aa },
+                Some((reason, aa)) => Self::ValidationReverted { reason, aa, data: None },
                 None => Self::Other { code, message: m },
             },
             INVALID_REQUEST_CODE => match message.strip_prefix("Sponsorship failed: ") {
@@ -237,7 +266,8 @@ pub fn entry_point_code(message: &str) -> Option<&str> {
 
 impl From<WalletError> for ErrorObjectOwned {
     fn from(e: WalletError) -> Self {
-        ErrorObject::owned(e.code(), e.to_string(), None::<()>)
+        let data = e.revert_data().cloned();
+        ErrorObject::owned(e.code(), e.to_string(), data)
     }
 }
 
@@ -284,7 +314,10 @@ impl From<jsonrpsee::core::ClientError> for Error {
     fn from(e: jsonrpsee::core::ClientError) -> Self {
         use jsonrpsee::core::ClientError as C;
         match e {
-            C::Call(obj) => Self::Rpc(WalletError::from_error_object(obj.code(), obj.message())),
+            C::Call(obj) => {
+                let data = obj.data().and_then(|d| serde_json::from_str::<Bytes>(d.get()).ok());
+                Self::Rpc(WalletError::from_error_object_with_data(obj.code(), obj.message(), data))
+            }
             C::RequestTimeout => Self::Timeout,
             C::ParseError(e) => Self::InvalidResponse(e.to_string()),
             C::Transport(e) => Self::Transport(e.to_string()),

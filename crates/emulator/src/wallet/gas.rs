@@ -73,13 +73,16 @@ fn total_gas(op: &UserOperationV07) -> Option<U256> {
 /// The op's maximum cost, or a -32602 naming the field whose value makes it overflow.
 pub(crate) fn max_cost_checked(op: &UserOperationV07) -> R<U256> {
     op_max_cost(op).ok_or_else(|| {
-        let field = if total_gas(op).is_none() {
-            "preVerificationGas"
-        } else {
-            "maxFeePerGas"
-        };
+        let fields = [
+            ("preVerificationGas", op.pre_verification_gas),
+            ("callGasLimit", U256::from(op.call_gas_limit)),
+            ("verificationGasLimit", U256::from(op.verification_gas_limit)),
+            ("paymasterVerificationGasLimit", U256::from(op.paymaster_verification_gas_limit.unwrap_or_default())),
+            ("paymasterPostOpGasLimit", U256::from(op.paymaster_post_op_gas_limit.unwrap_or_default())),
+        ];
+        let (field, _) = fields.iter().max_by_key(|(_, v)| *v).expect("five fields");
         invalid(format!(
-            "invalid `{field}`: the operation's maximum cost (gas limits × maxFeePerGas) overflows 256 bits"
+            "invalid `{field}`: the operation's maximum cost (its gas limits × maxFeePerGas) overflows 256 bits"
         ))
     })
 }
@@ -163,6 +166,7 @@ mod tests {
             max_fee_per_gas: U128::MAX,
             ..Default::default()
         };
-        assert!(max_cost_checked(&op).unwrap_err().to_string().contains("maxFeePerGas"));
+        let err = max_cost_checked(&op).unwrap_err().to_string();
+        assert!(err.contains("`preVerificationGas`") && err.contains("maxFeePerGas"), "{err}");
     }
 }

@@ -3,7 +3,7 @@
 use super::errors::{deferred_signature_invalid, invalid};
 use super::{Core, R};
 use crate::state::{DeferredActionRecord, Session};
-use alloy_primitives::{Address, Bytes, B256, U64};
+use alloy_primitives::{Address, Bytes, U64};
 use sesskey_account::{check_deadline, encode_install, Nonce, SessionInstall};
 use sesskey_rpc::WalletError;
 use sesskey_signing::parse_signature;

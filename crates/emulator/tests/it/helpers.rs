@@ -13,6 +13,20 @@ pub(crate) const CHAIN: u64 = 31337;
 pub(crate) const POLICY: &str = "6e7c3a8f-2b1d-4c5e-9f0a-1b2c3d4e5f60";
 pub(crate) const START: u64 = 1_800_000_000;
 
+/// The key that deploys test contracts with plain transactions.
+pub(crate) fn deployer() -> PrivateKeySigner {
+    dev_key(3)
+}
+
+/// A compiled contract of `fixtures/contracts/` (see `cargo xtask contracts`).
+pub(crate) fn contract_bytecode(name: &str) -> alloy_primitives::Bytes {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../../fixtures/contracts/{name}.json"));
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    doc["bytecode"].as_str().unwrap().parse().unwrap()
+}
+
 pub(crate) struct Env {
     pub(crate) server: Running,
     pub(crate) client: WalletClient,
@@ -28,7 +42,30 @@ impl Env {
             settle_after_ms: 0,
             deterministic_start: Some(START),
             cors: false,
+            genesis: vec![(deployer().address(), U256::from(10u128.pow(21)))],
+            ..Default::default()
         }
+    }
+
+    /// An alloy provider on the chain's `eth_*`, sending as the deployer (anvil's flow: fill the
+    /// nonce, gas and fees, sign, `eth_sendRawTransaction`, wait for the receipt).
+    pub(crate) fn provider(&self) -> impl alloy_provider::Provider {
+        let wallet = alloy_network::EthereumWallet::from(deployer());
+        alloy_provider::ProviderBuilder::new()
+            .wallet(wallet)
+            .connect_http(self.server.url().parse().unwrap())
+    }
+
+    /// Deploys a contract of `fixtures/contracts/` with ABI-encoded constructor `args`.
+    pub(crate) async fn deploy(&self, name: &str, args: &[u8]) -> Address {
+        use alloy_network::TransactionBuilder;
+        use alloy_provider::Provider;
+        let code = [&contract_bytecode(name)[..], args].concat();
+        let tx = alloy_rpc_types_eth::TransactionRequest::default().with_deploy_code(code);
+        let receipt =
+            self.provider().send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
+        assert!(receipt.status(), "the deployment of {name} succeeds");
+        receipt.contract_address.expect("a contract address")
     }
 
     pub(crate) async fn start() -> Self {

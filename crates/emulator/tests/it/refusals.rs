@@ -7,6 +7,10 @@ use sesskey_rpc::*;
 use sesskey_signing::*;
 use sesskey_types::*;
 
+alloy_sol_types::sol! {
+    error PreValidationHookDuplicate();
+}
+
 #[tokio::test]
 async fn invalid_params_name_the_field() {
     let env = Env::start().await;
@@ -63,9 +67,46 @@ async fn wrong_chain_unknown_policy_and_unknown_call_id() {
 #[tokio::test]
 async fn no_sponsorship_and_no_balance_fails_the_precheck() {
     let env = Env::start().await;
+    // A prepare answers, saying what the op may cost, so an app can tell its user what to fund.
+    let prepared = env
+        .client
+        .prepare_calls(env.prepare_params(vec![Call::default()], Default::default()))
+        .await
+        .unwrap();
+    let PreparedCalls::Array(array) = prepared else { panic!("an undelegated account") };
+    let mut signed = vec![];
+    for e in array.data {
+        match e {
+            PreparedElement::Authorization(a) => {
+                let signature = sign_authorization(&env.owner, &a).await.unwrap();
+                signed.push(SignedElement::Authorization(SignedAuthorization {
+                    data: a.data,
+                    chain_id: a.chain_id,
+                    signature,
+                }));
+            }
+            PreparedElement::UserOperationV070(op) => {
+                let fee = op.fee_payment.clone().unwrap();
+                assert!(!fee.sponsored);
+                assert!(fee.max_amount > alloy_primitives::U256::ZERO);
+                let signature = sign_user_op_v07(&env.owner, &op, ENTRY_POINT_V07).await.unwrap();
+                signed.push(SignedElement::UserOperationV070(SignedUserOperationV07 {
+                    data: op.data,
+                    chain_id: op.chain_id,
+                    signature,
+                }));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // The funds are checked at send, as a bundler does.
     let e = wallet_error(
         env.client
-            .prepare_calls(env.prepare_params(vec![Call::default()], Default::default()))
+            .send_prepared_calls(SendPreparedCallsParams {
+                calls: SignedCalls::Array(SignedArray { data: signed }),
+                capabilities: None,
+                call_id: None,
+            })
             .await,
     );
     assert_eq!(e.code(), SERVER_ERROR_CODE);
@@ -120,6 +161,7 @@ async fn wrong_signers_are_refused() {
         &alloy_signer::SignerSync::sign_hash_sync(&Env::stranger(), &digest).unwrap().as_bytes(),
     );
     let forged2 = SessionRef { signature: sig.into(), ..forged.clone() };
+    // As the account refuses it (spec §12): AA23 with `DeferredActionSignatureInvalid()`.
     for bad in [forged, forged2] {
         let e = wallet_error(
             env.send_with(
@@ -129,10 +171,9 @@ async fn wrong_signers_are_refused() {
             )
             .await,
         );
-        assert!(
-            e == WalletError::InvalidAccountSignature || e.code() == INVALID_PARAMS_CODE,
-            "{e:?}"
-        );
+        assert_eq!(e.code(), VALIDATION_REVERTED_CODE, "{e:?}");
+        assert_eq!(e.entry_point_code(), Some("AA23"));
+        assert_eq!(e.revert_data().map(|d| d.to_vec()), Some(vec![0x01, 0x33, 0x4f, 0x77]));
     }
 }
 
@@ -162,8 +203,34 @@ async fn reused_nonces_are_refused_with_aa25() {
         call_id: None,
     };
     env.client.send_prepared_calls(send.clone()).await.unwrap();
+    // A session's first op replayed: the account re-runs the deferred install before the nonce
+    // check, so AA23 `PreValidationHookDuplicate()` (spec §12), not AA25.
     let e = wallet_error(env.client.send_prepared_calls(send).await);
     assert_eq!(e.code(), VALIDATION_REVERTED_CODE);
+    assert_eq!(e.entry_point_code(), Some("AA23"));
+    use alloy_sol_types::SolError;
+    assert_eq!(e.revert_data().map(|d| d.to_vec()), Some(PreValidationHookDuplicate {}.abi_encode()));
+    // An owner op replayed: AA25.
+    let PreparedCalls::UserOperationV070(op) = env
+        .client
+        .prepare_calls(env.prepare_params(vec![Call::default()], Env::sponsored()))
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    let signature = sign_user_op_v07(&env.owner, &op, ENTRY_POINT_V07).await.unwrap();
+    let send = SendPreparedCallsParams {
+        calls: SignedCalls::UserOperationV070(SignedUserOperationV07 {
+            data: op.data,
+            chain_id: op.chain_id,
+            signature,
+        }),
+        capabilities: None,
+        call_id: None,
+    };
+    env.client.send_prepared_calls(send.clone()).await.unwrap();
+    let e = wallet_error(env.client.send_prepared_calls(send).await);
     assert_eq!(e.entry_point_code(), Some("AA25"));
     assert_eq!(e.kind(), ErrorKind::Reprepare);
 }

@@ -27,7 +27,10 @@ fn table() -> Vec<(WalletError, i32, &'static str, ErrorKind)> {
             FixRequest,
         ),
         (
-            WalletError::ExecutionReverted("ERC20: transfer amount exceeds balance".into()),
+            WalletError::ExecutionReverted {
+                message: "ERC20: transfer amount exceeds balance".into(),
+                data: None,
+            },
             -32521,
             "ERC20: transfer amount exceeds balance",
             Reverted,
@@ -36,6 +39,7 @@ fn table() -> Vec<(WalletError, i32, &'static str, ErrorKind)> {
             WalletError::ValidationReverted {
                 reason: "0x".into(),
                 aa: "AA25 invalid account nonce".into(),
+                data: None,
             },
             -32500,
             "validation reverted: [0x]: AA25 invalid account nonce",
@@ -45,6 +49,7 @@ fn table() -> Vec<(WalletError, i32, &'static str, ErrorKind)> {
             WalletError::ValidationReverted {
                 reason: "session expired".into(),
                 aa: "AA22 expired or not due".into(),
+                data: None,
             },
             -32500,
             "validation reverted: [session expired]: AA22 expired or not due",
@@ -129,6 +134,7 @@ impl WalletApiServer for Refuser {
         Err(WalletError::ValidationReverted {
             reason: "0x".into(),
             aa: "AA25 invalid account nonce".into(),
+            data: None,
         }
         .into())
     }
