@@ -31,7 +31,8 @@ pub(crate) fn compile(root: &Path) -> Result<()> {
     }
     for name in CONTRACTS {
         let stem = format!("{name}_sol_{name}");
-        let abi: Value = serde_json::from_str(&std::fs::read_to_string(out.join(format!("{stem}.abi")))?)?;
+        let abi: Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join(format!("{stem}.abi")))?)?;
         let bin = std::fs::read_to_string(out.join(format!("{stem}.bin")))?;
         let doc = json!({
             "contract": name,

@@ -17,7 +17,8 @@ mod signing_fixtures;
 use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
 
-const USAGE: &str = "usage: cargo xtask <fixtures [--check] | contracts | integration | bench | ci>";
+const USAGE: &str =
+    "usage: cargo xtask <fixtures [--check] | contracts | integration | bench | ci>";
 
 fn main() -> Result<()> {
     let root = repo_root();

@@ -87,7 +87,10 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         cors: args.cors,
         genesis: (0..5)
             .map(|i| {
-                (sesskey_signing::dev::dev_key(i).address(), alloy_primitives::U256::from(DEV_BALANCE_WEI))
+                (
+                    sesskey_signing::dev::dev_key(i).address(),
+                    alloy_primitives::U256::from(DEV_BALANCE_WEI),
+                )
             })
             .collect(),
         fork: args
@@ -95,10 +98,15 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .clone()
             .map(|url| sesskey_emulator::ForkConfig { url, block: args.fork_block }),
     };
-    let emulator = Emulator::launch(config, args.data_dir.as_deref()).await.map_err(|e| match &args.data_dir {
-        Some(dir) => anyhow::anyhow!("starting with the data folder {}: {e}", dir.display()),
-        None => anyhow::anyhow!("starting the emulator: {e}"),
-    })?;
+    let emulator =
+        Emulator::launch(config, args.data_dir.as_deref()).await.map_err(|e| {
+            match &args.data_dir {
+                Some(dir) => {
+                    anyhow::anyhow!("starting with the data folder {}: {e}", dir.display())
+                }
+                None => anyhow::anyhow!("starting the emulator: {e}"),
+            }
+        })?;
     let chain_ids = emulator.chain_ids();
     let running = start(emulator, args.addr).await.context("starting the server")?;
     println!("sesskey emulator of Alchemy's Wallet API");
@@ -121,7 +129,9 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         println!("eth_* of each chain: {}/chain/<chain id>", running.url());
     }
     println!();
-    println!("Development keys (public test keys: never hold real funds with them), 10000 ETH each");
+    println!(
+        "Development keys (public test keys: never hold real funds with them), 10000 ETH each"
+    );
     for i in 0..5 {
         let key = sesskey_signing::dev::dev_key(i);
         println!("({i}) {}", key.address());

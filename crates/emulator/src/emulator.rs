@@ -26,7 +26,9 @@ impl Inner {
                 if self.core.is_changed() {
                     match &self.store {
                         Some(store) => store.commit(&mut self.core).map_err(|e| {
-                            E::from(WalletError::Internal(format!("the change could not be saved: {e}")))
+                            E::from(WalletError::Internal(format!(
+                                "the change could not be saved: {e}"
+                            )))
                         })?,
                         None => self.core.apply(),
                     }
@@ -88,7 +90,11 @@ impl Emulator {
         Self::assemble(config, dir, Some(Arc::new(upstream)))
     }
 
-    fn assemble(config: Config, dir: Option<&Path>, upstream: Option<Arc<Upstream>>) -> Result<Self> {
+    fn assemble(
+        config: Config,
+        dir: Option<&Path>,
+        upstream: Option<Arc<Upstream>>,
+    ) -> Result<Self> {
         if config.chain_ids.is_empty() {
             return Err(crate::Error::Config("no chain to serve".into()));
         }
@@ -133,7 +139,10 @@ impl Emulator {
     }
 
     /// Runs one state-machine function and commits (or rolls back) what it changed.
-    pub(crate) fn call<T, E: From<WalletError>>(&self, f: impl FnOnce(&mut Core) -> Result<T, E>) -> Result<T, E> {
+    pub(crate) fn call<T, E: From<WalletError>>(
+        &self,
+        f: impl FnOnce(&mut Core) -> Result<T, E>,
+    ) -> Result<T, E> {
         let mut inner = self.lock();
         let r = f(&mut inner.core);
         inner.finish(r)
@@ -224,7 +233,13 @@ impl Emulator {
         self.call(|c| Ok(c.chain(c.check_chain(chain)?).account(account).balance))
     }
     /// Sets an ERC-20 balance on a token deployed in the emulator (see `emulator_setErc20Balance`).
-    pub fn set_erc20_balance(&self, chain: U64, token: Address, account: Address, amount: U256) -> R<()> {
+    pub fn set_erc20_balance(
+        &self,
+        chain: U64,
+        token: Address,
+        account: Address,
+        amount: U256,
+    ) -> R<()> {
         self.call(|c| {
             let id = c.check_chain(chain)?;
             c.set_erc20_balance(id, token, account, amount)
@@ -238,7 +253,12 @@ impl Emulator {
         })
     }
     /// Sets an account's EIP-7702 delegation directly (a test shortcut for a signed one).
-    pub fn set_delegation(&self, chain: U64, account: Address, delegation: Option<Address>) -> R<()> {
+    pub fn set_delegation(
+        &self,
+        chain: U64,
+        account: Address,
+        delegation: Option<Address>,
+    ) -> R<()> {
         self.call(|c| {
             let id = c.check_chain(chain)?;
             let code = match delegation {

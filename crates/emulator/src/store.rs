@@ -32,7 +32,16 @@ const BLOCKS: Def = TableDefinition::new("blocks");
 const TXS: Def = TableDefinition::new("txs");
 const CHAIN_META: Def = TableDefinition::new("chain_meta");
 const ALL: [Def; 11] = [
-    META, W_ACCOUNTS, SESSIONS, PREPARED, CALLS, EVM_ACCOUNTS, EVM_STORAGE, EVM_CODE, BLOCKS, TXS,
+    META,
+    W_ACCOUNTS,
+    SESSIONS,
+    PREPARED,
+    CALLS,
+    EVM_ACCOUNTS,
+    EVM_STORAGE,
+    EVM_CODE,
+    BLOCKS,
+    TXS,
     CHAIN_META,
 ];
 
@@ -64,8 +73,9 @@ impl Key for (u64, Address) {
         [&self.0.to_be_bytes()[..], self.1.as_slice()].concat()
     }
     fn decode(b: &[u8]) -> Option<Self> {
-        (b.len() == 28)
-            .then(|| (u64::from_be_bytes(b[..8].try_into().expect("8 bytes")), Address::from_slice(&b[8..])))
+        (b.len() == 28).then(|| {
+            (u64::from_be_bytes(b[..8].try_into().expect("8 bytes")), Address::from_slice(&b[8..]))
+        })
     }
 }
 
@@ -129,7 +139,11 @@ impl Store {
             return Err(corrupt("the file is empty".into()));
         }
         let opened = std::panic::catch_unwind(|| {
-            if exists { Database::open(&path) } else { Database::create(&path) }
+            if exists {
+                Database::open(&path)
+            } else {
+                Database::create(&path)
+            }
         });
         let db = match opened {
             Ok(Ok(db)) => db,
@@ -234,7 +248,8 @@ impl Store {
                 fork_block: core.chains.values().find_map(|c| c.upstream.as_ref().map(|u| u.block)),
             };
             let mut t = txn.open_table(META).map_err(storage)?;
-            t.insert(&b"meta"[..], &serde_json::to_vec(&meta).map_err(storage)?[..]).map_err(storage)?;
+            t.insert(&b"meta"[..], &serde_json::to_vec(&meta).map_err(storage)?[..])
+                .map_err(storage)?;
             drop(t);
             let w = &core.wallet;
             write_table(&txn, W_ACCOUNTS, None, &w.accounts)?;
@@ -328,4 +343,3 @@ fn load_chain(read: &redb::ReadTransaction, id: u64, c: &mut Chain) -> Result<()
     load_rows::<(), ChainMeta>(read, CHAIN_META, p, &mut c.meta)?;
     Ok(())
 }
-

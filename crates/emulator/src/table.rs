@@ -100,8 +100,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Table<K, V> {
 
     /// Every row as the current call sees it.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        let committed =
-            self.rows.iter().filter(|(k, _)| !self.pending.contains_key(*k));
+        let committed = self.rows.iter().filter(|(k, _)| !self.pending.contains_key(*k));
         let pending = self.pending.iter().filter_map(|(k, v)| v.as_ref().map(|v| (k, v)));
         committed.chain(pending)
     }

@@ -9,8 +9,8 @@ use revm::context::result::{EVMError, ExecutionResult, ResultAndState};
 use revm::context::{BlockEnv, CfgEnv, Context, TxEnv};
 use revm::context_interface::block::BlobExcessGasAndPrice;
 use revm::database::CacheDB;
-use revm::primitives::hardfork::SpecId;
 use revm::database_interface::WrapDatabaseRef;
+use revm::primitives::hardfork::SpecId;
 use revm::{Database, ExecuteEvm, MainBuilder, MainContext};
 use sesskey_types::Call;
 
@@ -120,8 +120,7 @@ impl Chain {
         calls: &[Call],
         gas_limit: u64,
     ) -> Result<OpRun, ChainDbError> {
-        let save =
-            (self.accounts.savepoint(), self.storage.savepoint(), self.code.savepoint());
+        let save = (self.accounts.savepoint(), self.storage.savepoint(), self.code.savepoint());
         let nonce = self.account(sender).nonce;
         let mut run = OpRun { success: true, ..Default::default() };
         for (i, call) in calls.iter().enumerate() {
@@ -160,12 +159,9 @@ impl Chain {
                 }
                 Err(EVMError::Database(e)) => return Err(e),
                 // The call cannot even start (e.g. its value exceeds the balance): a revert.
-                Err(_) => CallOutcome {
-                    success: false,
-                    gas: 0,
-                    output: Bytes::new(),
-                    logs: vec![],
-                },
+                Err(_) => {
+                    CallOutcome { success: false, gas: 0, output: Bytes::new(), logs: vec![] }
+                }
             };
             run.gas = run.gas.saturating_add(outcome.gas);
             run.call_gas.push(outcome.gas);
@@ -199,10 +195,13 @@ impl Chain {
                 for k in slots {
                     self.storage.put(k, U256::ZERO);
                 }
-                self.accounts.put(address, super::AccountRow {
-                    code_hash: revm::primitives::KECCAK_EMPTY,
-                    ..Default::default()
-                });
+                self.accounts.put(
+                    address,
+                    super::AccountRow {
+                        code_hash: revm::primitives::KECCAK_EMPTY,
+                        ..Default::default()
+                    },
+                );
                 continue;
             }
             let info = &account.info;
@@ -211,11 +210,14 @@ impl Chain {
                     self.code.put(info.code_hash, code.original_bytes());
                 }
             }
-            self.accounts.put(address, super::AccountRow {
-                balance: info.balance,
-                nonce: info.nonce,
-                code_hash: info.code_hash,
-            });
+            self.accounts.put(
+                address,
+                super::AccountRow {
+                    balance: info.balance,
+                    nonce: info.nonce,
+                    code_hash: info.code_hash,
+                },
+            );
             for (slot, value) in account.storage {
                 if value.is_changed() {
                     self.storage.put((address, slot), value.present_value);

@@ -57,7 +57,8 @@ impl Upstream {
     /// tokio runtime; reads later block on it from the emulator's blocking threads.
     pub(crate) async fn connect(config: &ForkConfig) -> crate::Result<Self> {
         let fork = |e: String| crate::Error::Fork(e);
-        let url = config.url.parse().map_err(|e| fork(format!("`{}` is not a URL: {e}", config.url)))?;
+        let url =
+            config.url.parse().map_err(|e| fork(format!("`{}` is not a URL: {e}", config.url)))?;
         let provider = ProviderBuilder::new().connect_http(url).erased();
         let chain_id = provider
             .get_chain_id()
@@ -73,12 +74,15 @@ impl Upstream {
         let header = provider
             .get_block_by_number(block.into())
             .await
-            .map_err(|e| fork(format!("eth_getBlockByNumber({block}) at the upstream failed: {e}")))?
+            .map_err(|e| {
+                fork(format!("eth_getBlockByNumber({block}) at the upstream failed: {e}"))
+            })?
             .ok_or_else(|| fork(format!("the upstream has no block {block}")))?
             .header;
         let handle = tokio::runtime::Handle::try_current()
             .map_err(|_| fork("a fork needs a tokio runtime".into()))?;
-        let db = WrapDatabaseAsync::with_handle(AlloyDB::new(provider, BlockId::number(block)), handle);
+        let db =
+            WrapDatabaseAsync::with_handle(AlloyDB::new(provider, BlockId::number(block)), handle);
         Ok(Self {
             db,
             chain_id,

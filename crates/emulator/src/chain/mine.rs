@@ -1,7 +1,9 @@
 //! Mining: one block per transaction, with its header, receipts and logs.
 
 use super::{BlockRow, Chain, ChainMeta, TxRow};
-use alloy_consensus::{Eip658Value, Header, Receipt, ReceiptEnvelope, ReceiptWithBloom, TxEnvelope, TxType};
+use alloy_consensus::{
+    Eip658Value, Header, Receipt, ReceiptEnvelope, ReceiptWithBloom, TxEnvelope, TxType,
+};
 use alloy_eips::eip1559::BaseFeeParams;
 use alloy_primitives::{keccak256, Address, Bloom, Log, B256, B64};
 use alloy_rpc_types_eth::{Transaction, TransactionReceipt};

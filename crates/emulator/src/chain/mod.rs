@@ -12,10 +12,10 @@ mod rpc;
 
 pub(crate) use db::ChainDb;
 pub(crate) use exec::{read_only, OpRun};
-pub use rpc::{describe_revert, EthError, MAX_LOG_RANGE};
 pub use fork::ForkConfig;
 pub(crate) use fork::Upstream;
 pub(crate) use mine::Mined;
+pub use rpc::{describe_revert, EthError, MAX_LOG_RANGE};
 
 use crate::table::Table;
 use alloy_primitives::{Address, Bloom, Bytes, B256, U256};

@@ -132,7 +132,12 @@ impl Chain {
         } else {
             BlockTransactions::Hashes(b.txs.clone())
         };
-        Block { header: hdr, uncles: vec![], transactions: txs, withdrawals: Some(Default::default()) }
+        Block {
+            header: hdr,
+            uncles: vec![],
+            transactions: txs,
+            withdrawals: Some(Default::default()),
+        }
     }
 
     /// `eth_getBlockByNumber`.
@@ -183,7 +188,9 @@ impl Chain {
             }
             for h in &b.txs {
                 let Some(t) = self.txs.get(h) else { continue };
-                out.extend(t.receipt.inner.logs().iter().filter(|l| filter.matches(&l.inner)).cloned());
+                out.extend(
+                    t.receipt.inner.logs().iter().filter(|l| filter.matches(&l.inner)).cloned(),
+                );
             }
         }
         Ok(out)
@@ -199,9 +206,11 @@ impl Chain {
         let newest = self.resolve(newest).ok_or_else(|| EthError::server("header not found"))?;
         let count = count.clamp(1, 1024);
         let oldest = newest.saturating_sub(count - 1);
-        let blocks: Vec<&BlockRow> = (oldest..=newest).filter_map(|n| self.blocks.get(&n)).collect();
+        let blocks: Vec<&BlockRow> =
+            (oldest..=newest).filter_map(|n| self.blocks.get(&n)).collect();
         let oldest = blocks.first().map(|b| b.number).unwrap_or(newest);
-        let mut base_fee_per_gas: Vec<u128> = blocks.iter().map(|b| u128::from(b.base_fee)).collect();
+        let mut base_fee_per_gas: Vec<u128> =
+            blocks.iter().map(|b| u128::from(b.base_fee)).collect();
         if let Some(last) = blocks.last() {
             base_fee_per_gas.push(u128::from(super::mine::next_base_fee(last)));
         }
@@ -349,7 +358,9 @@ impl Chain {
         let tx = TxEnv::from_recovered_tx(&envelope, from);
         let hash = *envelope.tx_hash();
         let out = self.transact(&block, tx, |_| {}).map_err(|e| match e {
-            EVMError::Transaction(t) => EthError::server(pool_error(&t, envelope.gas_limit(), intrinsic)),
+            EVMError::Transaction(t) => {
+                EthError::server(pool_error(&t, envelope.gas_limit(), intrinsic))
+            }
             other => EthError::server(other.to_string()),
         })?;
         let result = out.result;
@@ -373,7 +384,6 @@ impl Chain {
         self.mine(&block, vec![mined]);
         Ok(hash)
     }
-
 }
 
 /// A transaction the EVM refused before running, worded as geth's pool words it.

@@ -57,7 +57,12 @@ impl EmulatorApiServer for Controls {
     ) -> RpcResult<()> {
         self.run(move |e| e.set_erc20_balance(chain_id, token, account, amount)).await
     }
-    async fn get_erc20_balance(&self, chain_id: U64, token: Address, account: Address) -> RpcResult<U256> {
+    async fn get_erc20_balance(
+        &self,
+        chain_id: U64,
+        token: Address,
+        account: Address,
+    ) -> RpcResult<U256> {
         self.run(move |e| e.erc20_balance(chain_id, token, account)).await
     }
     async fn settle(&self) -> RpcResult<usize> {
@@ -142,7 +147,8 @@ pub(crate) fn anvil_module(emulator: Arc<Emulator>) -> RpcModule<Emulator> {
         e.on_chain(chain, |c, id| c.set_next_block_timestamp(id, t.saturating_to()).map_err(wallet))
     });
     control!(m, "evm_mine", |e, chain, p| {
-        let t: Option<U64> = p.optional_next().map_err(|e| EthError::invalid(e.message().to_string()))?;
+        let t: Option<U64> =
+            p.optional_next().map_err(|e| EthError::invalid(e.message().to_string()))?;
         e.on_chain(chain, |c, id| {
             c.mine_block(id, t.map(|t| t.saturating_to())).map_err(wallet)?;
             Ok("0x0")

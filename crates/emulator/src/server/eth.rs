@@ -32,7 +32,9 @@ impl<'a> Args<'a> {
         Self(p.sequence())
     }
     fn next<T: DeserializeOwned>(&mut self, name: &str) -> Answer<T> {
-        self.0.next().map_err(|e| EthError::invalid(format!("invalid `{name}`: {}", e.message())).into())
+        self.0
+            .next()
+            .map_err(|e| EthError::invalid(format!("invalid `{name}`: {}", e.message())).into())
     }
     fn optional<T: DeserializeOwned>(&mut self, name: &str) -> Answer<Option<T>> {
         self.0
@@ -62,8 +64,12 @@ fn answer<T>(r: Result<T, EthError>) -> Answer<T> {
 /// The `eth_*` methods over `emulator`.
 pub(crate) fn eth_module(emulator: Arc<Emulator>) -> RpcModule<Emulator> {
     let mut m = RpcModule::from_arc(emulator);
-    eth_method!(m, "eth_chainId", |e, chain, a| answer(e.on_chain(chain, |_, id| Ok(U64::from(id)))));
-    eth_method!(m, "net_version", |e, chain, a| answer(e.on_chain(chain, |_, id| Ok(id.to_string()))));
+    eth_method!(m, "eth_chainId", |e, chain, a| answer(
+        e.on_chain(chain, |_, id| Ok(U64::from(id)))
+    ));
+    eth_method!(m, "net_version", |e, chain, a| answer(
+        e.on_chain(chain, |_, id| Ok(id.to_string()))
+    ));
     eth_method!(m, "web3_clientVersion", |e, chain, a| Answer::Ok(format!(
         "sesskey-emulator/{}",
         env!("CARGO_PKG_VERSION")
@@ -151,7 +157,9 @@ pub(crate) fn eth_module(emulator: Arc<Emulator>) -> RpcModule<Emulator> {
         let count: U64 = a.next("blockCount")?;
         let newest: BlockNumberOrTag = a.next("newestBlock")?;
         let percentiles: Option<Vec<f64>> = a.optional("rewardPercentiles")?;
-        answer(e.on_chain(chain, |c, id| c.chain(id).fee_history(count.saturating_to(), newest, percentiles)))
+        answer(e.on_chain(chain, |c, id| {
+            c.chain(id).fee_history(count.saturating_to(), newest, percentiles)
+        }))
     });
     eth_method!(m, "eth_sendRawTransaction", |e, chain, a| {
         let raw: Bytes = a.next("transaction")?;

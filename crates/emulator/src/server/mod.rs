@@ -63,7 +63,8 @@ pub async fn serve(emulator: Emulator, addr: SocketAddr) -> std::io::Result<Runn
     let emulator = Arc::new(emulator);
     let mut module = wallet_module(emulator.clone());
     let merge = |m: &mut jsonrpsee::RpcModule<_>, other| {
-        m.merge(other).map_err(|e: jsonrpsee::core::RegisterMethodError| std::io::Error::other(e.to_string()))
+        m.merge(other)
+            .map_err(|e: jsonrpsee::core::RegisterMethodError| std::io::Error::other(e.to_string()))
     };
     merge(&mut module, eth::eth_module(emulator.clone()).remove_context())?;
     merge(&mut module, controls::anvil_module(emulator.clone()).remove_context())?;
@@ -73,15 +74,16 @@ pub async fn serve(emulator: Emulator, addr: SocketAddr) -> std::io::Result<Runn
     }
     let config = ServerConfig::builder().max_request_body_size(MAX_REQUEST_BYTES).build();
     let cors = emulator.config().cors.then(tower_http::cors::CorsLayer::permissive);
-    let middleware = tower::ServiceBuilder::new()
-        .option_layer(cors)
-        .map_request(|mut req: hyper::Request<_>| {
+    let middleware = tower::ServiceBuilder::new().option_layer(cors).map_request(
+        |mut req: hyper::Request<_>| {
             if let Some(id) = route(req.uri().path()) {
                 req.extensions_mut().insert(ChainRoute(id));
             }
             req
-        });
-    let server = Server::builder().set_config(config).set_http_middleware(middleware).build(addr).await?;
+        },
+    );
+    let server =
+        Server::builder().set_config(config).set_http_middleware(middleware).build(addr).await?;
     let addr = server.local_addr()?;
     let handle = server.start(module);
     tracing::info!(%addr, "emulator listening");

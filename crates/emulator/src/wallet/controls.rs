@@ -44,7 +44,9 @@ impl Core {
     fn balance_of(&self, chain: u64, token: Address, account: Address) -> R<(U256, Vec<U256>)> {
         let c = self.chain(chain);
         if c.code_of(token).is_empty() {
-            return Err(invalid(format!("invalid `token`: no contract at {token} on chain {chain:#x}")));
+            return Err(invalid(format!(
+                "invalid `token`: no contract at {token} on chain {chain:#x}"
+            )));
         }
         let env = c.next_block_env(self.clock.now());
         let tx = TxEnv {
@@ -58,17 +60,30 @@ impl Core {
         let out = c
             .transact(&env, tx, crate::chain::read_only)
             .map_err(|e| WalletError::Internal(e.to_string()))?;
-        let not_erc20 = || invalid(format!("invalid `token`: {token} does not answer balanceOf(address)"));
-        let output = out.result.output().cloned().filter(|_| out.result.is_success()).ok_or_else(not_erc20)?;
+        let not_erc20 =
+            || invalid(format!("invalid `token`: {token} does not answer balanceOf(address)"));
+        let output = out
+            .result
+            .output()
+            .cloned()
+            .filter(|_| out.result.is_success())
+            .ok_or_else(not_erc20)?;
         let balance = balanceOfCall::abi_decode_returns(&output).map_err(|_| not_erc20())?;
-        let read = out.state.get(&token).map(|a| a.storage.keys().copied().collect()).unwrap_or_default();
+        let read =
+            out.state.get(&token).map(|a| a.storage.keys().copied().collect()).unwrap_or_default();
         Ok((balance, read))
     }
 
     /// Sets an ERC-20 balance on any standard token, as forge-std's `deal` does: records the
     /// storage slots `balanceOf(account)` reads, writes each in turn, and keeps the one that
     /// `balanceOf` then answers with the new amount.
-    pub(crate) fn set_erc20_balance(&mut self, chain: u64, token: Address, account: Address, amount: U256) -> R<()> {
+    pub(crate) fn set_erc20_balance(
+        &mut self,
+        chain: u64,
+        token: Address,
+        account: Address,
+        amount: U256,
+    ) -> R<()> {
         let (_, slots) = self.balance_of(chain, token, account)?;
         for slot in slots {
             let before = self.chain(chain).storage_at(token, slot);
@@ -86,8 +101,13 @@ impl Core {
     /// Settles every pending call now.
     pub(crate) fn settle(&mut self) -> usize {
         let now = self.clock.now_ms();
-        let pending: Vec<Bytes> =
-            self.wallet.calls.iter().filter(|(_, c)| c.settle_at > now).map(|(k, _)| k.clone()).collect();
+        let pending: Vec<Bytes> = self
+            .wallet
+            .calls
+            .iter()
+            .filter(|(_, c)| c.settle_at > now)
+            .map(|(k, _)| k.clone())
+            .collect();
         for id in &pending {
             if let Some(c) = self.wallet.calls.get_mut(id) {
                 c.settle_at = now;
@@ -115,7 +135,10 @@ impl Core {
                         Permission::GasLimit(g) => gas_left = Some(left(g.limit, s.spent.gas)),
                         Permission::Erc20TokenTransfer(e) => erc20_left.push((
                             e.address,
-                            left(e.allowance, s.spent.erc20.get(&e.address).copied().unwrap_or_default()),
+                            left(
+                                e.allowance,
+                                s.spent.erc20.get(&e.address).copied().unwrap_or_default(),
+                            ),
                         )),
                         _ => {}
                     }
@@ -142,7 +165,11 @@ impl Core {
 
     /// Revokes a session (durably).
     pub(crate) fn revoke_session(&mut self, id: SessionId) -> R<()> {
-        let s = self.wallet.sessions.get_mut(&id).ok_or_else(|| invalid(format!("unknown session {id}")))?;
+        let s = self
+            .wallet
+            .sessions
+            .get_mut(&id)
+            .ok_or_else(|| invalid(format!("unknown session {id}")))?;
         s.revoked = true;
         Ok(())
     }
@@ -161,7 +188,11 @@ impl Core {
 
     /// The packed `userOp.signature` of a call.
     pub(crate) fn packed_signature(&self, id: &CallId) -> R<Bytes> {
-        self.wallet.calls.get(&id.0).map(|c| c.packed_signature.clone()).ok_or(WalletError::UnknownCallId)
+        self.wallet
+            .calls
+            .get(&id.0)
+            .map(|c| c.packed_signature.clone())
+            .ok_or(WalletError::UnknownCallId)
     }
 
     /// `evm_setNextBlockTimestamp`: the next block's timestamp (not before the head's).

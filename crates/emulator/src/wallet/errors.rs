@@ -131,10 +131,9 @@ pub(crate) fn violation(v: &Violation, entity: u32, permissions: &[Permission]) 
             };
             aa23(v.to_string(), hook(ALLOWLIST_MODULE, entity, inner))
         }
-        Violation::PrivilegedSelector { selector, .. } => aa23(
-            v.to_string(),
-            ValidationFunctionMissing { selector: *selector }.abi_encode(),
-        ),
+        Violation::PrivilegedSelector { selector, .. } => {
+            aa23(v.to_string(), ValidationFunctionMissing { selector: *selector }.abi_encode())
+        }
         Violation::GasLimit { .. } => aa23(
             v.to_string(),
             hook(

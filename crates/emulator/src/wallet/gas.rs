@@ -41,9 +41,9 @@ pub(crate) fn call_gas_limit(used: u64, calls: usize) -> u64 {
 /// Gas an included operation used: its pre-verification gas, most of its verification, the
 /// paymaster's, and its calls' execution.
 pub(crate) fn gas_used(op: &UserOperationV07, execution: u64, calls: usize) -> u64 {
-    let verification = op.verification_gas_limit.saturating_to::<u64>()
-        .saturating_mul(VERIFICATION_USED_PERCENT)
-        / 100;
+    let verification =
+        op.verification_gas_limit.saturating_to::<u64>().saturating_mul(VERIFICATION_USED_PERCENT)
+            / 100;
     let paymaster = op
         .paymaster_verification_gas_limit
         .map(|g| g.saturating_to::<u64>().min(PAYMASTER_VERIFICATION_GAS))

@@ -95,12 +95,14 @@ pub(crate) struct FullSnapshot {
 
 impl Core {
     /// A new state: empty tables and, on a fresh start, the chains' genesis.
-    pub(crate) fn new(config: Config, clock: Clock, ids: Ids, upstream: Option<Arc<Upstream>>) -> Self {
-        let chains = config
-            .chain_ids
-            .iter()
-            .map(|&id| (id, Chain::new(id, upstream.clone())))
-            .collect();
+    pub(crate) fn new(
+        config: Config,
+        clock: Clock,
+        ids: Ids,
+        upstream: Option<Arc<Upstream>>,
+    ) -> Self {
+        let chains =
+            config.chain_ids.iter().map(|&id| (id, Chain::new(id, upstream.clone()))).collect();
         Self {
             config,
             wallet: WalletState::default(),
@@ -128,9 +130,9 @@ impl Core {
                 chain.set_balance(*a, *wei);
             }
             match chain.upstream.clone() {
-                Some(up) => {
-                    chain.meta.put((), crate::chain::ChainMeta { head: up.block, next_timestamp: None })
-                }
+                Some(up) => chain
+                    .meta
+                    .put((), crate::chain::ChainMeta { head: up.block, next_timestamp: None }),
                 None => {
                     let mut env = chain.next_block_env(now);
                     env.number = U256::ZERO;
@@ -178,9 +180,7 @@ impl Core {
 
     /// Whether the current call changed anything.
     pub(crate) fn is_changed(&self) -> bool {
-        self.meta_changed
-            || self.wallet.is_changed()
-            || self.chains.values().any(Chain::is_changed)
+        self.meta_changed || self.wallet.is_changed() || self.chains.values().any(Chain::is_changed)
     }
 
     /// Makes the current call's changes the committed state.

@@ -34,9 +34,12 @@ pub(crate) fn judge(session: &Session, now: u64, calls: &[Call], gas_cost: U256)
             Permission::NativeTokenTransfer(_) => {
                 Permission::NativeTokenTransfer(NativeTokenTransfer { allowance: U256::MAX })
             }
-            Permission::Erc20TokenTransfer(e) => Permission::Erc20TokenTransfer(
-                Erc20TokenTransfer { address: e.address, allowance: U256::MAX },
-            ),
+            Permission::Erc20TokenTransfer(e) => {
+                Permission::Erc20TokenTransfer(Erc20TokenTransfer {
+                    address: e.address,
+                    allowance: U256::MAX,
+                })
+            }
             other => other.clone(),
         })
         .collect();
@@ -44,9 +47,11 @@ pub(crate) fn judge(session: &Session, now: u64, calls: &[Call], gas_cost: U256)
     let validated = policy(session, lifted).evaluate(&spent, now, calls, gas_cost).map_err(fail)?;
     match policy(session, session.permissions.clone()).evaluate(&spent, now, calls, gas_cost) {
         Ok(spend) => Ok(Verdict::Allowed(spend)),
-        Err(v @ (Violation::NativeAllowance { .. }
-        | Violation::Erc20Allowance { .. }
-        | Violation::MalformedErc20Call { .. })) => Ok(Verdict::ExecutionHookReverts {
+        Err(
+            v @ (Violation::NativeAllowance { .. }
+            | Violation::Erc20Allowance { .. }
+            | Violation::MalformedErc20Call { .. }),
+        ) => Ok(Verdict::ExecutionHookReverts {
             violation: v,
             gas: Spend { gas: validated.gas, ..Default::default() },
         }),

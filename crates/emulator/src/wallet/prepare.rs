@@ -10,7 +10,9 @@ use crate::chain::{describe_revert, PRIORITY_FEE};
 use alloy_primitives::{keccak256, Address, U128, U256, U64};
 use sesskey_account::{encode_calls, has_exec_hooks, CallEncoding, Nonce};
 use sesskey_rpc::WalletError;
-use sesskey_signing::{eip191_digest, eip7702_digest, user_op_v07_hash, AuthorizationTuple, ENTRY_POINT_V07};
+use sesskey_signing::{
+    eip191_digest, eip7702_digest, user_op_v07_hash, AuthorizationTuple, ENTRY_POINT_V07,
+};
 use sesskey_types::*;
 
 /// Who signs the op, and what that changes in it.
@@ -32,8 +34,9 @@ impl Core {
                 "ERC-20 gas payment (paymasterService.erc20) is not implemented by the emulator",
             ));
         }
-        if let Some(Eip7702AuthCapability::Explicit { delegation: Delegation::Undelegate, .. }) =
-            caps.eip7702_auth
+        if let Some(Eip7702AuthCapability::Explicit {
+            delegation: Delegation::Undelegate, ..
+        }) = caps.eip7702_auth
         {
             let calls = params.calls.as_deref().unwrap_or_default();
             return self.prepare_undelegation(chain, params.from, calls);
@@ -43,7 +46,9 @@ impl Core {
         }
         let parallel_key = match &caps.nonce_override {
             Some(o) if o.nonce_key.bit_len() > 152 => {
-                return Err(invalid("invalid `capabilities.nonceOverride.nonceKey`: above 152 bits"))
+                return Err(invalid(
+                    "invalid `capabilities.nonceOverride.nonceKey`: above 152 bits",
+                ))
             }
             Some(o) => alloy_primitives::aliases::U152::from_be_slice(
                 &o.nonce_key.to_be_bytes::<32>()[13..],
@@ -91,11 +96,8 @@ impl Core {
                 } else {
                     gas::first_op_verification_gas(s.action.call.len())
                 };
-                let signer = Signer {
-                    nonce,
-                    exec_hooks: has_exec_hooks(&s.permissions),
-                    verification_gas,
-                };
+                let signer =
+                    Signer { nonce, exec_hooks: has_exec_hooks(&s.permissions), verification_gas };
                 (signer, Some(resolved.session))
             }
             None => {
@@ -133,8 +135,7 @@ impl Core {
         };
         if sponsored {
             op.paymaster = Some(EMULATOR_PAYMASTER);
-            op.paymaster_verification_gas_limit =
-                Some(U128::from(gas::PAYMASTER_VERIFICATION_GAS));
+            op.paymaster_verification_gas_limit = Some(U128::from(gas::PAYMASTER_VERIFICATION_GAS));
             op.paymaster_post_op_gas_limit = Some(U128::ZERO);
             let valid_until = now.saturating_add(3600).to_be_bytes();
             let stamp = keccak256(
@@ -183,9 +184,14 @@ impl Core {
             nonce: eoa_nonce,
         };
         let authorization = PreparedAuthorization {
-            data: AuthorizationData { address: MODULAR_ACCOUNT_V2_7702, nonce: U64::from(eoa_nonce) },
+            data: AuthorizationData {
+                address: MODULAR_ACCOUNT_V2_7702,
+                nonce: U64::from(eoa_nonce),
+            },
             chain_id: U64::from(chain),
-            signature_request: SignatureRequest::Eip7702Auth { raw_payload: eip7702_digest(&tuple) },
+            signature_request: SignatureRequest::Eip7702Auth {
+                raw_payload: eip7702_digest(&tuple),
+            },
         };
         let details = prepared.details.clone();
         Ok(PreparedCalls::Array(PreparedArray {
@@ -222,7 +228,12 @@ impl Core {
 
     /// `eip7702Auth: {delegation: 0x0}` with no calls: a lone authorization that clears the
     /// account's code (its storage, sessions and nonces included, stays).
-    fn prepare_undelegation(&mut self, chain: u64, from: Address, calls: &[Call]) -> R<PreparedCalls> {
+    fn prepare_undelegation(
+        &mut self,
+        chain: u64,
+        from: Address,
+        calls: &[Call],
+    ) -> R<PreparedCalls> {
         if !calls.is_empty() {
             return Err(invalid("invalid `calls`: undelegation takes no calls"));
         }
@@ -231,11 +242,14 @@ impl Core {
             return Err(invalid(format!("account {from} is not delegated: nothing to undelegate")));
         }
         let nonce = c.account(from).nonce;
-        let tuple = AuthorizationTuple { chain_id: U256::from(chain), address: Address::ZERO, nonce };
+        let tuple =
+            AuthorizationTuple { chain_id: U256::from(chain), address: Address::ZERO, nonce };
         Ok(PreparedCalls::Authorization(PreparedAuthorization {
             data: AuthorizationData { address: Address::ZERO, nonce: U64::from(nonce) },
             chain_id: U64::from(chain),
-            signature_request: SignatureRequest::Eip7702Auth { raw_payload: eip7702_digest(&tuple) },
+            signature_request: SignatureRequest::Eip7702Auth {
+                raw_payload: eip7702_digest(&tuple),
+            },
         }))
     }
 }
@@ -245,10 +259,8 @@ impl Core {
 fn refuse_execution_hook(session: &crate::state::Session, verdict: Verdict) -> R<()> {
     match verdict {
         Verdict::Allowed(_) => Ok(()),
-        Verdict::ExecutionHookReverts { violation, .. } => Err(super::errors::violation(
-            &violation,
-            session.entity_id,
-            &session.permissions,
-        )),
+        Verdict::ExecutionHookReverts { violation, .. } => {
+            Err(super::errors::violation(&violation, session.entity_id, &session.permissions))
+        }
     }
 }

@@ -14,7 +14,9 @@ use sesskey_account::{
     call_id, decode_calls, has_exec_hooks, pack_deferred_signature, pack_signature, Nonce, Spend,
 };
 use sesskey_rpc::WalletError;
-use sesskey_signing::{eip191_digest, eip7702_digest, user_op_v07_hash, AuthorizationTuple, ENTRY_POINT_V07};
+use sesskey_signing::{
+    eip191_digest, eip7702_digest, user_op_v07_hash, AuthorizationTuple, ENTRY_POINT_V07,
+};
 use sesskey_types::*;
 
 sol! {
@@ -25,7 +27,8 @@ sol! {
 }
 
 /// The address the emulator's bundle transactions come from.
-pub const BUNDLER: Address = alloy_primitives::address!("0x00000000000000000000000000000000b0D1e5a7");
+pub const BUNDLER: Address =
+    alloy_primitives::address!("0x00000000000000000000000000000000b0D1e5a7");
 
 /// A send, taken apart, with its signers recovered before the state is locked (recovery needs
 /// no state and is the costliest step).
@@ -47,7 +50,8 @@ pub(crate) fn recover_signers(params: SendPreparedCallsParams) -> R<Signed> {
         let digest = eip7702_digest(&AuthorizationTuple::from_wire(&a.data, a.chain_id));
         sesskey_signing::recover(digest, &a.signature.data).ok()
     };
-    let v060 = || invalid("invalid `type`: user-operation-v060 is not served (MAv2 uses EntryPoint v0.7)");
+    let v060 =
+        || invalid("invalid `type`: user-operation-v060 is not served (MAv2 uses EntryPoint v0.7)");
     let (auths, op) = match params.calls {
         SignedCalls::UserOperationV070(op) => (vec![], op),
         SignedCalls::Array(SignedArray { data }) => {
@@ -61,7 +65,9 @@ pub(crate) fn recover_signers(params: SendPreparedCallsParams) -> R<Signed> {
                 }
             }
             if ops.len() != 1 {
-                return Err(invalid("invalid `data`: an array must hold exactly one user-operation-v070"));
+                return Err(invalid(
+                    "invalid `data`: an array must hold exactly one user-operation-v070",
+                ));
             }
             (auths, ops.remove(0))
         }
@@ -74,7 +80,13 @@ pub(crate) fn recover_signers(params: SendPreparedCallsParams) -> R<Signed> {
     let chain: u64 = op.chain_id.saturating_to();
     let hash = user_op_v07_hash(&op.data, ENTRY_POINT_V07, chain);
     let signer = sesskey_signing::recover(eip191_digest(hash.as_slice()), &op.signature.data).ok();
-    let auths = auths.into_iter().map(|a| { let s = auth_signer(&a); (a, s) }).collect();
+    let auths = auths
+        .into_iter()
+        .map(|a| {
+            let s = auth_signer(&a);
+            (a, s)
+        })
+        .collect();
     Ok(Signed::Op {
         auths,
         op: Box::new(op),
@@ -89,7 +101,9 @@ impl Core {
     pub(crate) fn send_prepared_calls(&mut self, signed: Signed) -> R<SendPreparedCallsResult> {
         let (auths, op, hash, op_signer, caps) = match signed {
             Signed::Authorization(a, signer) => return self.send_lone_authorization(a, signer),
-            Signed::Op { auths, op, hash, signer, capabilities } => (auths, op, hash, signer, capabilities),
+            Signed::Op { auths, op, hash, signer, capabilities } => {
+                (auths, op, hash, signer, capabilities)
+            }
         };
         let chain = self.check_chain(op.chain_id)?;
         let data = &op.data;
@@ -99,7 +113,10 @@ impl Core {
         // EIP-7702 authorizations: signed by the EOA, for its current nonce (relayed).
         for (a, signer) in &auths {
             if a.chain_id.to::<u64>() != chain && !a.chain_id.is_zero() {
-                return Err(invalid(format!("invalid `data`: authorization for chain {:#x}", a.chain_id)));
+                return Err(invalid(format!(
+                    "invalid `data`: authorization for chain {:#x}",
+                    a.chain_id
+                )));
             }
             if *signer != Some(sender) {
                 return Err(WalletError::Eip7702AuthInvalid);
@@ -108,7 +125,9 @@ impl Core {
                 return Err(WalletError::Eip7702NonceMismatch);
             }
             if a.data.address != MODULAR_ACCOUNT_V2_7702 && !a.data.address.is_zero() {
-                return Err(invalid("invalid `data.address`: the delegation must be ModularAccountV2"));
+                return Err(invalid(
+                    "invalid `data.address`: the delegation must be ModularAccountV2",
+                ));
             }
             self.chain_mut(chain).apply_authorization(sender, a.data.address);
         }
@@ -125,7 +144,8 @@ impl Core {
             None => None,
         };
         if let Some(r) = &resolved {
-            if nonce.deferred_action && r.session.installed && data.nonce == r.session.action.nonce {
+            if nonce.deferred_action && r.session.installed && data.nonce == r.session.action.nonce
+            {
                 return Err(first_op_replayed());
             }
         }
@@ -156,11 +176,12 @@ impl Core {
                 "sender balance and deposit together is {balance} but must be at least {max_cost} to pay for this operation"
             )));
         }
-        let decoded = decode_calls(sender, &data.call_data).map_err(|e| WalletError::ValidationReverted {
-            reason: e.to_string(),
-            aa: "AA23 reverted".into(),
-            data: None,
-        })?;
+        let decoded =
+            decode_calls(sender, &data.call_data).map_err(|e| WalletError::ValidationReverted {
+                reason: e.to_string(),
+                aa: "AA23 reverted".into(),
+                data: None,
+            })?;
         let sig = sig65(&op.signature.data)?;
         let (packed, verdict) = match &resolved {
             Some(r) => {
@@ -201,10 +222,14 @@ impl Core {
         // Included: the nonce is used and the gas paid, whatever the calls do.
         *self.wallet.account_mut(chain, sender).sequences.entry(key).or_insert(0) += 1;
         let hook_revert = match &verdict {
-            Some((_, entity, perms, Verdict::ExecutionHookReverts { violation, .. })) => Some(
-                super::errors::exec_hook_revert(violation, *entity)
-                    .unwrap_or_else(|| super::errors::violation(violation, *entity, perms).revert_data().cloned().unwrap_or_default()),
-            ),
+            Some((_, entity, perms, Verdict::ExecutionHookReverts { violation, .. })) => {
+                Some(super::errors::exec_hook_revert(violation, *entity).unwrap_or_else(|| {
+                    super::errors::violation(violation, *entity, perms)
+                        .revert_data()
+                        .cloned()
+                        .unwrap_or_default()
+                }))
+            }
             _ => None,
         };
         let c = self.chains.get_mut(&chain).expect("checked");
@@ -247,57 +272,77 @@ impl Core {
         let mut logs = run.logs.clone();
         let paymaster = data.paymaster.unwrap_or_default();
         if let Some((_, reason)) = &run.failure {
-            logs.push(entry_point_log(UserOperationRevertReason {
+            logs.push(entry_point_log(
+                UserOperationRevertReason {
+                    userOpHash: hash,
+                    sender,
+                    nonce: data.nonce,
+                    revertReason: reason.clone(),
+                }
+                .encode_log_data(),
+            ));
+        }
+        logs.push(entry_point_log(
+            UserOperationEvent {
                 userOpHash: hash,
                 sender,
+                paymaster,
                 nonce: data.nonce,
-                revertReason: reason.clone(),
-            }.encode_log_data()));
-        }
-        logs.push(entry_point_log(UserOperationEvent {
-            userOpHash: hash,
-            sender,
-            paymaster,
-            nonce: data.nonce,
-            success: run.success,
-            actualGasCost: gas_cost,
-            actualGasUsed: U256::from(gas_used),
-        }.encode_log_data()));
+                success: run.success,
+                actualGasCost: gas_cost,
+                actualGasUsed: U256::from(gas_used),
+            }
+            .encode_log_data(),
+        ));
         let c = self.chains.get_mut(&chain).expect("checked");
-        c.mine(&env, vec![Mined {
-            hash: tx_hash,
-            tx: None,
-            from: BUNDLER,
-            to: Some(ENTRY_POINT_V07),
-            contract_address: None,
-            success: true,
-            gas_used,
-            effective_gas_price: price,
-            logs,
-        }]);
+        c.mine(
+            &env,
+            vec![Mined {
+                hash: tx_hash,
+                tx: None,
+                from: BUNDLER,
+                to: Some(ENTRY_POINT_V07),
+                contract_address: None,
+                success: true,
+                gas_used,
+                effective_gas_price: price,
+                logs,
+            }],
+        );
         let id = call_id(chain, hash);
         let settle_at = self.clock.now_ms().saturating_add(self.config.settle_after_ms);
-        self.wallet.calls.put(id.clone(), CallRecord {
-            chain_id: chain,
-            hash,
-            calls: decoded.calls.clone(),
-            settle_at,
-            success: run.success,
-            packed_signature: packed,
-            tx_hash,
-            delegation: false,
-        });
+        self.wallet.calls.put(
+            id.clone(),
+            CallRecord {
+                chain_id: chain,
+                hash,
+                calls: decoded.calls.clone(),
+                settle_at,
+                success: run.success,
+                packed_signature: packed,
+                tx_hash,
+                delegation: false,
+            },
+        );
         Ok(SendPreparedCallsResult {
             id: id.clone(),
             prepared_call_ids: vec![id],
             details: CallDetails::UserOperation {
-                data: UserOperationDetails { hash, calls: Some(decoded.calls), pending_bundle: None },
+                data: UserOperationDetails {
+                    hash,
+                    calls: Some(decoded.calls),
+                    pending_bundle: None,
+                },
             },
         })
     }
 
     /// A lone signed authorization: the EOA that signed it (un)delegates, for its current nonce.
-    fn send_lone_authorization(&mut self, a: SignedAuthorization, signer: Option<Address>) -> R<SendPreparedCallsResult> {
+    fn send_lone_authorization(
+        &mut self,
+        a: SignedAuthorization,
+        signer: Option<Address>,
+    ) -> R<SendPreparedCallsResult> {
         let chain = self.check_chain(a.chain_id)?;
         if a.data.address != MODULAR_ACCOUNT_V2_7702 && !a.data.address.is_zero() {
             return Err(invalid("invalid `data.address`: the delegation must be ModularAccountV2 or the zero address"));
@@ -313,29 +358,35 @@ impl Core {
         c.apply_authorization(eoa, a.data.address);
         let env = c.next_block_env(now);
         let tx_hash = keccak256([&b"tx"[..], digest.as_slice()].concat());
-        c.mine(&env, vec![Mined {
-            hash: tx_hash,
-            tx: None,
-            from: BUNDLER,
-            to: Some(eoa),
-            contract_address: None,
-            success: true,
-            gas_used: 25_000 + 21_000,
-            effective_gas_price: u128::from(env.basefee),
-            logs: vec![],
-        }]);
+        c.mine(
+            &env,
+            vec![Mined {
+                hash: tx_hash,
+                tx: None,
+                from: BUNDLER,
+                to: Some(eoa),
+                contract_address: None,
+                success: true,
+                gas_used: 25_000 + 21_000,
+                effective_gas_price: u128::from(env.basefee),
+                logs: vec![],
+            }],
+        );
         let id = call_id(chain, digest);
         let settle_at = self.clock.now_ms().saturating_add(self.config.settle_after_ms);
-        self.wallet.calls.put(id.clone(), CallRecord {
-            chain_id: chain,
-            hash: digest,
-            calls: vec![],
-            settle_at,
-            success: true,
-            packed_signature: Bytes::new(),
-            tx_hash,
-            delegation: true,
-        });
+        self.wallet.calls.put(
+            id.clone(),
+            CallRecord {
+                chain_id: chain,
+                hash: digest,
+                calls: vec![],
+                settle_at,
+                success: true,
+                packed_signature: Bytes::new(),
+                tx_hash,
+                delegation: true,
+            },
+        );
         Ok(SendPreparedCallsResult {
             id: id.clone(),
             prepared_call_ids: vec![id],

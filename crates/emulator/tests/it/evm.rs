@@ -33,7 +33,11 @@ async fn read<C: SolCall>(env: &Env, to: Address, call: C) -> C::Return {
 }
 
 fn bump_call(to: Address, amount: u64) -> Call {
-    Call { to, data: Some(bumpCall { amount: U256::from(amount) }.abi_encode().into()), value: None }
+    Call {
+        to,
+        data: Some(bumpCall { amount: U256::from(amount) }.abi_encode().into()),
+        value: None,
+    }
 }
 
 #[tokio::test]
@@ -45,7 +49,11 @@ async fn a_session_calls_a_deployed_contract_and_its_event_names_the_account() {
         .session(vec![Permission::ContractAccess(ContractAccess { address: counter })], None)
         .await;
     let sent = env
-        .send_with(&env.session_key, &PermissionsCapability::from(&session), vec![bump_call(counter, 7)])
+        .send_with(
+            &env.session_key,
+            &PermissionsCapability::from(&session),
+            vec![bump_call(counter, 7)],
+        )
         .await
         .unwrap();
     let status = env.client.get_calls_status(CallId(sent.id)).await.unwrap();
@@ -60,7 +68,10 @@ async fn a_session_calls_a_deployed_contract_and_its_event_names_the_account() {
     let chain_receipt =
         env.provider().get_transaction_receipt(receipt.transaction_hash).await.unwrap().unwrap();
     assert!(chain_receipt.inner.logs().iter().any(|l| l.address() == counter));
-    assert_eq!(env.provider().get_block_number().await.unwrap(), chain_receipt.block_number.unwrap());
+    assert_eq!(
+        env.provider().get_block_number().await.unwrap(),
+        chain_receipt.block_number.unwrap()
+    );
 }
 
 #[tokio::test]
@@ -152,10 +163,14 @@ async fn a_call_that_reverts_only_at_send_fails_on_chain_and_pays_only_gas() {
 #[tokio::test]
 async fn a_real_erc20_moves_balances_within_the_allowance() {
     let env = Env::start().await;
-    let token = env.deploy("Token", &("Test", "TST", U256::from(1_000_000)).abi_encode_params()).await;
+    let token =
+        env.deploy("Token", &("Test", "TST", U256::from(1_000_000)).abi_encode_params()).await;
     env.delegate().await;
     // emulator_setErc20Balance finds the balance slot of any standard token.
-    env.client.set_erc20_balance(U64::from(CHAIN), token, env.account(), U256::from(1000)).await.unwrap();
+    env.client
+        .set_erc20_balance(U64::from(CHAIN), token, env.account(), U256::from(1000))
+        .await
+        .unwrap();
     assert_eq!(read(&env, token, balanceOfCall(env.account())).await, U256::from(1000));
     let shop = Address::repeat_byte(0x51);
     let session = env
@@ -170,7 +185,11 @@ async fn a_real_erc20_moves_balances_within_the_allowance() {
     let cap = PermissionsCapability::from(&session);
     let transfer = |amount: u64| Call {
         to: token,
-        data: Some(sesskey_account::abi::transferCall { to: shop, amount: U256::from(amount) }.abi_encode().into()),
+        data: Some(
+            sesskey_account::abi::transferCall { to: shop, amount: U256::from(amount) }
+                .abi_encode()
+                .into(),
+        ),
         value: None,
     };
     env.send_with(&env.session_key, &cap, vec![transfer(200)]).await.unwrap();
@@ -193,7 +212,9 @@ async fn a_native_transfer_over_the_limit_at_send_is_included_and_fails() {
     let session = env
         .session(
             vec![
-                Permission::NativeTokenTransfer(NativeTokenTransfer { allowance: tenth * U256::from(5) }),
+                Permission::NativeTokenTransfer(NativeTokenTransfer {
+                    allowance: tenth * U256::from(5),
+                }),
                 Permission::ContractAccess(ContractAccess { address: shop }),
             ],
             None,
@@ -201,7 +222,9 @@ async fn a_native_transfer_over_the_limit_at_send_is_included_and_fails() {
         .await;
     let cap = PermissionsCapability::from(&session);
     // The first op installs the session; then two ops of 0.3 ETH prepared side by side.
-    env.send_with(&env.session_key, &cap, vec![Call { to: shop, data: None, value: None }]).await.unwrap();
+    env.send_with(&env.session_key, &cap, vec![Call { to: shop, data: None, value: None }])
+        .await
+        .unwrap();
     let mut signed = vec![];
     for key in [1u64, 2] {
         let caps = PrepareCallsCapabilities {
@@ -237,11 +260,15 @@ async fn a_native_transfer_over_the_limit_at_send_is_included_and_fails() {
     assert_eq!(statuses[0].status, CallStatusCode::Confirmed);
     assert_eq!(statuses[1].status, CallStatusCode::ChainRulesFailure);
     let logs = &statuses[1].receipts.as_ref().unwrap()[0].logs;
-    let reason = logs.iter().find(|l| l.topics[0] == UserOperationRevertReason::SIGNATURE_HASH).unwrap();
+    let reason =
+        logs.iter().find(|l| l.topics[0] == UserOperationRevertReason::SIGNATURE_HASH).unwrap();
     let (_, bytes): (U256, Bytes) = <(U256, Bytes)>::abi_decode_params(&reason.data).unwrap();
     let hook = PreExecHookReverted::abi_decode(&bytes).unwrap();
     assert_eq!(hook.revertReason.to_vec(), ExceededNativeTokenLimit {}.abi_encode());
-    assert_eq!(env.client.get_balance(U64::from(CHAIN), shop).await.unwrap(), tenth * U256::from(3));
+    assert_eq!(
+        env.client.get_balance(U64::from(CHAIN), shop).await.unwrap(),
+        tenth * U256::from(3)
+    );
 }
 
 #[tokio::test]
@@ -266,21 +293,37 @@ async fn raw_transactions_are_refused_as_a_node_refuses_them() {
         Bytes::from(TxEnvelope::from(tx.into_signed(sig)).encoded_2718())
     };
     let p = env.provider();
-    let refuse = |r: Result<_, alloy_provider::transport::TransportError>| r.map(|_: alloy_provider::PendingTransactionBuilder<_>| ()).unwrap_err().to_string();
-    assert!(refuse(p.send_raw_transaction(&raw(1, 0, 21_000)).await).contains("invalid chain id for signer"));
+    let refuse = |r: Result<_, alloy_provider::transport::TransportError>| {
+        r.map(|_: alloy_provider::PendingTransactionBuilder<_>| ()).unwrap_err().to_string()
+    };
+    assert!(refuse(p.send_raw_transaction(&raw(1, 0, 21_000)).await)
+        .contains("invalid chain id for signer"));
     assert!(refuse(p.send_raw_transaction(&raw(CHAIN, 5, 21_000)).await).contains("nonce too high"));
-    assert!(refuse(p.send_raw_transaction(&raw(CHAIN, 0, 20_000)).await).contains("intrinsic gas too low"));
-    assert!(refuse(p.send_raw_transaction(&raw(CHAIN, 0, 10u64.pow(12))).await).contains("exceeds block gas limit"));
-    assert!(refuse(p.send_raw_transaction(&[0xde, 0xad]).await).contains("failed to decode signed transaction"));
+    assert!(refuse(p.send_raw_transaction(&raw(CHAIN, 0, 20_000)).await)
+        .contains("intrinsic gas too low"));
+    assert!(refuse(p.send_raw_transaction(&raw(CHAIN, 0, 10u64.pow(12))).await)
+        .contains("exceeds block gas limit"));
+    assert!(refuse(p.send_raw_transaction(&[0xde, 0xad]).await)
+        .contains("failed to decode signed transaction"));
     p.send_raw_transaction(&raw(CHAIN, 0, 21_000)).await.unwrap().get_receipt().await.unwrap();
     assert!(refuse(p.send_raw_transaction(&raw(CHAIN, 0, 21_000)).await).contains("nonce too low"));
-    assert_eq!(p.get_transaction_count(key.address()).await.unwrap(), 1, "the refusals changed nothing");
+    assert_eq!(
+        p.get_transaction_count(key.address()).await.unwrap(),
+        1,
+        "the refusals changed nothing"
+    );
     // An unfunded sender.
     let poor = alloy_signer_local::PrivateKeySigner::random();
-    let tx = TxEip1559 { chain_id: CHAIN, gas_limit: 21_000, max_fee_per_gas: 10_000_000_000, ..Default::default() };
+    let tx = TxEip1559 {
+        chain_id: CHAIN,
+        gas_limit: 21_000,
+        max_fee_per_gas: 10_000_000_000,
+        ..Default::default()
+    };
     let sig = poor.sign_hash_sync(&tx.signature_hash()).unwrap();
     let bytes = TxEnvelope::from(tx.into_signed(sig)).encoded_2718();
-    assert!(refuse(p.send_raw_transaction(&bytes).await).contains("insufficient funds for gas * price + value"));
+    assert!(refuse(p.send_raw_transaction(&bytes).await)
+        .contains("insufficient funds for gas * price + value"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -293,15 +336,27 @@ async fn a_fork_of_another_emulator_runs_its_contracts() {
         ..Env::config()
     };
     let forked = Env::with(sesskey_emulator::Emulator::launch(config, None).await.unwrap()).await;
-    assert_eq!(forked.server.emulator.chain_ids(), vec![CHAIN], "the chain id comes from the upstream");
+    assert_eq!(
+        forked.server.emulator.chain_ids(),
+        vec![CHAIN],
+        "the chain id comes from the upstream"
+    );
     forked.delegate().await;
     let session = forked
         .session(vec![Permission::ContractAccess(ContractAccess { address: counter })], None)
         .await;
     forked
-        .send_with(&forked.session_key, &PermissionsCapability::from(&session), vec![bump_call(counter, 4)])
+        .send_with(
+            &forked.session_key,
+            &PermissionsCapability::from(&session),
+            vec![bump_call(counter, 4)],
+        )
         .await
         .unwrap();
     assert_eq!(read(&forked, counter, valueCall {}).await, U256::from(4));
-    assert_eq!(read(&upstream, counter, valueCall {}).await, U256::ZERO, "the upstream is untouched");
+    assert_eq!(
+        read(&upstream, counter, valueCall {}).await,
+        U256::ZERO,
+        "the upstream is untouched"
+    );
 }

@@ -75,7 +75,8 @@ async fn a_limited_session_moves_balances_and_budgets() {
     env.delegate().await;
     let shop = Address::repeat_byte(0x51);
     use alloy_sol_types::SolValue;
-    let token = env.deploy("Token", &("Test", "TST", U256::from(10u64.pow(6))).abi_encode_params()).await;
+    let token =
+        env.deploy("Token", &("Test", "TST", U256::from(10u64.pow(6))).abi_encode_params()).await;
     let eth = |x: u64| U256::from(x) * U256::from(10u64.pow(15));
     env.fund(env.account(), eth(2000)).await;
     env.client
@@ -239,7 +240,10 @@ async fn nonce_and_gas_overrides_are_applied() {
     else {
         panic!()
     };
-    assert_eq!(op.data.max_fee_per_gas, plain.data.max_fee_per_gas * alloy_primitives::U128::from(2));
+    assert_eq!(
+        op.data.max_fee_per_gas,
+        plain.data.max_fee_per_gas * alloy_primitives::U128::from(2)
+    );
     // The op on its own nonce key goes through.
     let signature = sign_user_op_v07(&env.owner, &op, ENTRY_POINT_V07).await.unwrap();
     env.client

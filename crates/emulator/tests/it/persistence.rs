@@ -110,3 +110,107 @@ async fn a_restart_mid_flow_carries_on() {
     assert!(info.installed);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Reopens `dir` after dropping the server of `env`.
+async fn restart(env: Env, config: Config, dir: &std::path::Path) -> Env {
+    env.server.handle.stop().unwrap();
+    env.server.handle.clone().stopped().await;
+    drop(env);
+    Env::with(Emulator::open(config, dir).unwrap()).await
+}
+
+#[tokio::test]
+async fn every_kind_of_change_survives_a_restart() {
+    use alloy_provider::Provider;
+    let dir = fresh_dir("kinds");
+    let config = Env::config();
+    let env = Env::with(Emulator::open(config.clone(), &dir).unwrap()).await;
+    // EVM state from a plain transaction, a session created last, a revoked one, the clock.
+    let counter = env.deploy("Counter", &[]).await;
+    env.delegate().await;
+    let revoked = env.session(vec![Permission::Root], None).await;
+    env.client.revoke_session(revoked.session_id).await.unwrap();
+    env.client.increase_time(3600).await.unwrap();
+    let last = env.session(vec![Permission::Root], None).await;
+    let head = env.provider().get_block_number().await.unwrap();
+    let code = env.provider().get_code_at(counter).await.unwrap();
+    let env = restart(env, config.clone(), &dir).await;
+    assert_eq!(env.provider().get_code_at(counter).await.unwrap(), code);
+    assert_eq!(env.provider().get_block_number().await.unwrap(), head);
+    assert_eq!(env.client.now().await.unwrap(), START + 3600);
+    let sessions = env.client.list_sessions().await.unwrap();
+    assert_eq!(sessions.len(), 2, "the session created last before the stop is kept");
+    assert!(sessions.iter().any(|s| s.session_id == revoked.session_id && s.revoked));
+    // The revoked session stays revoked; the other one works; a new id is never reused.
+    let e = wallet_error(
+        env.send_with(
+            &env.session_key,
+            &PermissionsCapability::from(&revoked),
+            vec![Call::default()],
+        )
+        .await,
+    );
+    assert!(e.to_string().contains("revoked"), "{e}");
+    env.send_with(&env.session_key, &PermissionsCapability::from(&last), vec![Call::default()])
+        .await
+        .unwrap();
+    let another = env.session(vec![Permission::Root], None).await;
+    assert!(another.session_id != last.session_id && another.session_id != revoked.session_id);
+}
+
+#[test]
+fn a_damaged_data_file_is_refused_with_a_clear_message() {
+    // Empty.
+    let dir = fresh_dir("empty");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(sesskey_emulator::DATA_FILE), b"").unwrap();
+    let e = Emulator::open(Env::config(), &dir).unwrap_err();
+    assert!(matches!(e, sesskey_emulator::Error::Corrupt { .. }), "{e}");
+    assert!(e.to_string().contains("is damaged (the file is empty)"), "{e}");
+    // Truncated, and with flipped bytes: a real database cut short or altered.
+    let good = fresh_dir("good");
+    drop(Emulator::open(Env::config(), &good).unwrap());
+    let bytes = std::fs::read(good.join(sesskey_emulator::DATA_FILE)).unwrap();
+    let mut damaged = vec![bytes[..bytes.len() / 3].to_vec()];
+    for at in [0, 16, 64, 512, 4096, bytes.len() / 2, bytes.len() - 8] {
+        let mut b = bytes.clone();
+        for x in &mut b[at..(at + 8).min(bytes.len())] {
+            *x ^= 0xa5;
+        }
+        damaged.push(b);
+    }
+    let mut refused = 0;
+    let cases = damaged.len();
+    for (i, b) in damaged.into_iter().enumerate() {
+        let dir = fresh_dir("damaged");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(sesskey_emulator::DATA_FILE), &b).unwrap();
+        // Either refused with a clear message, or (a flip in unused space) read whole.
+        match Emulator::open(Env::config(), &dir) {
+            Err(e) => assert!(e.to_string().contains("is damaged"), "case {i}: {e}"),
+            Ok(emu) => {
+                assert!(i != 0, "a truncated file is refused");
+                assert_eq!(emu.chain_ids(), vec![CHAIN, 0x66eee], "case {i}");
+                refused -= 1;
+            }
+        }
+        refused += 1;
+    }
+    assert!(refused * 2 > cases, "most damage is detected: {refused} of {cases}");
+    // Not an emulator database.
+    let dir = fresh_dir("foreign");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(sesskey_emulator::DATA_FILE), b"hello, world").unwrap();
+    assert!(Emulator::open(Env::config(), &dir).unwrap_err().to_string().contains("is damaged"));
+}
+
+#[tokio::test]
+async fn time_controls_never_wrap_and_never_go_back() {
+    let env = Env::start().await;
+    let now = env.client.now().await.unwrap();
+    assert!(env.client.set_time(u64::MAX).await.is_err());
+    assert!(env.client.increase_time(u64::MAX).await.is_err());
+    assert!(env.client.set_time(now - 10).await.is_err());
+    assert_eq!(env.client.now().await.unwrap(), now);
+    assert_eq!(env.client.increase_time(5).await.unwrap(), now + 5);
+}

@@ -209,7 +209,10 @@ async fn reused_nonces_are_refused_with_aa25() {
     assert_eq!(e.code(), VALIDATION_REVERTED_CODE);
     assert_eq!(e.entry_point_code(), Some("AA23"));
     use alloy_sol_types::SolError;
-    assert_eq!(e.revert_data().map(|d| d.to_vec()), Some(PreValidationHookDuplicate {}.abi_encode()));
+    assert_eq!(
+        e.revert_data().map(|d| d.to_vec()),
+        Some(PreValidationHookDuplicate {}.abi_encode())
+    );
     // An owner op replayed: AA25.
     let PreparedCalls::UserOperationV070(op) = env
         .client

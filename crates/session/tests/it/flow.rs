@@ -16,9 +16,54 @@ pub(crate) async fn emulator() -> Running {
     let config = Config {
         policy_ids: vec![POLICY.into()],
         deterministic_start: Some(1_800_000_000),
+        genesis: vec![
+            (dev_owner().address(), U256::from(10u64.pow(18))),
+            (deployer().address(), U256::from(10u64.pow(18))),
+        ],
         ..Config::default()
     };
     serve(Emulator::new(config), "127.0.0.1:0".parse().unwrap()).await.unwrap()
+}
+
+/// The key that deploys test contracts.
+fn deployer() -> alloy_signer_local::PrivateKeySigner {
+    sesskey_signing::dev::dev_key(3)
+}
+
+/// Deploys `fixtures/contracts/Token.json` (1,000,000 units to the deployer) with a signed
+/// `eth_sendRawTransaction`, and answers its address.
+pub(crate) async fn deploy_token(server: &Running) -> Address {
+    use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+    use alloy_eips::Encodable2718;
+    use alloy_signer::SignerSync;
+    use alloy_sol_types::SolValue;
+    use jsonrpsee::core::client::ClientT;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/contracts/Token.json");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let code: alloy_primitives::Bytes = doc["bytecode"].as_str().unwrap().parse().unwrap();
+    let args = ("Test", "TST", U256::from(1_000_000)).abi_encode_params();
+    let client = WalletClient::new(server.url()).unwrap();
+    let nonce: U64 = client
+        .request("eth_getTransactionCount", jsonrpsee::rpc_params![deployer().address()])
+        .await
+        .unwrap();
+    let tx = TxEip1559 {
+        chain_id: CHAIN,
+        nonce: nonce.to(),
+        gas_limit: 3_000_000,
+        max_fee_per_gas: 10_000_000_000,
+        max_priority_fee_per_gas: 1,
+        to: alloy_primitives::TxKind::Create,
+        input: [&code[..], &args[..]].concat().into(),
+        ..Default::default()
+    };
+    let sig = deployer().sign_hash_sync(&tx.signature_hash()).unwrap();
+    let raw = alloy_primitives::Bytes::from(TxEnvelope::from(tx.into_signed(sig)).encoded_2718());
+    let _: alloy_primitives::B256 =
+        client.request("eth_sendRawTransaction", jsonrpsee::rpc_params![raw]).await.unwrap();
+    deployer().address().create(nonce.to())
 }
 
 pub(crate) fn request(permissions: Vec<Permission>, expiry: Option<u64>) -> CreateSessionParams {
@@ -142,7 +187,8 @@ async fn preflight_refuses_before_any_request() {
 async fn every_permission_type_in_both_forms() {
     use alloy_sol_types::SolCall;
     let shop = Address::repeat_byte(0x51);
-    let token = Address::repeat_byte(0x70);
+    let server = emulator().await;
+    let token = deploy_token(&server).await;
     let dex = Address::repeat_byte(0xde);
     let sel = |b: u8| Selector::from([b, b, b, b]);
     let transfer =
@@ -202,7 +248,6 @@ async fn every_permission_type_in_both_forms() {
             Call { to: dex, data: Some(vec![0x0d; 4].into()), value: None },
         ),
     ];
-    let server = emulator().await;
     server.emulator.set_balance(U64::from(CHAIN), account, U256::from(10u64.pow(18))).unwrap();
     server.emulator.set_erc20_balance(U64::from(CHAIN), token, account, U256::from(1000)).unwrap();
     let owner = Counting::new(dev_owner());
@@ -242,12 +287,27 @@ async fn every_permission_type_in_both_forms() {
     );
 }
 
-/// A call that reverts on chain ends as `Outcome::Reverted`, with its receipt.
+/// A call that reverts on chain ends as `Outcome::Reverted`, with its receipt: the token
+/// balance is taken away between prepare (whose simulation passes) and send.
 #[tokio::test]
 async fn a_reverting_call_is_reported_as_reverted() {
     use alloy_sol_types::SolCall;
     let server = emulator().await;
-    let flow = Orchestrator::new(WalletClient::new(server.url()).unwrap(), Some(POLICY.into()));
+    let token = deploy_token(&server).await;
+    let account = dev_owner().address();
+    server.emulator.set_erc20_balance(U64::from(CHAIN), token, account, U256::from(10)).unwrap();
+    let emu = server.emulator.clone();
+    let armed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let trigger = armed.clone();
+    let edit: crate::tamper::Edit =
+        std::sync::Arc::new(move |method: &str, _: &mut serde_json::Value| {
+            if method == "wallet_prepareCalls" && trigger.load(std::sync::atomic::Ordering::SeqCst)
+            {
+                emu.set_erc20_balance(U64::from(CHAIN), token, account, U256::ZERO).unwrap();
+            }
+        });
+    let client = crate::tamper::Tamper { inner: WalletClient::new(server.url()).unwrap(), edit };
+    let flow = Orchestrator::new(client, Some(POLICY.into()));
     let owner = Counting::new(dev_owner());
     flow.ensure_delegated(&owner, CHAIN, Duration::from_secs(5)).await.unwrap();
     let session =
@@ -255,7 +315,8 @@ async fn a_reverting_call_is_reported_as_reverted() {
     let transfer =
         sesskey_account::abi::transferCall { to: Address::repeat_byte(1), amount: U256::from(5) }
             .abi_encode();
-    let call = Call { to: Address::repeat_byte(0x70), data: Some(transfer.into()), value: None };
+    let call = Call { to: token, data: Some(transfer.into()), value: None };
+    armed.store(true, std::sync::atomic::Ordering::SeqCst);
     let sent = flow
         .send_calls(&session, &Counting::new(dev_session_key()), vec![call], &Default::default(), 0)
         .await

@@ -16,13 +16,13 @@ use sesskey_types::*;
 use std::sync::Arc;
 use std::time::Duration;
 
-type Edit = Arc<dyn Fn(&str, &mut Value) + Send + Sync>;
+pub(crate) type Edit = Arc<dyn Fn(&str, &mut Value) + Send + Sync>;
 
 /// Delegates to a real client and edits answers on the way back.
 #[derive(Clone)]
-struct Tamper {
-    inner: WalletClient,
-    edit: Edit,
+pub(crate) struct Tamper {
+    pub(crate) inner: WalletClient,
+    pub(crate) edit: Edit,
 }
 
 impl std::fmt::Debug for Tamper {
