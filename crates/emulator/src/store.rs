@@ -112,7 +112,7 @@ impl Key for Bytes {
         self.to_vec()
     }
     fn decode(b: &[u8]) -> Option<Self> {
-        Some(Bytes::copy_from_slice(b))
+        Some(Self::copy_from_slice(b))
     }
 }
 

@@ -116,11 +116,17 @@ pub(crate) fn anvil_module(emulator: Arc<Emulator>) -> RpcModule<Emulator> {
     let mut m = RpcModule::from_arc(emulator);
     control!(m, "anvil_setBalance", |e, chain, p| {
         let (who, wei): (Address, U256) = (param(&mut p, "address")?, param(&mut p, "balance")?);
-        e.on_chain(chain, |c, id| Ok(c.chain_mut(id).set_balance(who, wei)))
+        e.on_chain(chain, |c, id| {
+            c.chain_mut(id).set_balance(who, wei);
+            Ok(())
+        })
     });
     control!(m, "anvil_setCode", |e, chain, p| {
         let (who, code): (Address, Bytes) = (param(&mut p, "address")?, param(&mut p, "code")?);
-        e.on_chain(chain, |c, id| Ok(c.chain_mut(id).set_code(who, code)))
+        e.on_chain(chain, |c, id| {
+            c.chain_mut(id).set_code(who, code);
+            Ok(())
+        })
     });
     control!(m, "anvil_setStorageAt", |e, chain, p| {
         let who: Address = param(&mut p, "address")?;
@@ -133,7 +139,10 @@ pub(crate) fn anvil_module(emulator: Arc<Emulator>) -> RpcModule<Emulator> {
     });
     control!(m, "anvil_setNonce", |e, chain, p| {
         let (who, nonce): (Address, U64) = (param(&mut p, "address")?, param(&mut p, "nonce")?);
-        e.on_chain(chain, |c, id| Ok(c.chain_mut(id).set_nonce(who, nonce.saturating_to())))
+        e.on_chain(chain, |c, id| {
+            c.chain_mut(id).set_nonce(who, nonce.saturating_to());
+            Ok(())
+        })
     });
     control!(m, "evm_increaseTime", |e, chain, p| {
         let seconds: U64 = param(&mut p, "seconds")?;

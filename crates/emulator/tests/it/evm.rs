@@ -293,7 +293,7 @@ async fn raw_transactions_are_refused_as_a_node_refuses_them() {
         Bytes::from(TxEnvelope::from(tx.into_signed(sig)).encoded_2718())
     };
     let p = env.provider();
-    let refuse = |r: Result<_, alloy_provider::transport::TransportError>| {
+    let refuse = |r: std::result::Result<_, alloy_provider::transport::TransportError>| {
         r.map(|_: alloy_provider::PendingTransactionBuilder<_>| ()).unwrap_err().to_string()
     };
     assert!(refuse(p.send_raw_transaction(&raw(1, 0, 21_000)).await)
