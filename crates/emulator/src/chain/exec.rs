@@ -5,7 +5,7 @@ use super::db::{ChainDb, ChainDbError};
 use super::{Chain, BLOCK_GAS_LIMIT};
 use alloy_primitives::{Address, Bytes, Log, TxKind, U256};
 use alloy_rpc_types_eth::state::StateOverride;
-use revm::context::result::{EVMError, ExecutionResult, ResultAndState};
+use revm::context::result::{EVMError, ExecutionResult, InvalidTransaction, ResultAndState};
 use revm::context::{BlockEnv, CfgEnv, Context, TxEnv};
 use revm::context_interface::block::BlobExcessGasAndPrice;
 use revm::database::CacheDB;
@@ -32,6 +32,8 @@ pub(crate) struct CallOutcome {
     pub(crate) gas: u64,
     pub(crate) output: Bytes,
     pub(crate) logs: Vec<Log>,
+    /// Why the call could not even start (no revert data then).
+    pub(crate) refused: Option<String>,
 }
 
 /// An operation's calls, run in order.
@@ -47,6 +49,8 @@ pub(crate) struct OpRun {
     pub(crate) logs: Vec<Log>,
     /// The first failing call and its revert data.
     pub(crate) failure: Option<(usize, Bytes)>,
+    /// Why that call could not even start, when it could not.
+    pub(crate) refused: Option<String>,
 }
 
 impl Chain {
@@ -155,19 +159,33 @@ impl Chain {
                     if success {
                         self.apply_state(state);
                     }
-                    CallOutcome { success, gas, output, logs }
+                    CallOutcome { success, gas, output, logs, refused: None }
                 }
                 Err(EVMError::Database(e)) => return Err(e),
-                // The call cannot even start (e.g. its value exceeds the balance): a revert.
-                Err(_) => {
-                    CallOutcome { success: false, gas: 0, output: Bytes::new(), logs: vec![] }
-                }
+                // The call cannot even start (e.g. its value exceeds the balance): it fails.
+                Err(e) => CallOutcome {
+                    success: false,
+                    gas: 0,
+                    output: Bytes::new(),
+                    logs: vec![],
+                    refused: Some(match e {
+                        EVMError::Transaction(InvalidTransaction::LackOfFundForMaxFee {
+                            balance,
+                            ..
+                        }) => format!(
+                            "the account holds {balance} wei, less than the {} wei the call sends",
+                            call.value_or_zero()
+                        ),
+                        other => other.to_string(),
+                    }),
+                },
             };
             run.gas = run.gas.saturating_add(outcome.gas);
             run.call_gas.push(outcome.gas);
             if !outcome.success {
                 run.success = false;
                 run.failure = Some((i, outcome.output));
+                run.refused = outcome.refused;
                 run.logs.clear();
                 self.accounts.restore(save.0);
                 self.storage.restore(save.1);

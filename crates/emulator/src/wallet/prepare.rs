@@ -217,7 +217,9 @@ impl Core {
         match run.failure {
             None => Ok(run.gas),
             Some((index, data)) => {
-                let reason = describe_revert(&data).unwrap_or_else(|| "execution reverted".into());
+                let reason = describe_revert(&data)
+                    .or(run.refused)
+                    .unwrap_or_else(|| "execution reverted".into());
                 Err(WalletError::ExecutionReverted {
                     message: format!("execution reverted: calls[{index}]: {reason}"),
                     data: Some(data),

@@ -96,6 +96,10 @@ async fn a_reverting_call_is_refused_at_prepare_with_its_reason() {
     let expected = TooLarge { amount: U256::from(5), limit: U256::from(3) }.abi_encode();
     assert_eq!(e.revert_data().unwrap().to_vec(), expected);
     assert!(e.to_string().contains(&alloy_primitives::hex::encode(&expected)), "{e}");
+    // A value the account does not hold: the call cannot start, and the message says why.
+    let pay = Call { value: Some(U256::from(1)), ..bump_call(counter, 1) };
+    let e = wallet_error(env.send_with(&env.session_key, &cap, vec![pay]).await);
+    assert!(e.to_string().contains("the account holds 0 wei, less than the 1 wei"), "{e}");
     // eth_call of a panic: code 3 with the panic's reason.
     let tx = TransactionRequest::default()
         .to(counter)
@@ -359,4 +363,33 @@ async fn a_fork_of_another_emulator_runs_its_contracts() {
         U256::ZERO,
         "the upstream is untouched"
     );
+}
+
+#[tokio::test]
+async fn each_chain_has_its_own_eth_url() {
+    use jsonrpsee::core::client::ClientT;
+    use jsonrpsee::rpc_params;
+    let env = Env::start().await;
+    let client = |path: &str| {
+        jsonrpsee::http_client::HttpClientBuilder::default()
+            .build(format!("{}{path}", env.server.url()))
+            .unwrap()
+    };
+    let second = 0x66eee_u64;
+    let id: U64 = client("").request("eth_chainId", rpc_params![]).await.unwrap();
+    assert_eq!(id, U64::from(CHAIN), "/ reaches the first chain");
+    let id: U64 = client("/v2/some-key").request("eth_chainId", rpc_params![]).await.unwrap();
+    assert_eq!(id, U64::from(CHAIN));
+    let on_second = client(&format!("/chain/{second}"));
+    let id: U64 = on_second.request("eth_chainId", rpc_params![]).await.unwrap();
+    assert_eq!(id, U64::from(second));
+    let who = Address::repeat_byte(0x42);
+    let _: () =
+        on_second.request("anvil_setBalance", rpc_params![who, U256::from(7)]).await.unwrap();
+    let b: U256 = on_second.request("eth_getBalance", rpc_params![who, "latest"]).await.unwrap();
+    assert_eq!(b, U256::from(7));
+    let b: U256 = client("").request("eth_getBalance", rpc_params![who, "latest"]).await.unwrap();
+    assert_eq!(b, U256::ZERO, "chains keep separate state");
+    let e = client("/chain/5").request::<U64, _>("eth_chainId", rpc_params![]).await.unwrap_err();
+    assert!(e.to_string().contains("chain 5 is not served"), "{e}");
 }
