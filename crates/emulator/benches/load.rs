@@ -5,7 +5,12 @@
 //!
 //! Run: `cargo bench -p sesskey-emulator --bench load`
 //! (env: `SESSKEY_BENCH_CLIENTS` = 8, `SESSKEY_BENCH_SECS` = 5, `SESSKEY_BENCH_SESSIONS` =
-//! "10,100000", `SESSKEY_BENCH_DURABLE` = 1 to keep the state in a redb data folder).
+//! "10,100000", `SESSKEY_BENCH_FUNDED` = "10,100000" other funded accounts for the sends-only
+//! runs, `SESSKEY_BENCH_SENDS` = 2000 per client, `SESSKEY_BENCH_DURABLE` = 1 to keep the state
+//! in a redb data folder).
+//!
+//! The sends-only runs execute real calls on the EVM: a value transfer, and an ERC-20 `transfer`
+//! on the `Token` contract of `fixtures/contracts/`, deployed by a signed transaction.
 #![allow(missing_docs, clippy::print_stdout)]
 
 use alloy_primitives::{keccak256, Address, B256, U64};
@@ -119,17 +124,17 @@ async fn one_call(c: &Client) -> Duration {
 
 /// Session ops built and signed ahead (unsponsored, sequential nonces), so only
 /// `wallet_sendPreparedCalls` is timed.
-fn presigned(c: &Client, first_seq: u64, n: u64) -> Vec<SendPreparedCallsParams> {
+fn presigned(c: &Client, call: &Call, first_seq: u64, n: u64) -> Vec<SendPreparedCallsParams> {
     use sesskey_account::{encode_calls, CallEncoding, Nonce};
     (first_seq..first_seq + n)
         .map(|seq| {
             let nonce = Nonce { entity_id: 1, global: true, seq, ..Default::default() }.encode();
-            let calls = [Call { to: Address::repeat_byte(0x42), data: None, value: None }];
+            let calls = [call.clone()];
             let op = UserOperationV07 {
                 sender: c.account,
                 nonce,
                 call_data: encode_calls(c.account, &calls, CallEncoding::Batch, false),
-                call_gas_limit: alloy_primitives::U128::from(70_000),
+                call_gas_limit: alloy_primitives::U128::from(150_000),
                 verification_gas_limit: alloy_primitives::U128::from(120_000),
                 pre_verification_gas: alloy_primitives::U256::from(50_000),
                 max_fee_per_gas: alloy_primitives::U128::from(1_000_000_000u64),
@@ -154,27 +159,104 @@ fn presigned(c: &Client, first_seq: u64, n: u64) -> Vec<SendPreparedCallsParams>
         .collect()
 }
 
-/// Only `wallet_sendPreparedCalls`, session-signed, from `clients` concurrent clients.
-async fn run_sends(clients: u64, per_client: u64) {
+/// What each send does on the EVM.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    /// 1 wei to a fixed address.
+    Value,
+    /// `Token.transfer(0x42…, 1)` on a deployed ERC-20.
+    Erc20,
+}
+
+/// Deploys `fixtures/contracts/Token.json` with a signed `eth_sendRawTransaction` from `from`.
+async fn deploy_token(url: &str, from: &PrivateKeySigner) -> Address {
+    use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+    use alloy_eips::Encodable2718;
+    use alloy_sol_types::SolValue;
+    use jsonrpsee::core::client::ClientT;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/contracts/Token.json");
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let code: alloy_primitives::Bytes = doc["bytecode"].as_str().unwrap().parse().unwrap();
+    let args = ("Bench", "BEN", alloy_primitives::U256::from(10u64.pow(18))).abi_encode_params();
+    let tx = TxEip1559 {
+        chain_id: CHAIN,
+        nonce: 0,
+        gas_limit: 3_000_000,
+        max_fee_per_gas: 10_000_000_000,
+        max_priority_fee_per_gas: 1,
+        to: alloy_primitives::TxKind::Create,
+        input: [&code[..], &args[..]].concat().into(),
+        ..Default::default()
+    };
+    let sig = from.sign_hash_sync(&tx.signature_hash()).unwrap();
+    let raw = alloy_primitives::Bytes::from(TxEnvelope::from(tx.into_signed(sig)).encoded_2718());
+    let client = WalletClient::new(url).unwrap();
+    let _: B256 = client.request("eth_sendRawTransaction", jsonrpsee::rpc_params![raw]).await.unwrap();
+    from.address().create(0)
+}
+
+fn bench_emulator(config: Config, tag: &str) -> Emulator {
+    if env("SESSKEY_BENCH_DURABLE", "0") == "1" {
+        let dir = std::env::temp_dir().join(format!("sesskey-load-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        Emulator::open(config, &dir).unwrap()
+    } else {
+        Emulator::new(config)
+    }
+}
+
+/// Only `wallet_sendPreparedCalls`, session-signed, from `clients` concurrent clients, with
+/// `funded` other accounts holding a balance.
+async fn run_sends(clients: u64, per_client: u64, kind: Kind, funded: u64) {
+    let deployer = key(7);
     let config = Config {
         chain_ids: vec![CHAIN],
         policy_ids: vec![POLICY.into()],
         settle_after_ms: 0,
         deterministic_start: None,
         cors: false,
+        genesis: vec![(deployer.address(), alloy_primitives::U256::from(10u128.pow(21)))],
         ..Default::default()
     };
-    let server = serve(Emulator::new(config), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let server = serve(bench_emulator(config, &format!("sends-{kind:?}-{funded}")), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
     let emulator = server.emulator.clone();
     let url = server.url();
+    for i in 0..funded {
+        let who = Address::from_word(keccak256(i.to_be_bytes()));
+        emulator.set_balance(U64::from(CHAIN), who, alloy_primitives::U256::from(10u64.pow(18))).unwrap();
+    }
+    let call = match kind {
+        Kind::Value => Call {
+            to: Address::repeat_byte(0x42),
+            data: None,
+            value: Some(alloy_primitives::U256::from(1)),
+        },
+        Kind::Erc20 => {
+            use alloy_sol_types::SolCall;
+            let token = deploy_token(&url, &deployer).await;
+            let data = sesskey_account::abi::transferCall {
+                to: Address::repeat_byte(0x42),
+                amount: alloy_primitives::U256::from(1),
+            }
+            .abi_encode();
+            Call { to: token, data: Some(data.into()), value: None }
+        }
+    };
     let mut work = vec![];
     for i in 0..clients {
         let c = setup_client(&emulator, &url, i).await;
         emulator
             .set_balance(U64::from(CHAIN), c.account, alloy_primitives::U256::from(10u128.pow(24)))
             .unwrap();
+        if let Some(token) = matches!(kind, Kind::Erc20).then_some(call.to) {
+            emulator
+                .set_erc20_balance(U64::from(CHAIN), token, c.account, alloy_primitives::U256::from(10u64.pow(9)))
+                .unwrap();
+        }
         one_call(&c).await; // installs the session (the deferred key; the installed key starts at 0)
-        let ops = presigned(&c, 0, per_client);
+        let ops = presigned(&c, &call, 0, per_client);
         work.push((c, ops));
     }
     let start = Instant::now();
@@ -199,7 +281,7 @@ async fn run_sends(clients: u64, per_client: u64) {
     let elapsed = start.elapsed().as_secs_f64();
     latencies.sort();
     println!(
-        "sends only        | clients {clients:>3} | session-signed sendPreparedCalls {:>6} in {elapsed:.1}s = {:>7.0} sends/s | p50 {:>6.2} ms, p99 {:>6.2} ms",
+        "sends only, {kind:<5?} | funded accounts {funded:>7} | clients {clients:>3} | session-signed sendPreparedCalls {:>6} in {elapsed:.1}s = {:>7.0} sends/s | p50 {:>6.2} ms, p99 {:>6.2} ms",
         latencies.len(),
         latencies.len() as f64 / elapsed,
         pct(&latencies, 0.5).as_secs_f64() * 1e3,
@@ -221,14 +303,7 @@ async fn run(clients: u64, secs: u64, stored: u64) {
         cors: false,
         ..Default::default()
     };
-    let emulator = if env("SESSKEY_BENCH_DURABLE", "0") == "1" {
-        let dir =
-            std::env::temp_dir().join(format!("sesskey-load-{}-{stored}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        Emulator::open(config, &dir).unwrap()
-    } else {
-        Emulator::new(config)
-    };
+    let emulator = bench_emulator(config, &format!("calls-{stored}"));
     let server = serve(emulator, "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let emulator = server.emulator.clone();
     // Other sessions stored in the emulator, to show the per-call cost does not grow with them.
@@ -305,5 +380,14 @@ fn main() {
         rt.block_on(run(clients, secs, s));
     }
     let per_client: u64 = env("SESSKEY_BENCH_SENDS", "2000").parse().unwrap();
-    rt.block_on(run_sends(clients, per_client));
+    let funded: Vec<u64> = env("SESSKEY_BENCH_FUNDED", "10,100000")
+        .split(',')
+        .map(|s| s.trim().parse().unwrap())
+        .collect();
+    for kind in [Kind::Value, Kind::Erc20] {
+        for &f in &funded {
+            rt.block_on(run_sends(clients, per_client, kind, f));
+        }
+    }
+    println!("baseline again: raw libsecp256k1 recover, one core: {:.0} /s", recover_rate());
 }
