@@ -121,7 +121,6 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(dir) => println!("State:       {} (durable)", dir.display()),
         None => println!("State:       in memory"),
     }
-    println!();
     if let Some(url) = &args.fork_url {
         println!("Fork:        {url}");
     }

@@ -174,8 +174,10 @@ async fn deploy_token(url: &str, from: &PrivateKeySigner) -> Address {
     use alloy_eips::Encodable2718;
     use alloy_sol_types::SolValue;
     use jsonrpsee::core::client::ClientT;
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/contracts/Token.json");
-    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/contracts/Token.json");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let code: alloy_primitives::Bytes = doc["bytecode"].as_str().unwrap().parse().unwrap();
     let args = ("Bench", "BEN", alloy_primitives::U256::from(10u64.pow(18))).abi_encode_params();
     let tx = TxEip1559 {
@@ -191,7 +193,8 @@ async fn deploy_token(url: &str, from: &PrivateKeySigner) -> Address {
     let sig = from.sign_hash_sync(&tx.signature_hash()).unwrap();
     let raw = alloy_primitives::Bytes::from(TxEnvelope::from(tx.into_signed(sig)).encoded_2718());
     let client = WalletClient::new(url).unwrap();
-    let _: B256 = client.request("eth_sendRawTransaction", jsonrpsee::rpc_params![raw]).await.unwrap();
+    let _: B256 =
+        client.request("eth_sendRawTransaction", jsonrpsee::rpc_params![raw]).await.unwrap();
     from.address().create(0)
 }
 
@@ -218,14 +221,19 @@ async fn run_sends(clients: u64, per_client: u64, kind: Kind, funded: u64) {
         genesis: vec![(deployer.address(), alloy_primitives::U256::from(10u128.pow(21)))],
         ..Default::default()
     };
-    let server = serve(bench_emulator(config, &format!("sends-{kind:?}-{funded}")), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let server = serve(
+        bench_emulator(config, &format!("sends-{kind:?}-{funded}")),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
     let emulator = server.emulator.clone();
     let url = server.url();
     for i in 0..funded {
         let who = Address::from_word(keccak256(i.to_be_bytes()));
-        emulator.set_balance(U64::from(CHAIN), who, alloy_primitives::U256::from(10u64.pow(18))).unwrap();
+        emulator
+            .set_balance(U64::from(CHAIN), who, alloy_primitives::U256::from(10u64.pow(18)))
+            .unwrap();
     }
     let call = match kind {
         Kind::Value => Call {
@@ -252,7 +260,12 @@ async fn run_sends(clients: u64, per_client: u64, kind: Kind, funded: u64) {
             .unwrap();
         if let Some(token) = matches!(kind, Kind::Erc20).then_some(call.to) {
             emulator
-                .set_erc20_balance(U64::from(CHAIN), token, c.account, alloy_primitives::U256::from(10u64.pow(9)))
+                .set_erc20_balance(
+                    U64::from(CHAIN),
+                    token,
+                    c.account,
+                    alloy_primitives::U256::from(10u64.pow(9)),
+                )
                 .unwrap();
         }
         one_call(&c).await; // installs the session (the deferred key; the installed key starts at 0)

@@ -177,3 +177,115 @@ async fn kill_9_under_load_loses_nothing_acknowledged() {
     child.wait().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Stops the server with SIGKILL right after an acknowledged call, and starts it again.
+fn kill_and_restart(child: &mut Child, dir: &std::path::Path) -> WalletClient {
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let (next, url) = spawn(dir);
+    *child = next;
+    WalletClient::builder().url(url).retry(RetryPolicy::NONE).build().unwrap()
+}
+
+/// Each kind of mutating call, acknowledged, then `kill -9`: the change is there after restart.
+#[tokio::test]
+async fn each_kind_of_change_survives_kill_9() {
+    use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+    use alloy_eips::Encodable2718;
+    use alloy_primitives::{B256, U256};
+    use alloy_signer::SignerSync;
+    use jsonrpsee::core::client::ClientT;
+    use jsonrpsee::rpc_params;
+    use sesskey_rpc::EmulatorApiClient;
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let dir = std::env::temp_dir().join(format!("sesskey-kinds-{}-{nanos}", std::process::id()));
+    let (mut child, url) = spawn(&dir);
+    let mut client = WalletClient::builder().url(url).retry(RetryPolicy::NONE).build().unwrap();
+    let owner = dev_key(0);
+    let who = Address::repeat_byte(0x77);
+
+    // A user operation (with its delegation).
+    owner_op(&client, &owner).await.unwrap();
+    client = kill_and_restart(&mut child, &dir);
+    let code: alloy_primitives::Bytes =
+        client.request("eth_getCode", rpc_params![owner.address(), "latest"]).await.unwrap();
+    assert_eq!(code.len(), 23, "the delegation is there");
+
+    // A session, created last.
+    let created = client
+        .create_session(CreateSessionParams {
+            account: owner.address(),
+            chain_id: U64::from(CHAIN),
+            expiry_sec: None,
+            key: SessionKey { public_key: dev_key(1).address(), ty: KeyType::Secp256k1 },
+            permissions: vec![Permission::Root],
+        })
+        .await
+        .unwrap();
+    client = kill_and_restart(&mut child, &dir);
+    let sessions = client.list_sessions().await.unwrap();
+    assert!(sessions.iter().any(|s| s.session_id == created.session_id && !s.revoked));
+
+    // Its revocation.
+    client.revoke_session(created.session_id).await.unwrap();
+    client = kill_and_restart(&mut child, &dir);
+    let sessions = client.list_sessions().await.unwrap();
+    assert!(sessions.iter().any(|s| s.session_id == created.session_id && s.revoked));
+
+    // The controls: balance, code, storage, nonce, time.
+    let _: () = client.request("anvil_setBalance", rpc_params![who, U256::from(5)]).await.unwrap();
+    let _: () = client.request("anvil_setCode", rpc_params![who, "0x6001"]).await.unwrap();
+    let _: bool = client
+        .request("anvil_setStorageAt", rpc_params![who, U256::from(1), B256::repeat_byte(3)])
+        .await
+        .unwrap();
+    let _: () = client.request("anvil_setNonce", rpc_params![who, U64::from(9)]).await.unwrap();
+    let now = client.now().await.unwrap();
+    client.set_time(now + 1000).await.unwrap();
+    client = kill_and_restart(&mut child, &dir);
+    let balance: U256 = client.request("eth_getBalance", rpc_params![who, "latest"]).await.unwrap();
+    assert_eq!(balance, U256::from(5));
+    let code: alloy_primitives::Bytes =
+        client.request("eth_getCode", rpc_params![who, "latest"]).await.unwrap();
+    assert_eq!(code.to_vec(), vec![0x60, 0x01]);
+    let slot: B256 = client
+        .request("eth_getStorageAt", rpc_params![who, U256::from(1), "latest"])
+        .await
+        .unwrap();
+    assert_eq!(slot, B256::repeat_byte(3));
+    let nonce: U64 =
+        client.request("eth_getTransactionCount", rpc_params![who, "latest"]).await.unwrap();
+    assert_eq!(nonce, U64::from(9));
+    assert!(client.now().await.unwrap() >= now + 1000, "the clock did not go back");
+
+    // A plain transaction, then an empty block.
+    let sender = dev_key(3);
+    let tx = TxEip1559 {
+        chain_id: CHAIN,
+        nonce: 0,
+        gas_limit: 30_000,
+        max_fee_per_gas: 10_000_000_000,
+        max_priority_fee_per_gas: 1,
+        to: alloy_primitives::TxKind::Call(who),
+        value: U256::from(1),
+        ..Default::default()
+    };
+    let sig = sender.sign_hash_sync(&tx.signature_hash()).unwrap();
+    let raw = alloy_primitives::Bytes::from(TxEnvelope::from(tx.into_signed(sig)).encoded_2718());
+    let hash: B256 = client.request("eth_sendRawTransaction", rpc_params![raw]).await.unwrap();
+    client = kill_and_restart(&mut child, &dir);
+    let receipt: serde_json::Value =
+        client.request("eth_getTransactionReceipt", rpc_params![hash]).await.unwrap();
+    assert_eq!(receipt["status"], "0x1");
+    let balance: U256 = client.request("eth_getBalance", rpc_params![who, "latest"]).await.unwrap();
+    assert_eq!(balance, U256::from(6));
+    let head: U64 = client.request("eth_blockNumber", rpc_params![]).await.unwrap();
+    let _: String = client.request("evm_mine", rpc_params![]).await.unwrap();
+    client = kill_and_restart(&mut child, &dir);
+    let after: U64 = client.request("eth_blockNumber", rpc_params![]).await.unwrap();
+    assert_eq!(after, head + U64::from(1));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

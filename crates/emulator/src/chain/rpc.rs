@@ -72,6 +72,11 @@ pub fn describe_revert(output: &[u8]) -> Option<String> {
     if output.is_empty() {
         return None;
     }
+    use alloy_sol_types::SolError;
+    // `Error(string)`: its text alone, as geth words it ("execution reverted: <text>").
+    if let Ok(r) = alloy_sol_types::Revert::abi_decode(output) {
+        return Some(r.reason);
+    }
     Some(match alloy_sol_types::decode_revert_reason(output) {
         Some(r) => r,
         None => format!("custom error 0x{}", alloy_primitives::hex::encode(output)),
