@@ -3,6 +3,7 @@
 //! of these, then commits what changed or rolls it back.
 
 mod accounts;
+mod bundle;
 mod controls;
 pub(crate) mod errors;
 mod gas;
@@ -13,7 +14,7 @@ mod sessions;
 mod sign;
 mod status;
 
-pub use send::BUNDLER;
+pub use bundle::BUNDLER;
 
 use crate::chain::{Chain, ChainSnapshot, Upstream};
 use crate::clock::{Clock, Ids};

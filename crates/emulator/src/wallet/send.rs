@@ -1,6 +1,7 @@
 //! `wallet_sendPreparedCalls`: checks the signed operation as the EntryPoint and the account
 //! would, then includes it in a block: the calls run on the EVM, the gas is paid, the nonce used.
 
+use super::bundle::{bundle_transaction, handle_ops_call, BUNDLER};
 use super::errors::{bad_nonce, first_op_replayed, invalid};
 use super::gas::{self, max_cost_checked};
 use super::policy::{judge, Verdict};
@@ -25,10 +26,6 @@ sol! {
     /// EntryPoint v0.7: why an included op's calls failed.
     event UserOperationRevertReason(bytes32 indexed userOpHash, address indexed sender, uint256 nonce, bytes revertReason);
 }
-
-/// The address the emulator's bundle transactions come from.
-pub const BUNDLER: Address =
-    alloy_primitives::address!("0x00000000000000000000000000000000b0D1e5a7");
 
 /// A send, taken apart, with its signers recovered before the state is locked (recovery needs
 /// no state and is the costliest step).
@@ -268,7 +265,14 @@ impl Core {
             spent.add(&spend);
             s.spent = spent.into();
         }
-        let tx_hash = keccak256([&b"tx"[..], hash.as_slice()].concat());
+        let c = self.chains.get_mut(&chain).expect("checked");
+        let bundle = bundle_transaction(
+            c,
+            handle_ops_call(data, packed.clone()),
+            gas_used.saturating_add(21_000),
+            price,
+        );
+        let tx_hash = *bundle.tx_hash();
         let mut logs = run.logs.clone();
         let paymaster = data.paymaster.unwrap_or_default();
         if let Some((_, reason)) = &run.failure {
@@ -299,7 +303,7 @@ impl Core {
             &env,
             vec![Mined {
                 hash: tx_hash,
-                tx: None,
+                tx: Some((bundle, BUNDLER)),
                 from: BUNDLER,
                 to: Some(ENTRY_POINT_V07),
                 contract_address: None,

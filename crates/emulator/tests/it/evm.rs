@@ -68,6 +68,17 @@ async fn a_session_calls_a_deployed_contract_and_its_event_names_the_account() {
     let chain_receipt =
         env.provider().get_transaction_receipt(receipt.transaction_hash).await.unwrap().unwrap();
     assert!(chain_receipt.inner.logs().iter().any(|l| l.address() == counter));
+    // The bundle is a real transaction: the bundler's `handleOps` to the EntryPoint.
+    let tx =
+        env.provider().get_transaction_by_hash(receipt.transaction_hash).await.unwrap().unwrap();
+    assert_eq!(tx.inner.signer(), sesskey_emulator::BUNDLER);
+    use alloy_consensus::Transaction as _;
+    assert_eq!(tx.inner.to(), Some(ENTRY_POINT_V07));
+    assert_eq!(
+        tx.inner.input()[..4],
+        [0x76, 0x5e, 0x82, 0x7f],
+        "handleOps(PackedUserOperation[],address)"
+    );
     assert_eq!(
         env.provider().get_block_number().await.unwrap(),
         chain_receipt.block_number.unwrap()

@@ -1,0 +1,100 @@
+//! The bundler's transaction: `EntryPoint.handleOps([op], beneficiary)`, signed by the
+//! emulator's bundler key, so an included op has a real transaction behind its receipt
+//! (`eth_getTransactionByHash`, `cast tx`).
+
+use crate::chain::Chain;
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy_primitives::{address, keccak256, Address, Bytes, TxKind, B256, U256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use alloy_sol_types::{sol, SolCall};
+use sesskey_signing::{init_code_v07, paymaster_and_data_v07, ENTRY_POINT_V07};
+use sesskey_types::UserOperationV07;
+use std::sync::LazyLock;
+
+sol! {
+    /// EntryPoint v0.7's packed user operation.
+    struct PackedUserOperation {
+        address sender;
+        uint256 nonce;
+        bytes initCode;
+        bytes callData;
+        bytes32 accountGasLimits;
+        uint256 preVerificationGas;
+        bytes32 gasFees;
+        bytes paymasterAndData;
+        bytes signature;
+    }
+    /// EntryPoint v0.7.
+    function handleOps(PackedUserOperation[] ops, address beneficiary);
+}
+
+/// The address the emulator's bundle transactions come from (its bundler key's).
+pub const BUNDLER: Address = address!("0x5DE146F949677bCE765C4D0932e4C0DB07707859");
+
+/// The bundler's key: derived from a fixed phrase, public, holding nothing of value.
+static BUNDLER_KEY: LazyLock<PrivateKeySigner> = LazyLock::new(|| {
+    PrivateKeySigner::from_bytes(&keccak256(b"sesskey emulator bundler")).expect("a valid key")
+});
+
+fn concat_u128(high: u128, low: u128) -> B256 {
+    let mut out = [0u8; 32];
+    out[..16].copy_from_slice(&high.to_be_bytes());
+    out[16..].copy_from_slice(&low.to_be_bytes());
+    B256::from(out)
+}
+
+/// The `handleOps` call data of one op with its final (packed) signature.
+pub(crate) fn handle_ops_call(op: &UserOperationV07, signature: Bytes) -> Bytes {
+    let packed = PackedUserOperation {
+        sender: op.sender,
+        nonce: op.nonce,
+        initCode: init_code_v07(op),
+        callData: op.call_data.clone(),
+        accountGasLimits: concat_u128(
+            op.verification_gas_limit.to::<u128>(),
+            op.call_gas_limit.to::<u128>(),
+        ),
+        preVerificationGas: op.pre_verification_gas,
+        gasFees: concat_u128(
+            op.max_priority_fee_per_gas.to::<u128>(),
+            op.max_fee_per_gas.to::<u128>(),
+        ),
+        paymasterAndData: paymaster_and_data_v07(op),
+        signature,
+    };
+    handleOpsCall { ops: vec![packed], beneficiary: BUNDLER }.abi_encode().into()
+}
+
+/// Signs the bundler's transaction carrying `input` to the EntryPoint, with the bundler's
+/// next nonce on `chain` (which it uses up).
+pub(crate) fn bundle_transaction(
+    chain: &mut Chain,
+    input: Bytes,
+    gas: u64,
+    price: u128,
+) -> TxEnvelope {
+    let nonce = chain.account(BUNDLER).nonce;
+    chain.set_nonce(BUNDLER, nonce.saturating_add(1));
+    let tx = TxEip1559 {
+        chain_id: chain.id,
+        nonce,
+        gas_limit: gas,
+        max_fee_per_gas: price,
+        max_priority_fee_per_gas: price.min(u128::from(crate::chain::PRIORITY_FEE)),
+        to: TxKind::Call(ENTRY_POINT_V07),
+        value: U256::ZERO,
+        input,
+        access_list: Default::default(),
+    };
+    let sig = BUNDLER_KEY.sign_hash_sync(&tx.signature_hash()).expect("signing a hash cannot fail");
+    TxEnvelope::from(tx.into_signed(sig))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_bundler_address_is_its_keys() {
+        assert_eq!(super::BUNDLER_KEY.address(), super::BUNDLER);
+    }
+}
