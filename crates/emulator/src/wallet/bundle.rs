@@ -3,12 +3,13 @@
 //! (`eth_getTransactionByHash`, `cast tx`).
 
 use crate::chain::Chain;
-use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEip7702, TxEnvelope};
+use alloy_eips::eip7702::{Authorization, SignedAuthorization};
 use alloy_primitives::{address, keccak256, Address, Bytes, TxKind, B256, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{sol, SolCall};
-use sesskey_signing::{init_code_v07, paymaster_and_data_v07, ENTRY_POINT_V07};
+use sesskey_signing::{init_code_v07, paymaster_and_data_v07};
 use sesskey_types::UserOperationV07;
 use std::sync::LazyLock;
 
@@ -66,29 +67,63 @@ pub(crate) fn handle_ops_call(op: &UserOperationV07, signature: Bytes) -> Bytes 
     handleOpsCall { ops: vec![packed], beneficiary: BUNDLER }.abi_encode().into()
 }
 
-/// Signs the bundler's transaction carrying `input` to the EntryPoint, with the bundler's
-/// next nonce on `chain` (which it uses up).
+/// An EIP-7702 authorization of the wire as the chain carries it.
+pub(crate) fn signed_authorization(
+    a: &sesskey_types::SignedAuthorization,
+) -> Option<SignedAuthorization> {
+    let sig = sesskey_signing::parse_signature(&a.signature.data).ok()?;
+    let auth = Authorization {
+        chain_id: U256::from(a.chain_id),
+        address: a.data.address,
+        nonce: a.data.nonce.saturating_to(),
+    };
+    Some(auth.into_signed(sig))
+}
+
+/// Signs the bundler's transaction carrying `input` to `to`, with the bundler's next nonce on
+/// `chain` (which it uses up): EIP-1559, or EIP-7702 when it relays authorizations.
 pub(crate) fn bundle_transaction(
     chain: &mut Chain,
+    to: Address,
     input: Bytes,
+    authorizations: Vec<SignedAuthorization>,
     gas: u64,
     price: u128,
 ) -> TxEnvelope {
     let nonce = chain.account(BUNDLER).nonce;
     chain.set_nonce(BUNDLER, nonce.saturating_add(1));
-    let tx = TxEip1559 {
-        chain_id: chain.id,
-        nonce,
-        gas_limit: gas,
-        max_fee_per_gas: price,
-        max_priority_fee_per_gas: price.min(u128::from(crate::chain::PRIORITY_FEE)),
-        to: TxKind::Call(ENTRY_POINT_V07),
-        value: U256::ZERO,
-        input,
-        access_list: Default::default(),
-    };
-    let sig = BUNDLER_KEY.sign_hash_sync(&tx.signature_hash()).expect("signing a hash cannot fail");
-    TxEnvelope::from(tx.into_signed(sig))
+    let tip = price.min(u128::from(crate::chain::PRIORITY_FEE));
+    let sign = |hash: B256| BUNDLER_KEY.sign_hash_sync(&hash).expect("signing a hash cannot fail");
+    if authorizations.is_empty() {
+        let tx = TxEip1559 {
+            chain_id: chain.id,
+            nonce,
+            gas_limit: gas,
+            max_fee_per_gas: price,
+            max_priority_fee_per_gas: tip,
+            to: TxKind::Call(to),
+            value: U256::ZERO,
+            input,
+            access_list: Default::default(),
+        };
+        let sig = sign(tx.signature_hash());
+        TxEnvelope::from(tx.into_signed(sig))
+    } else {
+        let tx = TxEip7702 {
+            chain_id: chain.id,
+            nonce,
+            gas_limit: gas,
+            max_fee_per_gas: price,
+            max_priority_fee_per_gas: tip,
+            to,
+            value: U256::ZERO,
+            access_list: Default::default(),
+            authorization_list: authorizations,
+            input,
+        };
+        let sig = sign(tx.signature_hash());
+        TxEnvelope::from(tx.into_signed(sig))
+    }
 }
 
 #[cfg(test)]

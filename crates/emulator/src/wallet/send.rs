@@ -1,7 +1,7 @@
 //! `wallet_sendPreparedCalls`: checks the signed operation as the EntryPoint and the account
 //! would, then includes it in a block: the calls run on the EVM, the gas is paid, the nonce used.
 
-use super::bundle::{bundle_transaction, handle_ops_call, BUNDLER};
+use super::bundle::{bundle_transaction, handle_ops_call, signed_authorization, BUNDLER};
 use super::errors::{bad_nonce, first_op_replayed, invalid};
 use super::gas::{self, max_cost_checked};
 use super::policy::{judge, Verdict};
@@ -9,7 +9,7 @@ use super::sessions::sig65;
 use super::{Core, EMULATOR_PAYMASTER, R};
 use crate::chain::Mined;
 use crate::state::CallRecord;
-use alloy_primitives::{keccak256, Address, Bytes, Log, LogData, B256, U256};
+use alloy_primitives::{Address, Bytes, Log, LogData, B256, U256};
 use alloy_sol_types::{sol, SolEvent};
 use sesskey_account::{
     call_id, decode_calls, has_exec_hooks, pack_deferred_signature, pack_signature, Nonce, Spend,
@@ -266,9 +266,12 @@ impl Core {
             s.spent = spent.into();
         }
         let c = self.chains.get_mut(&chain).expect("checked");
+        let relayed = auths.iter().filter_map(|(a, _)| signed_authorization(a)).collect();
         let bundle = bundle_transaction(
             c,
+            ENTRY_POINT_V07,
             handle_ops_call(data, packed.clone()),
+            relayed,
             gas_used.saturating_add(21_000),
             price,
         );
@@ -361,18 +364,22 @@ impl Core {
         }
         c.apply_authorization(eoa, a.data.address);
         let env = c.next_block_env(now);
-        let tx_hash = keccak256([&b"tx"[..], digest.as_slice()].concat());
+        let price = u128::from(env.basefee).saturating_add(u128::from(crate::chain::PRIORITY_FEE));
+        let relayed = signed_authorization(&a).into_iter().collect();
+        let gas = 21_000 + 25_000;
+        let tx = bundle_transaction(c, eoa, Bytes::new(), relayed, gas, price);
+        let tx_hash = *tx.tx_hash();
         c.mine(
             &env,
             vec![Mined {
                 hash: tx_hash,
-                tx: None,
+                tx: Some((tx, BUNDLER)),
                 from: BUNDLER,
                 to: Some(eoa),
                 contract_address: None,
                 success: true,
-                gas_used: 25_000 + 21_000,
-                effective_gas_price: u128::from(env.basefee),
+                gas_used: gas,
+                effective_gas_price: price,
                 logs: vec![],
             }],
         );

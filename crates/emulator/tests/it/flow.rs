@@ -306,7 +306,19 @@ async fn undelegate_and_delegate_again() {
         .unwrap();
     assert!(matches!(sent.details, CallDetails::Delegation { .. }));
     let status = env.client.get_calls_status(CallId(sent.id)).await.unwrap();
-    assert!(matches!(status.details, CallDetails::Delegation { tx_hash: Some(_) }));
+    let CallDetails::Delegation { tx_hash: Some(tx_hash) } = status.details else { panic!() };
+    // The relayed authorization is a real EIP-7702 transaction on the chain.
+    {
+        use alloy_consensus::Transaction as _;
+        use alloy_provider::Provider;
+        let tx = env.provider().get_transaction_by_hash(tx_hash).await.unwrap().unwrap();
+        let list = tx.inner.authorization_list().unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].address, Address::ZERO);
+        assert_eq!(list[0].recover_authority().unwrap(), env.account());
+        let code = env.provider().get_code_at(env.account()).await.unwrap();
+        assert!(code.is_empty(), "undelegated: no code");
+    }
     // Replaying the authorization: its nonce is spent.
     let e = wallet_error(
         env.client
