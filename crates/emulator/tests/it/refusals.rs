@@ -9,6 +9,9 @@ use sesskey_types::*;
 
 alloy_sol_types::sol! {
     error PreValidationHookDuplicate();
+    error PreUserOpValidationHookReverted(bytes24 moduleFunction, bytes revertReason);
+    error AddressNotAllowed();
+    error ValidationFunctionMissing(bytes4 selector);
 }
 
 #[tokio::test]
@@ -311,6 +314,16 @@ async fn calls_outside_the_permissions_are_refused_with_the_reason() {
     );
     assert_eq!(e.entry_point_code(), Some("AA23"));
     assert!(e.to_string().contains("calls[1]: a call of 0x01020304 to"), "{e}");
+    // error.data: PreUserOpValidationHookReverted(AllowlistModule ‖ entity 1, AddressNotAllowed()).
+    {
+        use alloy_sol_types::SolError;
+        let hook = PreUserOpValidationHookReverted::abi_decode(e.revert_data().unwrap()).unwrap();
+        let mut module = [0u8; 24];
+        module[..20].copy_from_slice(sesskey_account::abi::ALLOWLIST_MODULE.as_slice());
+        module[23] = 1;
+        assert_eq!(hook.moduleFunction.0, module);
+        assert_eq!(hook.revertReason.to_vec(), AddressNotAllowed {}.abi_encode());
+    }
     // The account's own privileged functions, never.
     let e = wallet_error(
         env.send_with(
@@ -327,6 +340,11 @@ async fn calls_outside_the_permissions_are_refused_with_the_reason() {
     assert!(
         e.to_string().contains("installValidation (0x1bbf564c) on the account is never allowed"),
         "{e}"
+    );
+    use alloy_sol_types::SolError;
+    assert_eq!(
+        e.revert_data().unwrap().to_vec(),
+        ValidationFunctionMissing { selector: [0x1b, 0xbf, 0x56, 0x4c].into() }.abi_encode()
     );
 }
 
