@@ -45,7 +45,7 @@ impl DatabaseRef for ChainDb<'_> {
             return Ok(Bytecode::default());
         }
         if let Some(code) = self.0.code.get(&code_hash) {
-            return Ok(Bytecode::new_raw(code.clone()));
+            return Ok(self.0.analyzed(code_hash, code));
         }
         match &self.0.upstream {
             Some(up) => up.code_by_hash(code_hash),

@@ -91,6 +91,9 @@ pub(crate) struct Chain {
     pub(crate) txs: Table<B256, TxRow>,
     pub(crate) meta: Table<(), ChainMeta>,
     pub(crate) upstream: Option<Arc<Upstream>>,
+    /// Analyzed bytecode by hash (code never changes under its hash), so a contract's jump
+    /// table is built once, not at every call.
+    analyzed: std::sync::Mutex<HashMap<B256, revm::bytecode::Bytecode>>,
 }
 
 impl Chain {
@@ -105,7 +108,14 @@ impl Chain {
             txs: Table::default(),
             meta: Table::default(),
             upstream,
+            analyzed: Default::default(),
         }
+    }
+
+    /// `code` (whose hash is `hash`) analyzed for the EVM, from the cache when seen before.
+    pub(crate) fn analyzed(&self, hash: B256, code: &Bytes) -> revm::bytecode::Bytecode {
+        let mut cache = self.analyzed.lock().unwrap_or_else(|p| p.into_inner());
+        cache.entry(hash).or_insert_with(|| revm::bytecode::Bytecode::new_raw(code.clone())).clone()
     }
 
     /// The head and controls.
@@ -126,6 +136,9 @@ impl Chain {
     /// An account's EVM state as the current call sees it (the upstream's, when forked).
     pub(crate) fn account(&self, address: Address) -> AccountRow {
         use revm::DatabaseRef;
+        if let Some(row) = self.accounts.get(&address) {
+            return row.clone();
+        }
         match ChainDb(self).basic_ref(address) {
             Ok(Some(info)) => {
                 AccountRow { balance: info.balance, nonce: info.nonce, code_hash: info.code_hash }

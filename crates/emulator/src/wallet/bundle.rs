@@ -7,7 +7,7 @@ use alloy_consensus::{SignableTransaction, TxEip1559, TxEip7702, TxEnvelope};
 use alloy_eips::eip7702::{Authorization, SignedAuthorization};
 use alloy_primitives::{address, keccak256, Address, Bytes, TxKind, B256, U256};
 use alloy_signer::SignerSync;
-use alloy_signer_local::PrivateKeySigner;
+use alloy_signer_local::{PrivateKeySigner, Secp256k1Signer};
 use alloy_sol_types::{sol, SolCall};
 use sesskey_signing::{init_code_v07, paymaster_and_data_v07};
 use sesskey_types::UserOperationV07;
@@ -33,9 +33,12 @@ sol! {
 /// The address the emulator's bundle transactions come from (its bundler key's).
 pub const BUNDLER: Address = address!("0x5DE146F949677bCE765C4D0932e4C0DB07707859");
 
-/// The bundler's key: derived from a fixed phrase, public, holding nothing of value.
-static BUNDLER_KEY: LazyLock<PrivateKeySigner> = LazyLock::new(|| {
-    PrivateKeySigner::from_bytes(&keccak256(b"sesskey emulator bundler")).expect("a valid key")
+/// The bundler's key: derived from a fixed phrase, public, holding nothing of value (signing
+/// with libsecp256k1: it signs under the state lock, once per included op).
+static BUNDLER_KEY: LazyLock<Secp256k1Signer> = LazyLock::new(|| {
+    PrivateKeySigner::from_bytes(&keccak256(b"sesskey emulator bundler"))
+        .expect("a valid key")
+        .to_secp256k1()
 });
 
 fn concat_u128(high: u128, low: u128) -> B256 {
