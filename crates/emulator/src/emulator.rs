@@ -4,43 +4,98 @@
 
 use crate::chain::{EthError, Upstream};
 use crate::clock::{Clock, Ids};
-use crate::store::Store;
+use crate::store::{ChangeSet, Store};
 use crate::wallet::{send::recover_signers, Config, Core, R};
 use crate::Result;
 use alloy_primitives::{Address, Bytes, U256, U64};
 use sesskey_rpc::{SessionInfo, WalletError};
 use sesskey_types::*;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 struct Inner {
     core: Core,
-    store: Option<Store>,
+    durable: Option<Arc<GroupCommit>>,
 }
 
-impl Inner {
-    /// Commits the current call's changes, or rolls them back if it failed.
-    fn finish<T, E: From<WalletError>>(&mut self, r: Result<T, E>) -> Result<T, E> {
-        match r {
-            Ok(v) => {
-                if self.core.is_changed() {
-                    match &self.store {
-                        Some(store) => store.commit(&mut self.core).map_err(|e| {
-                            E::from(WalletError::Internal(format!(
-                                "the change could not be saved: {e}"
-                            )))
-                        })?,
-                        None => self.core.apply(),
-                    }
-                }
-                Ok(v)
-            }
-            Err(e) => {
-                self.core.rollback();
-                Err(e)
-            }
+/// Group commit: each call's change set is queued in order under the state lock; whoever waits
+/// first writes every queued set in one durable transaction (one fsync for all), and each call
+/// answers only once its set is on disk. A failed write poisons the emulator: the memory then
+/// holds changes the disk lacks, so every later call is refused until a restart.
+struct GroupCommit {
+    store: Store,
+    queue: Mutex<Queue>,
+    written_cv: Condvar,
+}
+
+#[derive(Default)]
+struct Queue {
+    pending: Vec<ChangeSet>,
+    /// The sequence number of the last set queued, and of the last one on disk.
+    queued: u64,
+    written: u64,
+    writing: bool,
+    failed: Option<String>,
+}
+
+impl GroupCommit {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn check(&self) -> Result<(), WalletError> {
+        match &self.lock().failed {
+            Some(e) => Err(poisoned(e)),
+            None => Ok(()),
         }
     }
+
+    /// Queues a change set (under the state lock, so sets keep the order of the calls).
+    fn enqueue(&self, set: ChangeSet) -> u64 {
+        let mut q = self.lock();
+        q.pending.push(set);
+        q.queued += 1;
+        q.queued
+    }
+
+    fn last(&self) -> u64 {
+        self.lock().queued
+    }
+
+    /// Returns once every set up to `seq` is on disk (writing a batch if nobody is).
+    fn wait(&self, seq: u64) -> Result<(), WalletError> {
+        let mut q = self.lock();
+        loop {
+            if let Some(e) = &q.failed {
+                return Err(poisoned(e));
+            }
+            if q.written >= seq {
+                return Ok(());
+            }
+            if q.writing {
+                q = self.written_cv.wait(q).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            q.writing = true;
+            let batch = std::mem::take(&mut q.pending);
+            let upto = q.queued;
+            drop(q);
+            let result = self.store.write(&batch);
+            q = self.lock();
+            q.writing = false;
+            match result {
+                Ok(()) => q.written = upto,
+                Err(e) => q.failed = Some(e.to_string()),
+            }
+            self.written_cv.notify_all();
+        }
+    }
+}
+
+fn poisoned(e: &str) -> WalletError {
+    WalletError::Internal(format!(
+        "the data folder could not be written ({e}); restart the emulator: it resumes from the last change saved"
+    ))
 }
 
 /// The emulator: the Wallet API and the chains it serves.
@@ -113,7 +168,11 @@ impl Emulator {
                         store.commit(&mut core)?;
                     }
                 }
-                Some(store)
+                Some(Arc::new(GroupCommit {
+                    store,
+                    queue: Mutex::new(Queue::default()),
+                    written_cv: Condvar::new(),
+                }))
             }
             None => {
                 core.genesis();
@@ -121,7 +180,7 @@ impl Emulator {
                 None
             }
         };
-        Ok(Self { inner: Mutex::new(Inner { core, store }), config })
+        Ok(Self { inner: Mutex::new(Inner { core, durable: store }), config })
     }
 
     /// The configuration.
@@ -138,14 +197,55 @@ impl Emulator {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Runs one state-machine function and commits (or rolls back) what it changed.
+    /// Runs one state-machine function and commits (or rolls back) what it changed. With a
+    /// data folder the answer waits until the change (and every change it could have seen) is
+    /// on disk.
     pub(crate) fn call<T, E: From<WalletError>>(
         &self,
         f: impl FnOnce(&mut Core) -> Result<T, E>,
     ) -> Result<T, E> {
-        let mut inner = self.lock();
-        let r = f(&mut inner.core);
-        inner.finish(r)
+        let (result, wait) = {
+            let mut inner = self.lock();
+            let durable = inner.durable.clone();
+            if let Some(d) = &durable {
+                d.check()?;
+            }
+            let result = f(&mut inner.core);
+            let changed = result.is_ok() && inner.core.is_changed();
+            if result.is_err() {
+                inner.core.rollback();
+            }
+            let wait = match durable {
+                Some(d) if changed => match Store::collect(&inner.core) {
+                    Ok(set) => {
+                        inner.core.apply();
+                        let seq = d.enqueue(set);
+                        Some((d, seq))
+                    }
+                    Err(e) => {
+                        inner.core.rollback();
+                        return Err(E::from(WalletError::Internal(format!(
+                            "the change could not be saved: {e}"
+                        ))));
+                    }
+                },
+                Some(d) => {
+                    let seq = d.last();
+                    Some((d, seq))
+                }
+                None => {
+                    if changed {
+                        inner.core.apply();
+                    }
+                    None
+                }
+            };
+            (result, wait)
+        };
+        if let Some((d, seq)) = wait {
+            d.wait(seq)?;
+        }
+        result
     }
 
     /// Runs a chain function for `chain` (checked) and commits what it changed.

@@ -220,54 +220,73 @@ impl Store {
         Ok(())
     }
 
-    /// Writes what the current call changed, durably, then makes it the committed state. On a
-    /// failure nothing is written and the call is rolled back.
-    pub(crate) fn commit(&self, core: &mut Core) -> Result<()> {
-        match self.write(core) {
-            Ok(()) => {
-                core.apply();
-                Ok(())
-            }
-            Err(e) => {
-                core.rollback();
-                Err(e)
-            }
+    /// The current call's change set, serialized (taken under the state lock, written later).
+    pub(crate) fn collect(core: &Core) -> Result<ChangeSet> {
+        let meta = Meta {
+            format: FORMAT,
+            fixed_ms: core.clock.fixed_ms,
+            offset_ms: core.clock.offset_ms,
+            ids_seed: core.ids.seed,
+            ids_counter: core.ids.counter,
+            chain_ids: core.chains.keys().copied().collect(),
+            fork_block: core.chains.values().find_map(|c| c.upstream.as_ref().map(|u| u.block)),
+        };
+        let mut set = ChangeSet { rows: vec![] };
+        set.rows.push((0, b"meta".to_vec(), Some(serde_json::to_vec(&meta).map_err(storage)?)));
+        let w = &core.wallet;
+        collect_table(&mut set, 1, None, &w.accounts)?;
+        collect_table(&mut set, 2, None, &w.sessions)?;
+        collect_table(&mut set, 3, None, &w.prepared)?;
+        collect_table(&mut set, 4, None, &w.calls)?;
+        for (id, c) in &core.chains {
+            let p = Some(*id);
+            collect_table(&mut set, 5, p, &c.accounts)?;
+            collect_table(&mut set, 6, p, &c.storage)?;
+            collect_table(&mut set, 7, p, &c.code)?;
+            collect_table(&mut set, 8, p, &c.blocks)?;
+            collect_table(&mut set, 9, p, &c.txs)?;
+            collect_table(&mut set, 10, p, &c.meta)?;
         }
+        Ok(set)
     }
 
-    fn write(&self, core: &Core) -> Result<()> {
+    /// Writes change sets, in order, in one durable transaction (one fsync for all).
+    pub(crate) fn write(&self, sets: &[ChangeSet]) -> Result<()> {
         let txn = self.db.begin_write().map_err(storage)?;
         {
-            let meta = Meta {
-                format: FORMAT,
-                fixed_ms: core.clock.fixed_ms,
-                offset_ms: core.clock.offset_ms,
-                ids_seed: core.ids.seed,
-                ids_counter: core.ids.counter,
-                chain_ids: core.chains.keys().copied().collect(),
-                fork_block: core.chains.values().find_map(|c| c.upstream.as_ref().map(|u| u.block)),
-            };
-            let mut t = txn.open_table(META).map_err(storage)?;
-            t.insert(&b"meta"[..], &serde_json::to_vec(&meta).map_err(storage)?[..])
-                .map_err(storage)?;
-            drop(t);
-            let w = &core.wallet;
-            write_table(&txn, W_ACCOUNTS, None, &w.accounts)?;
-            write_table(&txn, SESSIONS, None, &w.sessions)?;
-            write_table(&txn, PREPARED, None, &w.prepared)?;
-            write_table(&txn, CALLS, None, &w.calls)?;
-            for (id, c) in &core.chains {
-                let p = Some(*id);
-                write_table(&txn, EVM_ACCOUNTS, p, &c.accounts)?;
-                write_table(&txn, EVM_STORAGE, p, &c.storage)?;
-                write_table(&txn, EVM_CODE, p, &c.code)?;
-                write_table(&txn, BLOCKS, p, &c.blocks)?;
-                write_table(&txn, TXS, p, &c.txs)?;
-                write_table(&txn, CHAIN_META, p, &c.meta)?;
+            let mut tables = ALL
+                .iter()
+                .map(|d| txn.open_table(*d).map_err(storage))
+                .collect::<Result<Vec<_>>>()?;
+            for set in sets {
+                for (table, key, value) in &set.rows {
+                    let t = &mut tables[*table];
+                    match value {
+                        Some(v) => t.insert(&key[..], &v[..]).map_err(storage)?,
+                        None => t.remove(&key[..]).map_err(storage)?,
+                    };
+                }
             }
         }
         txn.commit().map_err(storage)
     }
+
+    /// Writes the current call's changes at once and makes them the committed state (for the
+    /// start, when no other call runs).
+    pub(crate) fn commit(&self, core: &mut Core) -> Result<()> {
+        let written = Self::collect(core).and_then(|set| self.write(&[set]));
+        match written {
+            Ok(()) => core.apply(),
+            Err(_) => core.rollback(),
+        }
+        written
+    }
+}
+
+/// What one call changed, serialized: (table index in `ALL`, key, value or deletion).
+#[derive(Debug, Default)]
+pub(crate) struct ChangeSet {
+    rows: Vec<(usize, Vec<u8>, Option<Vec<u8>>)>,
 }
 
 fn prefixed(prefix: Option<u64>, key: &[u8]) -> Vec<u8> {
@@ -277,27 +296,18 @@ fn prefixed(prefix: Option<u64>, key: &[u8]) -> Vec<u8> {
     }
 }
 
-fn write_table<K: Key + Hash + Eq + Clone, V: Serialize + Clone>(
-    txn: &redb::WriteTransaction,
-    def: Def,
+fn collect_table<K: Key + Hash + Eq + Clone, V: Serialize + Clone>(
+    set: &mut ChangeSet,
+    table: usize,
     prefix: Option<u64>,
-    table: &Table<K, V>,
+    rows: &Table<K, V>,
 ) -> Result<()> {
-    if !table.is_changed() {
-        return Ok(());
-    }
-    let mut t = txn.open_table(def).map_err(storage)?;
-    for (k, v) in table.changes() {
-        let key = prefixed(prefix, &k.encode());
-        match v {
-            Some(v) => {
-                let bytes = serde_json::to_vec(v).map_err(storage)?;
-                t.insert(&key[..], &bytes[..]).map_err(storage)?;
-            }
-            None => {
-                t.remove(&key[..]).map_err(storage)?;
-            }
-        }
+    for (k, v) in rows.changes() {
+        let value = match v {
+            Some(v) => Some(serde_json::to_vec(v).map_err(storage)?),
+            None => None,
+        };
+        set.rows.push((table, prefixed(prefix, &k.encode()), value));
     }
     Ok(())
 }
