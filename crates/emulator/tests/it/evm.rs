@@ -143,21 +143,9 @@ async fn a_call_that_reverts_only_at_send_fails_on_chain_and_pays_only_gas() {
         .input(setLimitCall { newLimit: U256::ZERO }.abi_encode().into());
     env.provider().send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
     let before = env.client.get_balance(U64::from(CHAIN), env.account()).await.unwrap();
-    let signature = sign_user_op_v07(&env.session_key, &op, ENTRY_POINT_V07).await.unwrap();
     let sent = env
         .client
-        .send_prepared_calls(SendPreparedCallsParams {
-            calls: SignedCalls::UserOperationV070(SignedUserOperationV07 {
-                data: op.data,
-                chain_id: op.chain_id,
-                signature,
-            }),
-            capabilities: Some(SendPreparedCallsCapabilities {
-                permissions: Some(cap),
-                paymaster_service: None,
-            }),
-            call_id: None,
-        })
+        .send_prepared_calls(signed(&env.session_key, op, Some(cap)).await)
         .await
         .unwrap();
     let status = env.client.get_calls_status(CallId(sent.id)).await.unwrap();
@@ -240,7 +228,7 @@ async fn a_native_transfer_over_the_limit_at_send_is_included_and_fails() {
     env.send_with(&env.session_key, &cap, vec![Call { to: shop, data: None, value: None }])
         .await
         .unwrap();
-    let mut signed = vec![];
+    let mut sends = vec![];
     for key in [1u64, 2] {
         let caps = PrepareCallsCapabilities {
             permissions: Some(cap.clone()),
@@ -253,22 +241,10 @@ async fn a_native_transfer_over_the_limit_at_send_is_included_and_fails() {
         else {
             panic!()
         };
-        let signature = sign_user_op_v07(&env.session_key, &op, ENTRY_POINT_V07).await.unwrap();
-        signed.push(SendPreparedCallsParams {
-            calls: SignedCalls::UserOperationV070(SignedUserOperationV07 {
-                data: op.data,
-                chain_id: op.chain_id,
-                signature,
-            }),
-            capabilities: Some(SendPreparedCallsCapabilities {
-                permissions: Some(cap.clone()),
-                paymaster_service: None,
-            }),
-            call_id: None,
-        });
+        sends.push(signed(&env.session_key, op, Some(cap.clone())).await);
     }
     let mut statuses = vec![];
-    for s in signed {
+    for s in sends {
         let sent = env.client.send_prepared_calls(s).await.unwrap();
         statuses.push(env.client.get_calls_status(CallId(sent.id)).await.unwrap());
     }

@@ -205,22 +205,7 @@ impl Env {
         let PreparedCalls::UserOperationV070(op) = prepared else {
             panic!("a delegated account gets one op")
         };
-        let signature = sign_user_op_v07(signer, &op, ENTRY_POINT_V07).await.unwrap();
-        Ok(self
-            .client
-            .send_prepared_calls(SendPreparedCallsParams {
-                calls: SignedCalls::UserOperationV070(SignedUserOperationV07 {
-                    data: op.data,
-                    chain_id: op.chain_id,
-                    signature,
-                }),
-                capabilities: Some(SendPreparedCallsCapabilities {
-                    permissions: Some(session.clone()),
-                    paymaster_service: None,
-                }),
-                call_id: None,
-            })
-            .await?)
+        Ok(self.client.send_prepared_calls(signed(signer, op, Some(session.clone())).await).await?)
     }
 
     pub(crate) async fn fund(&self, who: Address, wei: U256) {
@@ -239,4 +224,26 @@ pub(crate) fn wallet_error<T: std::fmt::Debug>(
     let e: sesskey_rpc::Error =
         r.map(|v| panic!("expected an error, got {v:?}")).unwrap_err().into();
     e.wallet_error().cloned().unwrap_or_else(|| panic!("not a wallet error: {e}"))
+}
+
+/// A prepared op signed by `signer` (after the checks), as send params with the session `cap`
+/// (none for an owner op).
+pub(crate) async fn signed(
+    signer: &PrivateKeySigner,
+    op: PreparedUserOperationV07,
+    cap: Option<PermissionsCapability>,
+) -> SendPreparedCallsParams {
+    let signature = sign_user_op_v07(signer, &op, ENTRY_POINT_V07).await.unwrap();
+    SendPreparedCallsParams {
+        calls: SignedCalls::UserOperationV070(SignedUserOperationV07 {
+            data: op.data,
+            chain_id: op.chain_id,
+            signature,
+        }),
+        capabilities: cap.map(|c| SendPreparedCallsCapabilities {
+            permissions: Some(c),
+            paymaster_service: None,
+        }),
+        call_id: None,
+    }
 }

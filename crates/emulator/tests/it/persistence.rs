@@ -5,7 +5,6 @@ use crate::helpers::*;
 use alloy_primitives::{Address, U256, U64};
 use sesskey_emulator::{Config, Emulator};
 use sesskey_rpc::{EmulatorApiClient, WalletApiClient};
-use sesskey_signing::*;
 use sesskey_types::*;
 
 fn fresh_dir(name: &str) -> std::path::PathBuf {
@@ -83,21 +82,9 @@ async fn a_restart_mid_flow_carries_on() {
     );
     assert_eq!(env.client.get_balance(U64::from(CHAIN), shop).await.unwrap(), eth(100));
     // The op prepared before the restart goes through after it: its nonce and sponsorship held.
-    let signature = sign_user_op_v07(&env.session_key, &op, ENTRY_POINT_V07).await.unwrap();
     let sent = env
         .client
-        .send_prepared_calls(SendPreparedCallsParams {
-            calls: SignedCalls::UserOperationV070(SignedUserOperationV07 {
-                data: op.data,
-                chain_id: op.chain_id,
-                signature,
-            }),
-            capabilities: Some(SendPreparedCallsCapabilities {
-                permissions: Some(cap),
-                paymaster_service: None,
-            }),
-            call_id: None,
-        })
+        .send_prepared_calls(signed(&env.session_key, op, Some(cap)).await)
         .await
         .unwrap();
     env.client.settle().await.unwrap();

@@ -192,19 +192,7 @@ async fn reused_nonces_are_refused_with_aa25() {
     else {
         panic!()
     };
-    let signature = sign_user_op_v07(&env.session_key, &op, ENTRY_POINT_V07).await.unwrap();
-    let send = SendPreparedCallsParams {
-        calls: SignedCalls::UserOperationV070(SignedUserOperationV07 {
-            data: op.data,
-            chain_id: op.chain_id,
-            signature,
-        }),
-        capabilities: Some(SendPreparedCallsCapabilities {
-            permissions: Some(cap),
-            paymaster_service: None,
-        }),
-        call_id: None,
-    };
+    let send = signed(&env.session_key, op, Some(cap)).await;
     env.client.send_prepared_calls(send.clone()).await.unwrap();
     // A session's first op replayed: the account re-runs the deferred install before the nonce
     // check, so AA23 `PreValidationHookDuplicate()` (spec §12), not AA25.
@@ -225,16 +213,7 @@ async fn reused_nonces_are_refused_with_aa25() {
     else {
         panic!()
     };
-    let signature = sign_user_op_v07(&env.owner, &op, ENTRY_POINT_V07).await.unwrap();
-    let send = SendPreparedCallsParams {
-        calls: SignedCalls::UserOperationV070(SignedUserOperationV07 {
-            data: op.data,
-            chain_id: op.chain_id,
-            signature,
-        }),
-        capabilities: None,
-        call_id: None,
-    };
+    let send = signed(&env.owner, op, None).await;
     env.client.send_prepared_calls(send.clone()).await.unwrap();
     let e = wallet_error(env.client.send_prepared_calls(send).await);
     assert_eq!(e.entry_point_code(), Some("AA25"));
