@@ -2,11 +2,13 @@
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 mod error;
+mod fees;
 mod orchestrator;
 mod session;
 mod store;
 
 pub use error::{Error, Result};
+pub use fees::{max_gas_cost, FeeCaps};
 pub use orchestrator::{Orchestrator, Outcome, SentCalls};
 pub use session::Session;
 pub use store::{SessionStore, StoredSession};

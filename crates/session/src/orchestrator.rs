@@ -1,6 +1,7 @@
 //! The flow of the seed document, verified before every signature.
 
 use crate::error::{mismatch, Error, Result};
+use crate::fees::{max_gas_cost, FeeCaps};
 use crate::session::Session;
 use alloy_primitives::{Address, Bytes, FixedBytes, B256, U256, U64};
 use alloy_signer::Signer;
@@ -67,6 +68,7 @@ pub struct Orchestrator<C> {
     policy_id: Option<String>,
     poll: Duration,
     context_form: bool,
+    caps: FeeCaps,
 }
 
 fn sponsorship(policy_id: &Option<String>) -> Option<PaymasterService> {
@@ -81,7 +83,20 @@ fn sponsorship(policy_id: &Option<String>) -> Option<PaymasterService> {
 impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
     /// An orchestrator over `client`; `policy_id` sponsors gas when given.
     pub fn new(client: C, policy_id: Option<String>) -> Self {
-        Self { client, policy_id, poll: Duration::from_millis(100), context_form: false }
+        Self {
+            client,
+            policy_id,
+            poll: Duration::from_millis(100),
+            context_form: false,
+            caps: FeeCaps::default(),
+        }
+    }
+
+    /// Caps on the fee and gas fields of every operation this orchestrator signs (default:
+    /// [`FeeCaps::default`]).
+    pub const fn with_fee_caps(mut self, caps: FeeCaps) -> Self {
+        self.caps = caps;
+        self
     }
 
     /// Sends the permissions capability as `{context}` instead of `{sessionId, signature}`.
@@ -318,6 +333,7 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
         exec_hooks: bool,
     ) -> Result<B256> {
         check_chain(op.chain_id, chain_id)?;
+        self.caps.check(&op.data)?;
         if op.data.sender != account {
             return Err(mismatch("data.sender", account, op.data.sender));
         }
@@ -398,6 +414,17 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
             Some(session),
             has_exec_hooks(&session.permissions),
         )?;
+        // The pre-flight again with the op's real maximum gas cost when the account pays it,
+        // so a `gas-limit` permission holds on the client too.
+        let spend = match op.data.paymaster {
+            Some(_) => spend,
+            None => {
+                let cost = max_gas_cost(&op.data).ok_or_else(|| {
+                    mismatch("data (gas × maxFeePerGas)", "a cost within 256 bits", "an overflow")
+                })?;
+                session.policy().evaluate(spent, now, &calls, cost)?
+            }
+        };
         let signature = sesskey_signing::sign_user_op_v07(key, &op, ENTRY_POINT_V07).await?;
         let user_op_hash = user_op_v07_hash(&op.data, ENTRY_POINT_V07, chain_id);
         let sent = self

@@ -328,3 +328,35 @@ async fn a_reverting_call_is_reported_as_reverted() {
     );
     assert!(outcome.status().receipts.is_some());
 }
+
+/// A `gas-limit` permission holds on the client: the pre-flight counts the prepared op's real
+/// maximum gas cost when the account pays, and refuses before the key signs. (Here the client's
+/// record of what was spent is ahead of the server's, so only the client can refuse.)
+#[tokio::test]
+async fn the_gas_limit_is_enforced_before_signing() {
+    let server = emulator().await;
+    let flow = Orchestrator::new(WalletClient::new(server.url()).unwrap(), None);
+    let owner = dev_owner();
+    flow.ensure_delegated(&owner, CHAIN, Duration::from_secs(5)).await.unwrap();
+    let shop = Address::repeat_byte(0x51);
+    let session = flow
+        .create_session(
+            &owner,
+            &request(
+                vec![
+                    Permission::GasLimit(GasLimit { limit: U256::from(10u64.pow(16)) }),
+                    Permission::ContractAccess(ContractAccess { address: shop }),
+                ],
+                None,
+            ),
+        )
+        .await
+        .unwrap();
+    let key = Counting::new(dev_session_key());
+    let call = Call { to: shop, data: None, value: None };
+    let spent =
+        sesskey_account::Spend { gas: U256::from(10u64.pow(16) - 1_000), ..Default::default() };
+    let e = flow.send_calls(&session, &key, vec![call], &spent, 1_800_000_000).await.unwrap_err();
+    assert!(matches!(e, Error::Preflight(sesskey_account::Violation::GasLimit { .. })), "{e}");
+    assert_eq!(key.signed(), 0);
+}

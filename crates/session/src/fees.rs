@@ -1,0 +1,128 @@
+//! Bounds on what a prepared operation may ask the key to sign for: a server that raises a fee
+//! or a gas limit, and re-hashes consistently, still gets no signature.
+
+use crate::error::{mismatch, Result};
+use alloy_primitives::{U128, U256};
+use sesskey_types::UserOperationV07;
+
+/// Caps on a prepared operation's fee and gas fields; an op over any is refused before signing.
+///
+/// The defaults are generous for any chain Alchemy serves today and still bound the worst case:
+/// 500 gwei per gas, a 50 gwei tip, 10M call gas, 2M verification gas (a session's first op
+/// needs up to about 0.5M, spec §12), 1M pre-verification gas, 0.5M for each paymaster limit.
+/// At the defaults an op can never cost more than 7 ETH of gas.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FeeCaps {
+    /// The most `maxFeePerGas` may be, in wei.
+    pub max_fee_per_gas: u128,
+    /// The most `maxPriorityFeePerGas` may be, in wei.
+    pub max_priority_fee_per_gas: u128,
+    /// The most `callGasLimit` may be.
+    pub call_gas_limit: u128,
+    /// The most `verificationGasLimit` may be.
+    pub verification_gas_limit: u128,
+    /// The most `preVerificationGas` may be.
+    pub pre_verification_gas: u128,
+    /// The most each paymaster gas limit may be.
+    pub paymaster_gas_limit: u128,
+}
+
+impl Default for FeeCaps {
+    fn default() -> Self {
+        Self {
+            max_fee_per_gas: 500_000_000_000,
+            max_priority_fee_per_gas: 50_000_000_000,
+            call_gas_limit: 10_000_000,
+            verification_gas_limit: 2_000_000,
+            pre_verification_gas: 1_000_000,
+            paymaster_gas_limit: 500_000,
+        }
+    }
+}
+
+impl FeeCaps {
+    /// No caps at all (for tests against a server you trust).
+    pub const UNBOUNDED: Self = Self {
+        max_fee_per_gas: u128::MAX,
+        max_priority_fee_per_gas: u128::MAX,
+        call_gas_limit: u128::MAX,
+        verification_gas_limit: u128::MAX,
+        pre_verification_gas: u128::MAX,
+        paymaster_gas_limit: u128::MAX,
+    };
+
+    /// Refuses an op whose fee or gas fields exceed the caps, naming the field.
+    pub fn check(&self, op: &UserOperationV07) -> Result<()> {
+        let over = |field: &'static str, value: U256, cap: u128| {
+            if value > U256::from(cap) {
+                Err(mismatch(field, format!("at most {cap}"), value))
+            } else {
+                Ok(())
+            }
+        };
+        let u = |v: U128| U256::from(v);
+        over("data.maxFeePerGas", u(op.max_fee_per_gas), self.max_fee_per_gas)?;
+        over(
+            "data.maxPriorityFeePerGas",
+            u(op.max_priority_fee_per_gas),
+            self.max_priority_fee_per_gas,
+        )?;
+        over("data.callGasLimit", u(op.call_gas_limit), self.call_gas_limit)?;
+        over(
+            "data.verificationGasLimit",
+            u(op.verification_gas_limit),
+            self.verification_gas_limit,
+        )?;
+        over("data.preVerificationGas", op.pre_verification_gas, self.pre_verification_gas)?;
+        over(
+            "data.paymasterVerificationGasLimit",
+            u(op.paymaster_verification_gas_limit.unwrap_or_default()),
+            self.paymaster_gas_limit,
+        )?;
+        over(
+            "data.paymasterPostOpGasLimit",
+            u(op.paymaster_post_op_gas_limit.unwrap_or_default()),
+            self.paymaster_gas_limit,
+        )
+    }
+}
+
+/// The most an op may cost: all its gas at its maximum fee, or `None` if that overflows.
+pub fn max_gas_cost(op: &UserOperationV07) -> Option<U256> {
+    U256::from(op.call_gas_limit)
+        .checked_add(U256::from(op.verification_gas_limit))?
+        .checked_add(op.pre_verification_gas)?
+        .checked_add(U256::from(op.paymaster_verification_gas_limit.unwrap_or_default()))?
+        .checked_add(U256::from(op.paymaster_post_op_gas_limit.unwrap_or_default()))?
+        .checked_mul(U256::from(op.max_fee_per_gas))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_caps_bound_the_cost() {
+        let c = FeeCaps::default();
+        let op = UserOperationV07 {
+            max_fee_per_gas: U128::from(c.max_fee_per_gas),
+            max_priority_fee_per_gas: U128::from(c.max_priority_fee_per_gas),
+            call_gas_limit: U128::from(c.call_gas_limit),
+            verification_gas_limit: U128::from(c.verification_gas_limit),
+            pre_verification_gas: U256::from(c.pre_verification_gas),
+            paymaster_verification_gas_limit: Some(U128::from(c.paymaster_gas_limit)),
+            paymaster_post_op_gas_limit: Some(U128::from(c.paymaster_gas_limit)),
+            ..Default::default()
+        };
+        c.check(&op).unwrap();
+        assert_eq!(max_gas_cost(&op), Some(U256::from(7_000_000_000_000_000_000u128)));
+        let over = UserOperationV07 { max_fee_per_gas: U128::from(c.max_fee_per_gas + 1), ..op };
+        let e = c.check(&over).unwrap_err();
+        assert!(matches!(e, crate::Error::Mismatch { field: "data.maxFeePerGas", .. }), "{e}");
+        let huge = UserOperationV07 { pre_verification_gas: U256::MAX, ..Default::default() };
+        assert_eq!(
+            max_gas_cost(&UserOperationV07 { max_fee_per_gas: U128::from(2), ..huge }),
+            None
+        );
+    }
+}
