@@ -252,6 +252,79 @@ mod tests {
         assert!(parse_duration("2w").is_err());
     }
 
+    /// `session request` for an owner who signs elsewhere, then `session complete` with the
+    /// owner's signature of the raw digest; a stranger's signature saves nothing.
+    #[tokio::test]
+    async fn session_request_then_complete() {
+        use alloy_signer::SignerSync;
+        use sesskey_emulator::{serve, Config, Emulator};
+        let policy = "6e7c3a8f-2b1d-4c5e-9f0a-1b2c3d4e5f60".to_string();
+        let config = Config { policy_ids: vec![policy.clone()], ..Config::default() };
+        let server = serve(Emulator::new(config), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let url = server.url();
+        let owner = alloy_signer_local::PrivateKeySigner::random();
+        let flow = sesskey_session::Orchestrator::new(
+            sesskey_rpc::WalletClient::new(&url).unwrap(),
+            Some(policy.clone()),
+        );
+        flow.ensure_delegated(&owner, 31337, std::time::Duration::from_secs(5)).await.unwrap();
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let dir = std::env::temp_dir().join(format!("sesskey-req-{}-{nanos}", std::process::id()));
+        let store = dir.to_str().unwrap().to_string();
+        // No owner key in this process: only the account.
+        let env = Env::from_pairs([("SESSKEY_PASSWORD", "correct horse".to_string())]);
+        let account = owner.address().to_string();
+        let request = |args: &[&str]| {
+            let mut all = vec!["sesskey", "session"];
+            all.extend_from_slice(args);
+            all.extend_from_slice(&["--store", store.as_str()]);
+            Cli::parse_from(all)
+        };
+        let requested = request(&[
+            "request",
+            "--rpc-url",
+            url.as_str(),
+            "--chain-id",
+            "31337",
+            "--account",
+            account.as_str(),
+            "--root",
+            "--json",
+        ]);
+        assert_eq!(run_with(requested, env.clone()).await.unwrap(), 0);
+        let pending_dir = dir.join("pending");
+        let file = std::fs::read_dir(&pending_dir).unwrap().next().unwrap().unwrap().path();
+        let pending: sesskey_session::PendingSession =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let id = pending.session_id.to_string();
+        let sign = |key: &alloy_signer_local::PrivateKeySigner| {
+            alloy_primitives::hex::encode_prefixed(
+                key.sign_hash_sync(&pending.raw_payload).unwrap().as_bytes(),
+            )
+        };
+        let stranger = sign(&alloy_signer_local::PrivateKeySigner::random());
+        let e = run_with(
+            request(&["complete", id.as_str(), "--signature", stranger.as_str()]),
+            env.clone(),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("signature by") && e.to_string().contains("expected"),
+            "{e}"
+        );
+        assert!(sesskey_session::SessionStore::open(&dir).unwrap().list().unwrap().is_empty());
+        let good = sign(&owner);
+        let done = request(&["complete", id.as_str(), "--signature", good.as_str(), "--json"]);
+        assert_eq!(run_with(done, env).await.unwrap(), 0);
+        let sessions = sesskey_session::SessionStore::open(&dir).unwrap().list().unwrap();
+        assert_eq!(sessions.len(), 1);
+        assert_eq!(sessions[0].session.session_id, pending.session_id);
+        assert!(!file.exists(), "the pending request is used up");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     /// `explain` on the seed document's answers and on a tampered one.
     #[test]
     fn explain_checks_raw_payloads() {

@@ -27,6 +27,18 @@ pub struct StoreArgs {
 pub enum SessionCommand {
     /// Create a session for a new session key (the owner's key comes from `OWNER_PRIVATE_KEY`).
     Create(Box<CreateArgs>),
+    /// Request a session for a new session key, for an owner who signs elsewhere: prints the
+    /// verified typed data and its `rawPayload` (with `--json`: `{id, typedData, rawPayload}`).
+    Request(Box<CreateArgs>),
+    /// Complete a requested session with the owner's signature (of the typed data, or of the
+    /// raw digest with no prefix): checked to be the owner's, then saved.
+    Complete {
+        /// The pending request's id (printed by `session request`).
+        id: SessionId,
+        /// The owner's 65-byte signature, 0x-hex.
+        #[arg(long)]
+        signature: Bytes,
+    },
     /// List saved sessions.
     List,
     /// Show a saved session.
@@ -90,6 +102,9 @@ pub struct CreateArgs {
     /// The owner's key from a file holding it in hex.
     #[arg(long)]
     pub owner_key_file: Option<PathBuf>,
+    /// The account (for `session request`, where the owner's key is elsewhere).
+    #[arg(long)]
+    pub account: Option<Address>,
 }
 
 /// The owner's key: a keystore, a key file, or `OWNER_PRIVATE_KEY`; never a flag value.
@@ -298,56 +313,133 @@ fn print_session(s: &StoredSession, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The session key's password, unless `--plain-key`.
+fn key_password(a: &CreateArgs, env: &Env) -> anyhow::Result<Option<String>> {
+    if a.plain_key {
+        return Ok(None);
+    }
+    let password = env.get("SESSKEY_PASSWORD").ok_or_else(|| {
+        anyhow!("set SESSKEY_PASSWORD to encrypt the session key (or pass --plain-key)")
+    })?;
+    Ok(Some(password.to_string()))
+}
+
+/// The `wallet_createSession` params of the flags, for `account` and a new key.
+fn session_request(
+    a: &CreateArgs,
+    account: Address,
+    key: Address,
+) -> anyhow::Result<CreateSessionParams> {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    Ok(CreateSessionParams {
+        account,
+        chain_id: U64::from(a.chain_id),
+        expiry_sec: a.expires_in.map(|s| now.saturating_add(s)),
+        key: SessionKey { public_key: key, ty: KeyType::Secp256k1 },
+        permissions: permissions(a)?,
+    })
+}
+
+/// Keeps a session key in an encrypted keystore (or, without a password, a 0600 hex file).
+fn save_key(
+    store: &SessionStore,
+    id: &SessionId,
+    key: &PrivateKeySigner,
+    password: Option<&str>,
+) -> anyhow::Result<()> {
+    let (keystore, plain) = key_paths(store, id);
+    match password {
+        Some(p) => {
+            let name = keystore
+                .file_name()
+                .and_then(|n| n.to_str())
+                .ok_or_else(|| anyhow!("bad key path"))?
+                .to_string();
+            PrivateKeySigner::encrypt_keystore(
+                store.dir(),
+                &mut rand::thread_rng(),
+                key.to_bytes(),
+                p,
+                Some(&name),
+            )?;
+        }
+        None => write_private(
+            &plain,
+            &format!("{}\n", alloy_primitives::hex::encode_prefixed(key.to_bytes())),
+        )?,
+    }
+    Ok(())
+}
+
 /// Runs `sesskey session …`.
 pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> anyhow::Result<()> {
     let store = store(&args, &env)?;
     match cmd {
         SessionCommand::Create(a) => {
             let owner = owner_key(&a, &env)?;
-            let perms = permissions(&a)?;
-            let password = if a.plain_key {
-                None
-            } else {
-                Some(env.get("SESSKEY_PASSWORD").ok_or_else(|| {
-                    anyhow!("set SESSKEY_PASSWORD to encrypt the session key (or pass --plain-key)")
-                })?)
-            };
+            let password = key_password(&a, &env)?;
             let key = PrivateKeySigner::random();
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
-            let request = CreateSessionParams {
-                account: owner.address(),
-                chain_id: U64::from(a.chain_id),
-                expiry_sec: a.expires_in.map(|s| now + s),
-                key: SessionKey { public_key: key.address(), ty: KeyType::Secp256k1 },
-                permissions: perms,
-            };
-            let flow = Orchestrator::new(WalletClient::new(&a.rpc_url)?, a.policy_id);
+            let request = session_request(&a, owner.address(), key.address())?;
+            let flow = Orchestrator::new(WalletClient::new(&a.rpc_url)?, a.policy_id.clone());
             let session = flow.create_session(&owner, &request).await?;
-            let id = session.session_id;
-            let (keystore, plain) = key_paths(&store, &id);
-            match password {
-                Some(p) => {
-                    let name = keystore
-                        .file_name()
-                        .and_then(|n| n.to_str())
-                        .ok_or_else(|| anyhow!("bad key path"))?
-                        .to_string();
-                    PrivateKeySigner::encrypt_keystore(
-                        store.dir(),
-                        &mut rand::thread_rng(),
-                        key.to_bytes(),
-                        p,
-                        Some(&name),
-                    )?;
-                }
-                None => write_private(
-                    &plain,
-                    &format!("{}\n", alloy_primitives::hex::encode_prefixed(key.to_bytes())),
-                )?,
-            }
+            save_key(&store, &session.session_id, &key, password.as_deref())?;
             let record = StoredSession::new(session);
             store.save(&record)?;
             print_session(&record, args.json)
+        }
+        SessionCommand::Request(a) => {
+            let account = match a.account {
+                Some(account) => account,
+                None => owner_key(&a, &env)
+                    .map_err(|_| {
+                        anyhow!("give --account (the owner's account): the owner signs elsewhere")
+                    })?
+                    .address(),
+            };
+            let password = key_password(&a, &env)?;
+            let key = PrivateKeySigner::random();
+            let request = session_request(&a, account, key.address())?;
+            let flow = Orchestrator::new(WalletClient::new(&a.rpc_url)?, a.policy_id.clone());
+            let pending = flow.request_session(&request).await?;
+            let id = pending.session_id;
+            save_key(&store, &id, &key, password.as_deref())?;
+            let dir = store.dir().join("pending");
+            std::fs::create_dir_all(&dir)?;
+            std::fs::write(
+                dir.join(format!("{id}.json")),
+                serde_json::to_string_pretty(&pending)?,
+            )?;
+            let out = serde_json::json!({
+                "id": id,
+                "typedData": pending.typed_data,
+                "rawPayload": pending.raw_payload,
+            });
+            if args.json {
+                println!("{out}");
+            } else {
+                println!("requested session {id}; have the owner of {account} sign:");
+                println!("{}", serde_json::to_string_pretty(&out)?);
+                println!("then: sesskey session complete {id} --signature 0x…");
+            }
+            Ok(())
+        }
+        SessionCommand::Complete { id, signature } => {
+            let path = store.dir().join("pending").join(format!("{id}.json"));
+            let text = std::fs::read_to_string(&path).with_context(|| {
+                format!("no pending request {id} (make one with `sesskey session request`)")
+            })?;
+            let pending: sesskey_session::PendingSession = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a pending request", path.display()))?;
+            let session = pending.complete(&SignatureData::Hex(signature))?;
+            let record = StoredSession::new(session);
+            store.save(&record)?;
+            std::fs::remove_file(&path)?;
+            if args.json {
+                println!("{}", serde_json::to_string(&record.session)?);
+            } else {
+                print_session(&record, false)?;
+            }
+            Ok(())
         }
         SessionCommand::List => {
             let all = store.list()?;

@@ -4,11 +4,13 @@
 mod error;
 mod fees;
 mod orchestrator;
+mod pending;
 mod session;
 mod store;
 
 pub use error::{Error, Result};
 pub use fees::{max_gas_cost, FeeCaps};
 pub use orchestrator::{Orchestrator, Outcome, SentCalls};
+pub use pending::PendingSession;
 pub use session::Session;
 pub use store::{SessionStore, StoredSession};

@@ -2,8 +2,9 @@
 
 use crate::error::{mismatch, Error, Result};
 use crate::fees::{max_gas_cost, FeeCaps};
+use crate::pending::PendingSession;
 use crate::session::Session;
-use alloy_primitives::{Address, Bytes, FixedBytes, B256, U256, U64};
+use alloy_primitives::{Address, Bytes, B256, U256, U64};
 use alloy_signer::Signer;
 use sesskey_account::{
     canonical_permissions, decode_calls, decode_install, has_exec_hooks, same_call, DeferredAction,
@@ -233,21 +234,30 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
         Ok(Some(self.wait_for_status(&id, timeout).await?))
     }
 
-    /// `wallet_createSession`, then **verifies the answer before the owner signs**: the
-    /// `DeferredAction` domain, deadline and nonce, and that its `call` installs exactly the
-    /// requested key with exactly the requested permissions and expiry; `rawPayload` must be its
-    /// digest. Any difference is [`Error::Mismatch`] and nothing is signed.
+    /// Creates a session and has `owner` sign it, in one step: [`Orchestrator::request_session`]
+    /// then [`PendingSession::complete`] with the owner's signature of the verified request.
     pub async fn create_session<S: Signer + Send + Sync>(
         &self,
         owner: &S,
         request: &CreateSessionParams,
     ) -> Result<Session> {
+        let pending = self.request_session(request).await?;
+        let signature = sign_request(owner, &pending.signature_request(), None).await?;
+        pending.complete(&signature.data)
+    }
+
+    /// `wallet_createSession`, and the check of its answer before anyone signs: the typed
+    /// data's domain (chain, account), deadline and nonce (the session's entity, deferred, global
+    /// only for root), and the `installValidation` call decoding to exactly the requested key,
+    /// entity, expiry and permissions; `rawPayload` must be its digest. The owner then signs the
+    /// [`PendingSession`] wherever their key lives.
+    pub async fn request_session(&self, request: &CreateSessionParams) -> Result<PendingSession> {
         let answer =
             self.client.create_session(request.clone()).await.map_err(sesskey_rpc::Error::from)?;
         if let Some(chain) = answer.chain_id {
             check_chain(chain, request.chain_id.to())?;
         }
-        let SignatureRequest::TypedData { data, .. } = &answer.signature_request else {
+        let SignatureRequest::TypedData { data, raw_payload } = &answer.signature_request else {
             return Err(Error::Unexpected(
                 "createSession must ask for eth_signTypedData_v4".into(),
             ));
@@ -300,23 +310,14 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
                 serde_json::to_string(&got).unwrap_or_default(),
             ));
         }
-        // rawPayload must be the digest of exactly this typed data (checked again while signing).
+        // rawPayload must be the digest of exactly this typed data.
         check_request(&answer.signature_request, None)?;
-        let signature = sign_request(owner, &answer.signature_request, None).await?;
-        let SignatureData::Hex(bytes) = signature.data else {
-            return Err(Error::Unexpected("the signer answered a non-hex signature".into()));
-        };
-        Ok(Session {
+        Ok(PendingSession {
+            request: request.clone(),
             session_id: answer.session_id,
-            chain_id: request.chain_id,
-            account: request.account,
-            session_key: request.key.public_key,
             entity_id: install.entity_id,
-            expiry: request.deadline(),
-            permissions: request.permissions.clone(),
-            owner_signature: FixedBytes::<65>::try_from(&bytes[..]).map_err(|_| {
-                Error::Unexpected("a signature of another length than 65 bytes".into())
-            })?,
+            typed_data: data.clone(),
+            raw_payload: *raw_payload,
         })
     }
 

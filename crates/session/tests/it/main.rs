@@ -2,6 +2,7 @@
 //! the server's answers one field at a time; the orchestrator must refuse each and sign nothing.
 
 mod flow;
+mod grant;
 mod tamper;
 
 use alloy_primitives::{Address, ChainId, Signature, B256};

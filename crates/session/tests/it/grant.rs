@@ -1,0 +1,58 @@
+//! Two-phase grant: the backend requests and verifies, the owner signs elsewhere (the raw
+//! digest, as `cast wallet sign --no-hash` does, or the typed data, as a browser wallet does),
+//! the backend completes. A stranger's signature gives no session.
+
+use crate::flow::{emulator, request, CHAIN, POLICY};
+use alloy_signer::SignerSync;
+use sesskey_rpc::WalletClient;
+use sesskey_session::{Error, Orchestrator, Outcome, PendingSession};
+use sesskey_signing::dev::{dev_key, dev_owner, dev_session_key};
+use sesskey_types::*;
+use std::time::Duration;
+
+fn wire(sig: alloy_primitives::Signature) -> SignatureData {
+    SignatureData::Hex(sig.as_bytes().to_vec().into())
+}
+
+#[tokio::test]
+async fn the_owner_signs_elsewhere_and_the_backend_completes() {
+    let server = emulator().await;
+    let flow = Orchestrator::new(WalletClient::new(server.url()).unwrap(), Some(POLICY.into()));
+    let owner = dev_owner();
+    flow.ensure_delegated(&owner, CHAIN, Duration::from_secs(5)).await.unwrap();
+
+    // The raw digest, signed with no prefix; the request crosses a process boundary as JSON.
+    let pending = flow.request_session(&request(vec![Permission::Root], None)).await.unwrap();
+    let text = serde_json::to_string(&pending).unwrap();
+    let pending: PendingSession = serde_json::from_str(&text).unwrap();
+    let raw_sig = owner.sign_hash_sync(&pending.raw_payload).unwrap();
+    let session = pending.complete(&wire(raw_sig)).unwrap();
+    let sent = flow
+        .send_calls(&session, &dev_session_key(), vec![Call::default()], &Default::default(), 0)
+        .await
+        .unwrap();
+    let outcome = flow.wait_for_status(&sent.call_id, Duration::from_secs(5)).await.unwrap();
+    assert!(matches!(outcome, Outcome::Confirmed(_)), "{outcome:?}");
+
+    // The typed data, hashed by alloy's own EIP-712 code (as a wallet does).
+    let pending = flow.request_session(&request(vec![Permission::Root], None)).await.unwrap();
+    let typed: alloy_dyn_abi::TypedData =
+        serde_json::from_value(serde_json::to_value(&pending.typed_data).unwrap()).unwrap();
+    let hash = typed.eip712_signing_hash().unwrap();
+    assert_eq!(hash, pending.raw_payload);
+    let typed_sig = owner.sign_hash_sync(&hash).unwrap();
+    pending.complete(&wire(typed_sig)).unwrap();
+
+    // A stranger's signature: refused, naming both addresses; no session.
+    let pending = flow.request_session(&request(vec![Permission::Root], None)).await.unwrap();
+    let stranger = dev_key(4);
+    let forged = wire(stranger.sign_hash_sync(&pending.raw_payload).unwrap());
+    let e = pending.complete(&forged);
+    match e {
+        Err(Error::Signing(sesskey_signing::Error::WrongSigner { expected, recovered })) => {
+            assert_eq!(expected, owner.address());
+            assert_eq!(recovered, stranger.address());
+        }
+        other => panic!("{other:?}"),
+    }
+}
