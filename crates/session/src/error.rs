@@ -34,6 +34,9 @@ pub enum Error {
     /// The session store failed (a file could not be read, written or parsed).
     #[error("session store: {0}")]
     Store(String),
+    /// The session was revoked: nothing more is sent on it.
+    #[error("session {0} was revoked")]
+    Revoked(String),
     /// No final status within the timeout.
     #[error("call {call_id} has no final status after {waited_ms} ms")]
     Timeout {

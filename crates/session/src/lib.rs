@@ -13,4 +13,7 @@ pub use fees::{max_gas_cost, FeeCaps};
 pub use orchestrator::{Orchestrator, Outcome, SentCalls};
 pub use pending::PendingSession;
 pub use session::Session;
-pub use store::{SessionStore, StoredSession};
+pub use store::{
+    JsonFolder, KeyLocation, MemoryStore, NonceLease, Reservation, SessionStore, SqlStore,
+    StoredSession,
+};

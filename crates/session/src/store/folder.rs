@@ -1,57 +1,15 @@
-//! Sessions saved to a folder: one JSON file a session, written atomically, listable and
-//! removable, with the budget each has spent. Keys are not stored here (see the CLI's keystore
-//! files): a session file holds only public data and the owner's signature.
+//! The first version's store: a folder of JSON files, one a session. Kept to read and import
+//! folders written by earlier versions; new code uses a [`super::SessionStore`].
 
 use crate::error::{Error, Result};
-use crate::session::Session;
-use alloy_primitives::{Address, U256};
-use serde::{Deserialize, Serialize};
+use super::StoredSession;
 use sesskey_account::Spend;
 use sesskey_types::SessionId;
 use std::path::{Path, PathBuf};
 
-/// A saved session and what it has spent.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StoredSession {
-    /// The session.
-    pub session: Session,
-    /// Native value spent, in wei.
-    pub spent_native: U256,
-    /// ERC-20 amounts spent, by token.
-    pub spent_erc20: Vec<(Address, U256)>,
-    /// Gas spent, in wei.
-    pub spent_gas: U256,
-}
-
-impl StoredSession {
-    /// A fresh record: nothing spent yet.
-    pub fn new(session: Session) -> Self {
-        Self { session, spent_native: U256::ZERO, spent_erc20: vec![], spent_gas: U256::ZERO }
-    }
-
-    /// What was spent, for the policy engine.
-    pub fn spent(&self) -> Spend {
-        Spend {
-            native: self.spent_native,
-            erc20: self.spent_erc20.iter().copied().collect(),
-            gas: self.spent_gas,
-        }
-    }
-
-    /// Adds a batch's spend.
-    pub fn add_spend(&mut self, spend: &Spend) {
-        let mut total = self.spent();
-        total.add(spend);
-        self.spent_native = total.native;
-        self.spent_gas = total.gas;
-        self.spent_erc20 = total.erc20.into_iter().collect();
-    }
-}
-
 /// A folder of sessions.
 #[derive(Clone, Debug)]
-pub struct SessionStore {
+pub struct JsonFolder {
     dir: PathBuf,
 }
 
@@ -59,7 +17,7 @@ fn io(e: std::io::Error, what: &str, path: &Path) -> Error {
     Error::Store(format!("{what} {}: {e}", path.display()))
 }
 
-impl SessionStore {
+impl JsonFolder {
     /// Opens (creating it if needed) the folder `dir`.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self> {
         let dir = dir.into();

@@ -1,0 +1,125 @@
+//! An in-memory [`SessionStore`]: one process, nothing durable. For tests and benchmarks.
+
+use super::{judge, random_id, NonceLease, Reservation, SessionStore, StoredSession};
+use crate::error::{Error, Result};
+use alloy_primitives::{Address, U256};
+use sesskey_account::Spend;
+use sesskey_types::{Call, SessionId};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+#[derive(Debug, Default)]
+struct State {
+    sessions: BTreeMap<SessionId, StoredSession>,
+    reservations: HashMap<String, (Reservation, u64)>,
+    leases: HashMap<(Address, u64, u64), (String, u64)>,
+}
+
+/// Sessions in memory.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn unknown(id: &SessionId) -> Error {
+    Error::Store(format!("no session {id}"))
+}
+
+impl SessionStore for MemoryStore {
+    async fn save(&self, record: &StoredSession) -> Result<()> {
+        self.lock().sessions.insert(record.session.session_id, record.clone());
+        Ok(())
+    }
+
+    async fn load(&self, id: &SessionId) -> Result<StoredSession> {
+        self.lock().sessions.get(id).cloned().ok_or_else(|| unknown(id))
+    }
+
+    async fn list(&self) -> Result<Vec<StoredSession>> {
+        Ok(self.lock().sessions.values().cloned().collect())
+    }
+
+    async fn remove(&self, id: &SessionId) -> Result<()> {
+        let mut s = self.lock();
+        s.reservations.retain(|_, (r, _)| r.session_id != *id);
+        s.sessions.remove(id).map(|_| ()).ok_or_else(|| unknown(id))
+    }
+
+    async fn mark_revoked(&self, id: &SessionId) -> Result<()> {
+        let mut s = self.lock();
+        s.sessions.get_mut(id).ok_or_else(|| unknown(id))?.revoked = true;
+        Ok(())
+    }
+
+    async fn reserve(
+        &self,
+        id: &SessionId,
+        calls: &[Call],
+        gas: U256,
+        now: u64,
+        ttl: u64,
+    ) -> Result<Reservation> {
+        let mut s = self.lock();
+        s.reservations.retain(|_, (_, expires)| *expires > now);
+        let record = s.sessions.get(id).ok_or_else(|| unknown(id))?;
+        let outstanding: Vec<Spend> = s
+            .reservations
+            .values()
+            .filter(|(r, _)| r.session_id == *id)
+            .map(|(r, _)| r.spend.clone())
+            .collect();
+        let spend = judge(record, &outstanding, calls, gas, now)?;
+        let reservation = Reservation { id: random_id(), session_id: *id, spend };
+        s.reservations
+            .insert(reservation.id.clone(), (reservation.clone(), now.saturating_add(ttl)));
+        Ok(reservation)
+    }
+
+    async fn settle(&self, reservation: &Reservation, spent: Option<&Spend>) -> Result<()> {
+        let mut s = self.lock();
+        s.reservations.remove(&reservation.id);
+        if let Some(spent) = spent {
+            let record =
+                s.sessions.get_mut(&reservation.session_id).ok_or_else(|| unknown(&reservation.session_id))?;
+            record.add_spend(spent);
+        }
+        Ok(())
+    }
+
+    async fn lease_nonce_key(
+        &self,
+        account: Address,
+        chain_id: u64,
+        now: u64,
+        ttl: u64,
+    ) -> Result<NonceLease> {
+        let mut s = self.lock();
+        s.leases.retain(|_, (_, expires)| *expires > now);
+        let key = (1u64..)
+            .find(|k| !s.leases.contains_key(&(account, chain_id, *k)))
+            .expect("an unbounded range has a free key");
+        let token = random_id();
+        s.leases.insert((account, chain_id, key), (token.clone(), now.saturating_add(ttl)));
+        Ok(NonceLease { account, chain_id, key, token })
+    }
+
+    async fn release_nonce_key(&self, lease: &NonceLease) -> Result<()> {
+        let mut s = self.lock();
+        let k = (lease.account, lease.chain_id, lease.key);
+        if s.leases.get(&k).is_some_and(|(t, _)| *t == lease.token) {
+            s.leases.remove(&k);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,216 @@
+//! Where sessions live: the [`SessionStore`] trait, and its implementations — [`SqlStore`] on
+//! SQLite (embedded, the default) or PostgreSQL (shared by a fleet of workers), and
+//! [`MemoryStore`] for tests and benchmarks.
+//!
+//! A store keeps each session, what it has spent, and where its key lives (never the key). It
+//! reserves a call's spend atomically against the session's allowances, so workers sharing a
+//! session can never pre-flight past an allowance together, and it leases the parallel nonce
+//! keys of calls in flight, so two workers never send on the same key at once.
+
+mod folder;
+mod memory;
+mod sql;
+
+pub use folder::JsonFolder;
+pub use memory::MemoryStore;
+pub use sql::SqlStore;
+
+use crate::error::{Error, Result};
+use crate::session::Session;
+use alloy_primitives::{Address, U256};
+use serde::{Deserialize, Serialize};
+use sesskey_account::Spend;
+use sesskey_types::{Call, SessionId};
+use std::future::Future;
+
+/// Where a session key lives: the store names it, the caller resolves it to a signer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum KeyLocation {
+    /// An encrypted keystore file.
+    Keystore {
+        /// Its path.
+        path: String,
+    },
+    /// A signer outside the process (a KMS, a hardware wallet), by the caller's name for it.
+    External {
+        /// The name.
+        name: String,
+    },
+}
+
+/// A saved session, what it has spent, and where its key lives.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredSession {
+    /// The session.
+    pub session: Session,
+    /// Native value spent, in wei.
+    pub spent_native: U256,
+    /// ERC-20 amounts spent, by token.
+    pub spent_erc20: Vec<(Address, U256)>,
+    /// Gas spent, in wei.
+    pub spent_gas: U256,
+    /// Where the session key lives.
+    #[serde(default)]
+    pub key: Option<KeyLocation>,
+    /// Revoked on chain: the store sends nothing more on its account.
+    #[serde(default)]
+    pub revoked: bool,
+}
+
+impl StoredSession {
+    /// A fresh record: nothing spent yet.
+    pub fn new(session: Session) -> Self {
+        Self {
+            session,
+            spent_native: U256::ZERO,
+            spent_erc20: vec![],
+            spent_gas: U256::ZERO,
+            key: None,
+            revoked: false,
+        }
+    }
+
+    /// With the key's location.
+    pub fn with_key(mut self, key: KeyLocation) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// What was spent, for the policy engine.
+    pub fn spent(&self) -> Spend {
+        Spend {
+            native: self.spent_native,
+            erc20: self.spent_erc20.iter().copied().collect(),
+            gas: self.spent_gas,
+        }
+    }
+
+    /// Adds a batch's spend (saturating: budgets are bounded by their allowances anyway).
+    pub fn add_spend(&mut self, spend: &Spend) {
+        let mut total = self.spent();
+        total.add(spend);
+        self.set_spent(total);
+    }
+
+    fn set_spent(&mut self, total: Spend) {
+        self.spent_native = total.native;
+        self.spent_gas = total.gas;
+        self.spent_erc20 = total.erc20.into_iter().collect();
+    }
+}
+
+/// A call's spend, reserved against its session's allowances until settled or expired.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reservation {
+    /// Its id.
+    pub id: String,
+    /// The session.
+    pub session_id: SessionId,
+    /// What it reserves.
+    pub spend: Spend,
+}
+
+/// A parallel nonce key leased to one call in flight.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NonceLease {
+    /// The account.
+    pub account: Address,
+    /// The chain.
+    pub chain_id: u64,
+    /// The ModularAccountV2 parallel nonce key (never 0, the key of serial calls).
+    pub key: u64,
+    /// Proves the lease is this holder's.
+    pub token: String,
+}
+
+/// Sessions, budgets and nonce keys, shared by everything that sends on them.
+///
+/// Every method is atomic; a store that is unreachable or fails mid-call answers
+/// [`Error::Store`], and the caller then signs and sends nothing.
+pub trait SessionStore: Send + Sync {
+    /// Saves a session (replacing one of the same id, spent budgets included).
+    fn save(&self, record: &StoredSession) -> impl Future<Output = Result<()>> + Send;
+    /// Loads a session.
+    fn load(&self, id: &SessionId) -> impl Future<Output = Result<StoredSession>> + Send;
+    /// Every session, by id.
+    fn list(&self) -> impl Future<Output = Result<Vec<StoredSession>>> + Send;
+    /// Removes a session and its reservations.
+    fn remove(&self, id: &SessionId) -> impl Future<Output = Result<()>> + Send;
+    /// Marks a session revoked: nothing more is reserved on it.
+    fn mark_revoked(&self, id: &SessionId) -> impl Future<Output = Result<()>> + Send;
+    /// Reserves what `calls` spend, and `gas` wei of gas, against the session's allowances,
+    /// counting what it spent and every reservation outstanding; refused with
+    /// [`Error::Preflight`] when they do not fit. The reservation lapses at `now + ttl`.
+    fn reserve(
+        &self,
+        id: &SessionId,
+        calls: &[Call],
+        gas: U256,
+        now: u64,
+        ttl: u64,
+    ) -> impl Future<Output = Result<Reservation>> + Send;
+    /// Settles a reservation: `Some(spend)` records what the call really spent; `None`
+    /// releases it (the call was never sent or never included).
+    fn settle(
+        &self,
+        reservation: &Reservation,
+        spent: Option<&Spend>,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Leases the smallest parallel nonce key of `account` on `chain_id` that no call in flight
+    /// holds; the lease lapses at `now + ttl`.
+    fn lease_nonce_key(
+        &self,
+        account: Address,
+        chain_id: u64,
+        now: u64,
+        ttl: u64,
+    ) -> impl Future<Output = Result<NonceLease>> + Send;
+    /// Returns a leased key.
+    fn release_nonce_key(&self, lease: &NonceLease) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// What `calls` spend given what was `spent` and `outstanding` reservations: the policy engine's
+/// verdict, shared by every store.
+pub(crate) fn judge(
+    record: &StoredSession,
+    outstanding: &[Spend],
+    calls: &[Call],
+    gas: U256,
+    now: u64,
+) -> Result<Spend> {
+    if record.revoked {
+        return Err(Error::Revoked(record.session.session_id.to_string()));
+    }
+    let mut used = record.spent();
+    for r in outstanding {
+        used.add(r);
+    }
+    Ok(record.session.policy().evaluate(&used, now, calls, gas)?)
+}
+
+/// A fresh random id (reservations, lease tokens).
+pub(crate) fn random_id() -> String {
+    alloy_primitives::hex::encode(rand::random::<[u8; 16]>())
+}
+
+/// [`Spend`] as JSON text.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct SpendJson {
+    native: U256,
+    erc20: Vec<(Address, U256)>,
+    gas: U256,
+}
+
+impl From<&Spend> for SpendJson {
+    fn from(s: &Spend) -> Self {
+        Self { native: s.native, erc20: s.erc20.iter().map(|(k, v)| (*k, *v)).collect(), gas: s.gas }
+    }
+}
+
+impl From<SpendJson> for Spend {
+    fn from(s: SpendJson) -> Self {
+        Self { native: s.native, erc20: s.erc20.into_iter().collect(), gas: s.gas }
+    }
+}

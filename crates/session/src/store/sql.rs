@@ -1,0 +1,391 @@
+//! [`SqlStore`]: sessions in SQLite (one file, the embedded default) or PostgreSQL (shared by a
+//! fleet of workers), through sqlx, with embedded migrations.
+//!
+//! The same SQL runs on both engines; only how a transaction takes its lock differs: SQLite
+//! begins `IMMEDIATE` (one writer at a time, across processes), PostgreSQL locks the session's
+//! row `FOR UPDATE`.
+
+use super::{judge, random_id, NonceLease, Reservation, SessionStore, SpendJson, StoredSession};
+use crate::error::{Error, Result};
+use alloy_primitives::{Address, U256};
+use sesskey_account::Spend;
+use sesskey_types::{Call, SessionId};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+use std::sync::Once;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// Sessions in SQLite or PostgreSQL.
+#[derive(Clone, Debug)]
+pub struct SqlStore {
+    pool: AnyPool,
+    engine: Engine,
+}
+
+fn store(e: impl std::fmt::Display) -> Error {
+    Error::Store(e.to_string())
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(store)
+}
+
+fn parse<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| Error::Store(format!("a damaged {what} row: {e}")))
+}
+
+/// The secret part of a database URL (its password), hidden.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl SqlStore {
+    /// Connects to `url` (`sqlite://path` — created if missing —, `sqlite::memory:`, or
+    /// `postgres://…`) and applies the migrations.
+    pub async fn connect(url: &str) -> Result<Self> {
+        static DRIVERS: Once = Once::new();
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let engine = if url.starts_with("sqlite:") {
+            Engine::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Engine::Postgres
+        } else {
+            return Err(Error::Store(format!(
+                "`{}` is not a sqlite: or postgres: URL",
+                redact(url)
+            )));
+        };
+        let url = match engine {
+            Engine::Sqlite if !url.contains(":memory:") && !url.contains("mode=") => {
+                format!("{url}{}mode=rwc", if url.contains('?') { "&" } else { "?" })
+            }
+            _ => url.to_string(),
+        };
+        let mut options = AnyPoolOptions::new();
+        if url.contains(":memory:") {
+            options = options.max_connections(1);
+        }
+        let pool = options
+            .connect(&url)
+            .await
+            .map_err(|e| Error::Store(format!("connecting to {}: {e}", redact(&url))))?;
+        MIGRATOR.run(&pool).await.map_err(|e| Error::Store(format!("migrating: {e}")))?;
+        Ok(Self { pool, engine })
+    }
+
+    /// Opens (creating it if needed) the SQLite file at `path`.
+    pub async fn sqlite(path: &std::path::Path) -> Result<Self> {
+        Self::connect(&format!("sqlite://{}", path.display())).await
+    }
+
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        match self.engine {
+            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(store),
+            Engine::Postgres => self.pool.begin().await.map_err(store),
+        }
+    }
+
+    /// Reads a session's row inside a transaction, locked for it.
+    fn select_locked(&self) -> &'static str {
+        match self.engine {
+            Engine::Sqlite => "SELECT record, spent, revoked FROM sessions WHERE id = $1",
+            Engine::Postgres => "SELECT record, spent, revoked FROM sessions WHERE id = $1 FOR UPDATE",
+        }
+    }
+
+    /// Imports sessions from a JSON folder of the first version, once per folder: a folder
+    /// already imported is skipped, and sessions already in the store are kept.
+    pub async fn import_folder(&self, folder: &super::JsonFolder) -> Result<usize> {
+        let source = folder.dir().display().to_string();
+        let done = sqlx::query("SELECT source FROM imports WHERE source = $1")
+            .bind(source.clone())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store)?;
+        if done.is_some() {
+            return Ok(0);
+        }
+        let mut tx = self.begin().await?;
+        let mut n = 0;
+        for record in folder.list()? {
+            let r = sqlx::query(
+                "INSERT INTO sessions (id, record, spent, revoked) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(record.session.session_id.to_string())
+            .bind(json(&record)?)
+            .bind(json(&SpendJson::from(&record.spent()))?)
+            .bind(i64::from(record.revoked))
+            .execute(&mut *tx)
+            .await
+            .map_err(store)?;
+            n += r.rows_affected() as usize;
+        }
+        sqlx::query("INSERT INTO imports (source) VALUES ($1)")
+            .bind(source)
+            .execute(&mut *tx)
+            .await
+            .map_err(store)?;
+        tx.commit().await.map_err(store)?;
+        Ok(n)
+    }
+}
+
+fn record_of(row: &AnyRow) -> Result<StoredSession> {
+    let text: String = row.try_get("record").map_err(store)?;
+    let mut record: StoredSession = parse(&text, "session")?;
+    let spent: String = row.try_get("spent").map_err(store)?;
+    let spent: Spend = parse::<SpendJson>(&spent, "spent")?.into();
+    record.spent_native = spent.native;
+    record.spent_gas = spent.gas;
+    record.spent_erc20 = spent.erc20.into_iter().collect();
+    let revoked: i64 = row.try_get("revoked").map_err(store)?;
+    record.revoked = revoked != 0;
+    Ok(record)
+}
+
+fn unknown(id: &SessionId) -> Error {
+    Error::Store(format!("no session {id}"))
+}
+
+impl SessionStore for SqlStore {
+    async fn save(&self, record: &StoredSession) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (id, record, spent, revoked) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (id) DO UPDATE SET record = excluded.record, spent = excluded.spent, revoked = excluded.revoked",
+        )
+        .bind(record.session.session_id.to_string())
+        .bind(json(record)?)
+        .bind(json(&SpendJson::from(&record.spent()))?)
+        .bind(i64::from(record.revoked))
+        .execute(&self.pool)
+        .await
+        .map_err(store)?;
+        Ok(())
+    }
+
+    async fn load(&self, id: &SessionId) -> Result<StoredSession> {
+        let row = sqlx::query("SELECT record, spent, revoked FROM sessions WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store)?
+            .ok_or_else(|| unknown(id))?;
+        record_of(&row)
+    }
+
+    async fn list(&self) -> Result<Vec<StoredSession>> {
+        let rows = sqlx::query("SELECT record, spent, revoked FROM sessions ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store)?;
+        rows.iter().map(record_of).collect()
+    }
+
+    async fn remove(&self, id: &SessionId) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("DELETE FROM reservations WHERE session_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(store)?;
+        let r = sqlx::query("DELETE FROM sessions WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(store)?;
+        if r.rows_affected() == 0 {
+            return Err(unknown(id));
+        }
+        tx.commit().await.map_err(store)
+    }
+
+    async fn mark_revoked(&self, id: &SessionId) -> Result<()> {
+        let r = sqlx::query("UPDATE sessions SET revoked = 1 WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(store)?;
+        if r.rows_affected() == 0 {
+            return Err(unknown(id));
+        }
+        Ok(())
+    }
+
+    async fn reserve(
+        &self,
+        id: &SessionId,
+        calls: &[Call],
+        gas: U256,
+        now: u64,
+        ttl: u64,
+    ) -> Result<Reservation> {
+        let now_i = i64::try_from(now).map_err(store)?;
+        let mut tx = self.begin().await?;
+        let row = sqlx::query(self.select_locked())
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(store)?
+            .ok_or_else(|| unknown(id))?;
+        let record = record_of(&row)?;
+        sqlx::query("DELETE FROM reservations WHERE session_id = $1 AND expires_at <= $2")
+            .bind(id.to_string())
+            .bind(now_i)
+            .execute(&mut *tx)
+            .await
+            .map_err(store)?;
+        let rows = sqlx::query("SELECT spend FROM reservations WHERE session_id = $1")
+            .bind(id.to_string())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(store)?;
+        let mut outstanding = vec![];
+        for r in &rows {
+            let text: String = r.try_get("spend").map_err(store)?;
+            outstanding.push(Spend::from(parse::<SpendJson>(&text, "reservation")?));
+        }
+        let spend = judge(&record, &outstanding, calls, gas, now)?;
+        let reservation = Reservation { id: random_id(), session_id: *id, spend };
+        sqlx::query(
+            "INSERT INTO reservations (id, session_id, spend, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(reservation.id.clone())
+        .bind(id.to_string())
+        .bind(json(&SpendJson::from(&reservation.spend))?)
+        .bind(i64::try_from(now.saturating_add(ttl)).map_err(store)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(store)?;
+        tx.commit().await.map_err(store)?;
+        Ok(reservation)
+    }
+
+    async fn settle(&self, reservation: &Reservation, spent: Option<&Spend>) -> Result<()> {
+        let id = reservation.session_id;
+        let mut tx = self.begin().await?;
+        if let Some(spent) = spent {
+            let row = sqlx::query(self.select_locked())
+                .bind(id.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(store)?
+                .ok_or_else(|| unknown(&id))?;
+            let mut record = record_of(&row)?;
+            record.add_spend(spent);
+            sqlx::query("UPDATE sessions SET spent = $1 WHERE id = $2")
+                .bind(json(&SpendJson::from(&record.spent()))?)
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(store)?;
+        }
+        sqlx::query("DELETE FROM reservations WHERE id = $1")
+            .bind(reservation.id.clone())
+            .execute(&mut *tx)
+            .await
+            .map_err(store)?;
+        tx.commit().await.map_err(store)
+    }
+
+    async fn lease_nonce_key(
+        &self,
+        account: Address,
+        chain_id: u64,
+        now: u64,
+        ttl: u64,
+    ) -> Result<NonceLease> {
+        let (now_i, chain_i) =
+            (i64::try_from(now).map_err(store)?, i64::try_from(chain_id).map_err(store)?);
+        let who = account.to_string().to_lowercase();
+        for _ in 0..32 {
+            let mut tx = self.begin().await?;
+            sqlx::query("DELETE FROM nonce_leases WHERE account = $1 AND chain_id = $2 AND expires_at <= $3")
+                .bind(who.clone())
+                .bind(chain_i)
+                .bind(now_i)
+                .execute(&mut *tx)
+                .await
+                .map_err(store)?;
+            let rows = sqlx::query(
+                "SELECT nonce_key FROM nonce_leases WHERE account = $1 AND chain_id = $2 ORDER BY nonce_key",
+            )
+            .bind(who.clone())
+            .bind(chain_i)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(store)?;
+            let mut key = 1i64;
+            for r in &rows {
+                let k: i64 = r.try_get("nonce_key").map_err(store)?;
+                if k == key {
+                    key += 1;
+                } else if k > key {
+                    break;
+                }
+            }
+            let token = random_id();
+            let inserted = sqlx::query(
+                "INSERT INTO nonce_leases (account, chain_id, nonce_key, token, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            )
+            .bind(who.clone())
+            .bind(chain_i)
+            .bind(key)
+            .bind(token.clone())
+            .bind(i64::try_from(now.saturating_add(ttl)).map_err(store)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(store)?
+            .rows_affected();
+            tx.commit().await.map_err(store)?;
+            if inserted == 1 {
+                let key = u64::try_from(key).map_err(store)?;
+                return Ok(NonceLease { account, chain_id, key, token });
+            }
+            // Another worker took that key between our read and our insert: look again.
+        }
+        Err(Error::Store("no free nonce key after 32 tries".into()))
+    }
+
+    async fn release_nonce_key(&self, lease: &NonceLease) -> Result<()> {
+        sqlx::query(
+            "DELETE FROM nonce_leases WHERE account = $1 AND chain_id = $2 AND nonce_key = $3 AND token = $4",
+        )
+        .bind(lease.account.to_string().to_lowercase())
+        .bind(i64::try_from(lease.chain_id).map_err(store)?)
+        .bind(i64::try_from(lease.key).map_err(store)?)
+        .bind(lease.token.clone())
+        .execute(&self.pool)
+        .await
+        .map_err(store)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_never_print() {
+        assert_eq!(
+            super::redact("postgres://app:s3cret@127.0.0.1:5432/db"),
+            "postgres://app:***@127.0.0.1:5432/db"
+        );
+        assert_eq!(super::redact("sqlite://x.db"), "sqlite://x.db");
+    }
+}
