@@ -74,25 +74,18 @@ pub(crate) fn run(root: &Path) -> Result<()> {
     no_test_deps_in_binaries()?;
     println!("\n==> fixtures --check");
     crate::fixtures::generate(root, crate::fixtures::Mode::Check)?;
-    if has_nextest() {
-        run_step(
-            "tests",
-            cargo(&[
-                "nextest",
-                "run",
-                "--workspace",
-                "--all-features",
-                "--locked",
-                "--no-fail-fast",
-            ]),
-        )?;
+    // A real PostgreSQL for the store's tests, for this run only (stopped when this returns).
+    let postgres = crate::postgres::start()?;
+    let mut tests = if has_nextest() {
+        cargo(&["nextest", "run", "--workspace", "--all-features", "--locked", "--no-fail-fast"])
     } else {
         println!("cargo-nextest is not installed: falling back to cargo test");
-        run_step(
-            "tests",
-            cargo(&["test", "--workspace", "--all-features", "--locked", "--no-fail-fast"]),
-        )?;
+        cargo(&["test", "--workspace", "--all-features", "--locked", "--no-fail-fast"])
+    };
+    if let Some(server) = &postgres {
+        tests.env(crate::postgres::URL_VAR, &server.url);
     }
+    run_step("tests", tests)?;
     run_step("doctests", cargo(&["test", "--doc", "--workspace", "--all-features", "--locked"]))?;
     run_step("docs", cargo(&["doc", "--workspace", "--no-deps", "--all-features", "--locked"]))?;
     println!("\ncargo xtask ci: all steps passed in {:.1}s", start.elapsed().as_secs_f64());

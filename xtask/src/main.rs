@@ -12,6 +12,7 @@ mod ci;
 mod contracts;
 mod emulator_fixtures;
 mod fixtures;
+mod postgres;
 mod signing_fixtures;
 
 use anyhow::{bail, Result};

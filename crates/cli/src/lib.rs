@@ -151,6 +151,13 @@ mod tests {
         assert_eq!(e.to_string(), "set OWNER_PRIVATE_KEY (keys are never taken from flags)");
     }
 
+    /// The sessions in a folder's SQLite store.
+    async fn sessions_in(dir: &std::path::Path) -> Vec<sesskey_session::StoredSession> {
+        use sesskey_session::SessionStore;
+        let store = sesskey_session::SqlStore::sqlite(&dir.join("sessions.db")).await.unwrap();
+        store.list().await.unwrap()
+    }
+
     /// The saved-session commands, end to end against a loopback emulator.
     #[tokio::test]
     async fn session_create_list_send_status_remove() {
@@ -200,7 +207,7 @@ mod tests {
             store.as_str(),
         ]);
         assert_eq!(run_with(cli, env.clone()).await.unwrap(), 0);
-        let sessions = sesskey_session::SessionStore::open(&dir).unwrap().list().unwrap();
+        let sessions = sessions_in(&dir).await;
         assert_eq!(sessions.len(), 1);
         let id = sessions[0].session.session_id.to_string();
         assert!(dir.join(format!("{id}.keystore")).exists(), "the key is in an encrypted keystore");
@@ -224,7 +231,7 @@ mod tests {
             ])
         };
         assert_eq!(run_with(send("600"), env.clone()).await.unwrap(), 0);
-        let record = sesskey_session::SessionStore::open(&dir).unwrap().list().unwrap().remove(0);
+        let record = sessions_in(&dir).await.remove(0);
         assert_eq!(record.spent_native, alloy_primitives::U256::from(600));
         // Over the allowance: refused before any request.
         let e = run_with(send("600"), env.clone()).await.unwrap_err();
@@ -245,7 +252,13 @@ mod tests {
             store.as_str(),
         ]);
         assert_eq!(run_with(cli, env).await.unwrap(), 0);
-        assert!(std::fs::read_dir(&dir).unwrap().next().is_none(), "session and key files removed");
+        assert!(sessions_in(&dir).await.is_empty(), "the session is removed");
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .filter(|n| n.ends_with(".keystore") || n.ends_with(".key"))
+            .collect();
+        assert!(left.is_empty(), "key files removed: {left:?}");
         let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(parse_duration("90s"), Ok(90));
         assert_eq!(parse_duration("2h"), Ok(7200));
@@ -314,11 +327,11 @@ mod tests {
             e.to_string().contains("signature by") && e.to_string().contains("expected"),
             "{e}"
         );
-        assert!(sesskey_session::SessionStore::open(&dir).unwrap().list().unwrap().is_empty());
+        assert!(sessions_in(&dir).await.is_empty());
         let good = sign(&owner);
         let done = request(&["complete", id.as_str(), "--signature", good.as_str(), "--json"]);
         assert_eq!(run_with(done, env).await.unwrap(), 0);
-        let sessions = sesskey_session::SessionStore::open(&dir).unwrap().list().unwrap();
+        let sessions = sessions_in(&dir).await;
         assert_eq!(sessions.len(), 1);
         assert_eq!(sessions[0].session.session_id, pending.session_id);
         assert!(!file.exists(), "the pending request is used up");

@@ -6,7 +6,10 @@ use alloy_signer_local::PrivateKeySigner;
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand};
 use sesskey_rpc::{WalletApiClient, WalletClient};
-use sesskey_session::{Orchestrator, Outcome, SessionStore, StoredSession};
+use sesskey_session::{
+    JsonFolder, KeyLocation, Orchestrator, Outcome, SessionService, SessionStore, SqlStore,
+    StoredSession,
+};
 use sesskey_types::*;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -14,9 +17,14 @@ use std::time::Duration;
 /// Where sessions live, and how to print.
 #[derive(Debug, Args)]
 pub struct StoreArgs {
-    /// The session folder (default: `$SESSKEY_HOME/sessions`, else `~/.sesskey/sessions`).
+    /// The session folder: session keys' keystores, and the SQLite store `sessions.db` (default:
+    /// `$SESSKEY_HOME/sessions`, else `~/.sesskey/sessions`).
     #[arg(long, global = true)]
     pub store: Option<PathBuf>,
+    /// The session store's URL instead of the folder's SQLite file, e.g. a PostgreSQL server
+    /// shared by several workers (`postgres://…`; also `SESSKEY_DATABASE_URL`).
+    #[arg(long, global = true)]
+    pub database_url: Option<String>,
     /// Print JSON for scripts.
     #[arg(long, global = true)]
     pub json: bool,
@@ -180,7 +188,8 @@ pub struct SendArgs {
     /// The call data (hex).
     #[arg(long)]
     pub data: Option<Bytes>,
-    /// Wait for the final status.
+    /// Kept for scripts: `send` always follows the call to its final status, since the
+    /// session's budgets are settled with it.
     #[arg(long)]
     pub wait: bool,
 }
@@ -213,7 +222,20 @@ pub fn parse_duration(s: &str) -> Result<u64, String> {
     n.checked_mul(mult).ok_or_else(|| format!("`{s}` is too long"))
 }
 
-fn store(args: &StoreArgs, env: &Env) -> anyhow::Result<SessionStore> {
+/// The session folder (keys) and the session store (SQLite in the folder by default).
+#[derive(Debug, Clone)]
+pub(crate) struct CliStore {
+    dir: PathBuf,
+    db: SqlStore,
+}
+
+impl CliStore {
+    fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+}
+
+async fn store(args: &StoreArgs, env: &Env) -> anyhow::Result<CliStore> {
     let dir = match &args.store {
         Some(d) => d.clone(),
         None => match (env.get("SESSKEY_HOME"), env.get("HOME")) {
@@ -222,7 +244,19 @@ fn store(args: &StoreArgs, env: &Env) -> anyhow::Result<SessionStore> {
             (None, None) => bail!("no session folder: pass --store or set SESSKEY_HOME"),
         },
     };
-    Ok(SessionStore::open(dir)?)
+    // The first version's JSON files in the folder are imported once, then left as they were.
+    let folder = JsonFolder::open(&dir)?;
+    let url = match (&args.database_url, env.get("SESSKEY_DATABASE_URL")) {
+        (Some(u), _) => u.clone(),
+        (None, Some(u)) => u.to_string(),
+        (None, None) => format!("sqlite://{}", dir.join("sessions.db").display()),
+    };
+    let db = SqlStore::connect(&url).await?;
+    let imported = db.import_folder(&folder).await?;
+    if imported > 0 {
+        eprintln!("imported {imported} session(s) from {}", dir.display());
+    }
+    Ok(CliStore { dir, db })
 }
 
 fn permissions(a: &CreateArgs) -> anyhow::Result<Vec<Permission>> {
@@ -275,11 +309,11 @@ fn permissions(a: &CreateArgs) -> anyhow::Result<Vec<Permission>> {
     Ok(p)
 }
 
-fn key_paths(store: &SessionStore, id: &SessionId) -> (PathBuf, PathBuf) {
+fn key_paths(store: &CliStore, id: &SessionId) -> (PathBuf, PathBuf) {
     (store.dir().join(format!("{id}.keystore")), store.dir().join(format!("{id}.key")))
 }
 
-fn load_key(store: &SessionStore, id: &SessionId, env: &Env) -> anyhow::Result<PrivateKeySigner> {
+fn load_key(store: &CliStore, id: &SessionId, env: &Env) -> anyhow::Result<PrivateKeySigner> {
     let (keystore, plain) = key_paths(store, id);
     if keystore.exists() {
         let password = env
@@ -321,7 +355,7 @@ fn key_password(a: &CreateArgs, env: &Env) -> anyhow::Result<Option<String>> {
     let password = env.get("SESSKEY_PASSWORD").ok_or_else(|| {
         anyhow!("set SESSKEY_PASSWORD to encrypt the session key (or pass --plain-key)")
     })?;
-    Ok(Some(password.to_string()))
+    Ok(Some(password))
 }
 
 /// The `wallet_createSession` params of the flags, for `account` and a new key.
@@ -342,11 +376,11 @@ fn session_request(
 
 /// Keeps a session key in an encrypted keystore (or, without a password, a 0600 hex file).
 fn save_key(
-    store: &SessionStore,
+    store: &CliStore,
     id: &SessionId,
     key: &PrivateKeySigner,
     password: Option<&str>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<KeyLocation> {
     let (keystore, plain) = key_paths(store, id);
     match password {
         Some(p) => {
@@ -368,12 +402,23 @@ fn save_key(
             &format!("{}\n", alloy_primitives::hex::encode_prefixed(key.to_bytes())),
         )?,
     }
-    Ok(())
+    Ok(key_location(store, id))
+}
+
+/// Where the CLI keeps a session's key: its keystore, or (with `--plain-key`) a 0600 file named
+/// by its path.
+fn key_location(store: &CliStore, id: &SessionId) -> KeyLocation {
+    let (keystore, plain) = key_paths(store, id);
+    if keystore.exists() {
+        KeyLocation::Keystore { path: keystore.display().to_string() }
+    } else {
+        KeyLocation::External { name: format!("plain key file {}", plain.display()) }
+    }
 }
 
 /// Runs `sesskey session …`.
 pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> anyhow::Result<()> {
-    let store = store(&args, &env)?;
+    let store = store(&args, &env).await?;
     match cmd {
         SessionCommand::Create(a) => {
             let owner = owner_key(&a, &env)?;
@@ -382,9 +427,9 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
             let request = session_request(&a, owner.address(), key.address())?;
             let flow = Orchestrator::new(WalletClient::new(&a.rpc_url)?, a.policy_id.clone());
             let session = flow.create_session(&owner, &request).await?;
-            save_key(&store, &session.session_id, &key, password.as_deref())?;
-            let record = StoredSession::new(session);
-            store.save(&record)?;
+            let location = save_key(&store, &session.session_id, &key, password.as_deref())?;
+            let record = StoredSession::new(session).with_key(location);
+            store.db.save(&record).await?;
             print_session(&record, args.json)
         }
         SessionCommand::Request(a) => {
@@ -431,8 +476,8 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
             let pending: sesskey_session::PendingSession = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not a pending request", path.display()))?;
             let session = pending.complete(&SignatureData::Hex(signature))?;
-            let record = StoredSession::new(session);
-            store.save(&record)?;
+            let record = StoredSession::new(session).with_key(key_location(&store, &id));
+            store.db.save(&record).await?;
             std::fs::remove_file(&path)?;
             if args.json {
                 println!("{}", serde_json::to_string(&record.session)?);
@@ -442,7 +487,7 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
             Ok(())
         }
         SessionCommand::List => {
-            let all = store.list()?;
+            let all = store.db.list().await?;
             if args.json {
                 println!("{}", serde_json::to_string(&all)?);
             } else if all.is_empty() {
@@ -454,9 +499,9 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
             }
             Ok(())
         }
-        SessionCommand::Show { id } => print_session(&store.load(&id)?, args.json),
+        SessionCommand::Show { id } => print_session(&store.db.load(&id).await?, args.json),
         SessionCommand::Remove { id } => {
-            store.remove(&id)?;
+            store.db.remove(&id).await?;
             let (keystore, plain) = key_paths(&store, &id);
             for f in [keystore, plain] {
                 if f.exists() {
@@ -479,34 +524,24 @@ fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
 
 /// Runs `sesskey send`.
 pub(crate) async fn send(a: SendArgs, args: StoreArgs, env: Env) -> anyhow::Result<u8> {
-    let store = store(&args, &env)?;
-    let record = store.load(&a.session)?;
+    let store = store(&args, &env).await?;
     let key = load_key(&store, &a.session, &env)?;
     let flow = Orchestrator::new(WalletClient::new(&a.rpc_url)?, a.policy_id);
+    let service = SessionService::new(flow, store.db.clone()).with_wait(Duration::from_secs(120));
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
     let calls = vec![Call { to: a.to, data: a.data, value: a.value }];
-    let sent = flow.send_calls(&record.session, &key, calls, &record.spent(), now).await?;
+    let sent = service.send_stored(&a.session, &key, calls, now).await?;
+    let status = sent.outcome.status();
     if args.json {
         println!(
             "{}",
-            serde_json::json!({"callId": sent.call_id, "userOpHash": sent.user_op_hash})
+            serde_json::json!({"callId": sent.call_id, "status": status.status, "receipts": status.receipts})
         );
     } else {
-        println!("sent: call {} (user operation {})", sent.call_id.0, sent.user_op_hash);
+        println!("sent: call {}", sent.call_id.0);
+        println!("status {}", status.status);
     }
-    if a.wait {
-        let outcome = flow.wait_for_status(&sent.call_id, Duration::from_secs(120)).await?;
-        println!("status {}", outcome.status().status);
-        // A reverted call spends no allowance (its execution hooks revert with it).
-        if matches!(outcome, Outcome::Confirmed(_)) {
-            store.record_spend(&a.session, &sent.spend)?;
-            return Ok(0);
-        }
-        return Ok(1);
-    }
-    // Not waiting: count the spend now, conservatively.
-    store.record_spend(&a.session, &sent.spend)?;
-    Ok(0)
+    Ok(if matches!(sent.outcome, Outcome::Confirmed(_)) { 0 } else { 1 })
 }
 
 /// Runs `sesskey status`.

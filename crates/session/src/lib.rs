@@ -5,13 +5,15 @@ mod error;
 mod fees;
 mod orchestrator;
 mod pending;
+mod service;
 mod session;
 mod store;
 
 pub use error::{Error, Result};
 pub use fees::{max_gas_cost, FeeCaps};
-pub use orchestrator::{Orchestrator, Outcome, SentCalls};
+pub use orchestrator::{Orchestrator, Outcome, PreparedSessionOp, SentCalls};
 pub use pending::PendingSession;
+pub use service::{SessionService, StoredCall, DEFAULT_LEASE_SECS};
 pub use session::Session;
 pub use store::{
     JsonFolder, KeyLocation, MemoryStore, NonceLease, Reservation, SessionStore, SqlStore,

@@ -13,7 +13,7 @@ use sesskey_account::{
 use sesskey_rpc::WalletApiClient;
 use sesskey_signing::{
     check_authorization, check_request, check_user_op_v07, sign_authorization, sign_request,
-    user_op_v07_hash, ENTRY_POINT_V07,
+    ENTRY_POINT_V07,
 };
 use sesskey_types::*;
 use std::time::{Duration, Instant};
@@ -60,6 +60,19 @@ pub struct SentCalls {
     pub user_op_hash: B256,
     /// What the calls spend of the session's budgets (the pre-flight's answer).
     pub spend: Spend,
+}
+
+/// A session's operation, prepared by the server and verified, not yet signed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PreparedSessionOp {
+    /// The operation.
+    pub op: Box<PreparedUserOperationV07>,
+    /// Its hash (recomputed).
+    pub user_op_hash: B256,
+    /// The most its gas may cost the account (0 when a paymaster sponsors it).
+    pub max_gas_cost: U256,
+    /// The calls it makes.
+    pub calls: Vec<Call>,
 }
 
 /// The orchestrator: generic over any Wallet API client (an HTTP `WalletClient`, a test double).
@@ -121,6 +134,7 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
 
     /// Sends `calls` as the owner, signing only what was verified: the EIP-7702 authorization
     /// (if the account is not yet delegated) and the operation. Answers the call id.
+    #[tracing::instrument(skip_all, fields(account = %owner.address()))]
     pub async fn send_as_owner<S: Signer + Send + Sync>(
         &self,
         owner: &S,
@@ -207,6 +221,7 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
 
     /// Delegates `owner`'s EIP-7702 account if it is not yet, and waits for it. Answers the
     /// outcome, or `None` when the account was already delegated (nothing is sent).
+    #[tracing::instrument(skip_all, fields(account = %owner.address(), chain_id))]
     pub async fn ensure_delegated<S: Signer + Send + Sync>(
         &self,
         owner: &S,
@@ -251,6 +266,7 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
     /// only for root), and the `installValidation` call decoding to exactly the requested key,
     /// entity, expiry and permissions; `rawPayload` must be its digest. The owner then signs the
     /// [`PendingSession`] wherever their key lives.
+    #[tracing::instrument(skip_all, fields(account = %request.account, chain_id = %request.chain_id, session_key = %request.key.public_key))]
     pub async fn request_session(&self, request: &CreateSessionParams) -> Result<PendingSession> {
         let answer =
             self.client.create_session(request.clone()).await.map_err(sesskey_rpc::Error::from)?;
@@ -374,7 +390,8 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
     /// 1. pre-flight with the policy engine (expired, outside the permissions, over budget: a
     ///    typed error before any request), given what the session has `spent` and the time `now`;
     /// 2. `wallet_prepareCalls` with the session;
-    /// 3. **verifies the prepared op** before the key signs it;
+    /// 3. **verifies the prepared op** before the key signs it, fee caps included, and runs the
+    ///    pre-flight again with the op's real maximum gas cost when the account pays it;
     /// 4. `wallet_sendPreparedCalls`.
     pub async fn send_calls<S: Signer + Send + Sync>(
         &self,
@@ -384,10 +401,28 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
         spent: &Spend,
         now: u64,
     ) -> Result<SentCalls> {
-        if key.address() != session.session_key {
-            return Err(mismatch("session key", session.session_key, key.address()));
+        session.policy().evaluate(spent, now, &calls, U256::ZERO)?;
+        let prepared = self.prepare_for_session(session, key.address(), calls, None).await?;
+        let spend =
+            session.policy().evaluate(spent, now, &prepared.calls, prepared.max_gas_cost)?;
+        let (call_id, user_op_hash) = self.sign_and_send(session, key, prepared).await?;
+        Ok(SentCalls { call_id, user_op_hash, spend })
+    }
+
+    /// `wallet_prepareCalls` for `session` (on the parallel nonce key `nonce_key` when given),
+    /// and the checks of [`Orchestrator::send_calls`]' step 3 except the pre-flight: nothing is
+    /// signed. `signer` must be the session key.
+    #[tracing::instrument(skip_all, fields(session = %session.session_id, nonce_key = ?nonce_key))]
+    pub async fn prepare_for_session(
+        &self,
+        session: &Session,
+        signer: Address,
+        calls: Vec<Call>,
+        nonce_key: Option<u64>,
+    ) -> Result<PreparedSessionOp> {
+        if signer != session.session_key {
+            return Err(mismatch("session key", session.session_key, signer));
         }
-        let spend = session.policy().evaluate(spent, now, &calls, U256::ZERO)?;
         let chain_id: u64 = session.chain_id.to();
         let params = PrepareCallsParams {
             calls: Some(calls.clone()),
@@ -396,6 +431,7 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
             capabilities: Some(PrepareCallsCapabilities {
                 permissions: Some(self.capability(session)),
                 paymaster_service: sponsorship(&self.policy_id),
+                nonce_override: nonce_key.map(|k| NonceOverride { nonce_key: U256::from(k) }),
                 ..Default::default()
             }),
             paymaster_permit_signature: None,
@@ -407,7 +443,7 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
                 kind(&prepared)
             )));
         };
-        self.verify_op(
+        let user_op_hash = self.verify_op(
             &op,
             session.account,
             chain_id,
@@ -415,19 +451,34 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
             Some(session),
             has_exec_hooks(&session.permissions),
         )?;
-        // The pre-flight again with the op's real maximum gas cost when the account pays it,
-        // so a `gas-limit` permission holds on the client too.
-        let spend = match op.data.paymaster {
-            Some(_) => spend,
-            None => {
-                let cost = max_gas_cost(&op.data).ok_or_else(|| {
-                    mismatch("data (gas × maxFeePerGas)", "a cost within 256 bits", "an overflow")
-                })?;
-                session.policy().evaluate(spent, now, &calls, cost)?
+        if let Some(k) = nonce_key {
+            let nonce = Nonce::decode(op.data.nonce);
+            if nonce.parallel_key != alloy_primitives::aliases::U152::from(k)
+                && !nonce.deferred_action
+            {
+                return Err(mismatch("data.nonce (parallel key)", k, nonce.parallel_key));
             }
+        }
+        let max_gas_cost = match op.data.paymaster {
+            Some(_) => U256::ZERO,
+            None => max_gas_cost(&op.data).ok_or_else(|| {
+                mismatch("data (gas × maxFeePerGas)", "a cost within 256 bits", "an overflow")
+            })?,
         };
+        Ok(PreparedSessionOp { op: Box::new(op), user_op_hash, max_gas_cost, calls })
+    }
+
+    /// Signs a verified op with the session key and sends it: answers the call id and the
+    /// user-operation hash.
+    #[tracing::instrument(skip_all, fields(session = %session.session_id, user_op = %prepared.user_op_hash))]
+    pub async fn sign_and_send<S: Signer + Send + Sync>(
+        &self,
+        session: &Session,
+        key: &S,
+        prepared: PreparedSessionOp,
+    ) -> Result<(CallId, B256)> {
+        let op = *prepared.op;
         let signature = sesskey_signing::sign_user_op_v07(key, &op, ENTRY_POINT_V07).await?;
-        let user_op_hash = user_op_v07_hash(&op.data, ENTRY_POINT_V07, chain_id);
         let sent = self
             .client
             .send_prepared_calls(SendPreparedCallsParams {
@@ -444,11 +495,12 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
             })
             .await
             .map_err(sesskey_rpc::Error::from)?;
-        Ok(SentCalls { call_id: CallId(sent.id), user_op_hash, spend })
+        Ok((CallId(sent.id), prepared.user_op_hash))
     }
 
     /// Polls `wallet_getCallsStatus` with backoff (from 100 ms, doubling to 2 s) until a final
     /// status or `timeout`.
+    #[tracing::instrument(skip_all, fields(call_id = %call_id.0))]
     pub async fn wait_for_status(&self, call_id: &CallId, timeout: Duration) -> Result<Outcome> {
         let start = Instant::now();
         let mut delay = self.poll;

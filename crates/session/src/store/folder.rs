@@ -1,8 +1,8 @@
 //! The first version's store: a folder of JSON files, one a session. Kept to read and import
 //! folders written by earlier versions; new code uses a [`super::SessionStore`].
 
-use crate::error::{Error, Result};
 use super::StoredSession;
+use crate::error::{Error, Result};
 use sesskey_account::Spend;
 use sesskey_types::SessionId;
 use std::path::{Path, PathBuf};

@@ -62,6 +62,12 @@ impl SessionStore for MemoryStore {
         Ok(())
     }
 
+    async fn mark_installed(&self, id: &SessionId) -> Result<()> {
+        let mut s = self.lock();
+        s.sessions.get_mut(id).ok_or_else(|| unknown(id))?.installed = true;
+        Ok(())
+    }
+
     async fn reserve(
         &self,
         id: &SessionId,
@@ -90,8 +96,10 @@ impl SessionStore for MemoryStore {
         let mut s = self.lock();
         s.reservations.remove(&reservation.id);
         if let Some(spent) = spent {
-            let record =
-                s.sessions.get_mut(&reservation.session_id).ok_or_else(|| unknown(&reservation.session_id))?;
+            let record = s
+                .sessions
+                .get_mut(&reservation.session_id)
+                .ok_or_else(|| unknown(&reservation.session_id))?;
             record.add_spend(spent);
         }
         Ok(())
@@ -101,17 +109,21 @@ impl SessionStore for MemoryStore {
         &self,
         account: Address,
         chain_id: u64,
+        want: Option<u64>,
         now: u64,
         ttl: u64,
-    ) -> Result<NonceLease> {
+    ) -> Result<Option<NonceLease>> {
         let mut s = self.lock();
         s.leases.retain(|_, (_, expires)| *expires > now);
-        let key = (1u64..)
-            .find(|k| !s.leases.contains_key(&(account, chain_id, *k)))
-            .expect("an unbounded range has a free key");
+        let free = |k: &u64| !s.leases.contains_key(&(account, chain_id, *k));
+        let key = match want {
+            Some(k) if free(&k) => k,
+            Some(_) => return Ok(None),
+            None => (1u64..).find(free).expect("an unbounded range has a free key"),
+        };
         let token = random_id();
         s.leases.insert((account, chain_id, key), (token.clone(), now.saturating_add(ttl)));
-        Ok(NonceLease { account, chain_id, key, token })
+        Ok(Some(NonceLease { account, chain_id, key, token }))
     }
 
     async fn release_nonce_key(&self, lease: &NonceLease) -> Result<()> {

@@ -57,6 +57,9 @@ pub struct StoredSession {
     /// Revoked on chain: the store sends nothing more on its account.
     #[serde(default)]
     pub revoked: bool,
+    /// Its first operation (which installs the key) was included.
+    #[serde(default)]
+    pub installed: bool,
 }
 
 impl StoredSession {
@@ -69,6 +72,7 @@ impl StoredSession {
             spent_gas: U256::ZERO,
             key: None,
             revoked: false,
+            installed: false,
         }
     }
 
@@ -140,6 +144,8 @@ pub trait SessionStore: Send + Sync {
     fn remove(&self, id: &SessionId) -> impl Future<Output = Result<()>> + Send;
     /// Marks a session revoked: nothing more is reserved on it.
     fn mark_revoked(&self, id: &SessionId) -> impl Future<Output = Result<()>> + Send;
+    /// Marks a session's key installed on chain (its first operation was included).
+    fn mark_installed(&self, id: &SessionId) -> impl Future<Output = Result<()>> + Send;
     /// Reserves what `calls` spend, and `gas` wei of gas, against the session's allowances,
     /// counting what it spent and every reservation outstanding; refused with
     /// [`Error::Preflight`] when they do not fit. The reservation lapses at `now + ttl`.
@@ -158,15 +164,17 @@ pub trait SessionStore: Send + Sync {
         reservation: &Reservation,
         spent: Option<&Spend>,
     ) -> impl Future<Output = Result<()>> + Send;
-    /// Leases the smallest parallel nonce key of `account` on `chain_id` that no call in flight
-    /// holds; the lease lapses at `now + ttl`.
+    /// Leases a nonce key of `account` on `chain_id` that no call in flight holds: exactly
+    /// `want` (`None` if it is held), or else the smallest free parallel key from 1. The lease
+    /// lapses at `now + ttl`.
     fn lease_nonce_key(
         &self,
         account: Address,
         chain_id: u64,
+        want: Option<u64>,
         now: u64,
         ttl: u64,
-    ) -> impl Future<Output = Result<NonceLease>> + Send;
+    ) -> impl Future<Output = Result<Option<NonceLease>>> + Send;
     /// Returns a leased key.
     fn release_nonce_key(&self, lease: &NonceLease) -> impl Future<Output = Result<()>> + Send;
 }
@@ -205,7 +213,11 @@ pub(crate) struct SpendJson {
 
 impl From<&Spend> for SpendJson {
     fn from(s: &Spend) -> Self {
-        Self { native: s.native, erc20: s.erc20.iter().map(|(k, v)| (*k, *v)).collect(), gas: s.gas }
+        Self {
+            native: s.native,
+            erc20: s.erc20.iter().map(|(k, v)| (*k, *v)).collect(),
+            gas: s.gas,
+        }
     }
 }
 

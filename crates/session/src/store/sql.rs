@@ -105,7 +105,9 @@ impl SqlStore {
     fn select_locked(&self) -> &'static str {
         match self.engine {
             Engine::Sqlite => "SELECT record, spent, revoked FROM sessions WHERE id = $1",
-            Engine::Postgres => "SELECT record, spent, revoked FROM sessions WHERE id = $1 FOR UPDATE",
+            Engine::Postgres => {
+                "SELECT record, spent, revoked FROM sessions WHERE id = $1 FOR UPDATE"
+            }
         }
     }
 
@@ -227,6 +229,25 @@ impl SessionStore for SqlStore {
         Ok(())
     }
 
+    async fn mark_installed(&self, id: &SessionId) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let row = sqlx::query(self.select_locked())
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(store)?
+            .ok_or_else(|| unknown(id))?;
+        let mut record = record_of(&row)?;
+        record.installed = true;
+        sqlx::query("UPDATE sessions SET record = $1 WHERE id = $2")
+            .bind(json(&record)?)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(store)?;
+        tx.commit().await.map_err(store)
+    }
+
     async fn reserve(
         &self,
         id: &SessionId,
@@ -307,9 +328,10 @@ impl SessionStore for SqlStore {
         &self,
         account: Address,
         chain_id: u64,
+        want: Option<u64>,
         now: u64,
         ttl: u64,
-    ) -> Result<NonceLease> {
+    ) -> Result<Option<NonceLease>> {
         let (now_i, chain_i) =
             (i64::try_from(now).map_err(store)?, i64::try_from(chain_id).map_err(store)?);
         let who = account.to_string().to_lowercase();
@@ -330,15 +352,31 @@ impl SessionStore for SqlStore {
             .fetch_all(&mut *tx)
             .await
             .map_err(store)?;
-            let mut key = 1i64;
+            let mut held = vec![];
             for r in &rows {
-                let k: i64 = r.try_get("nonce_key").map_err(store)?;
-                if k == key {
-                    key += 1;
-                } else if k > key {
-                    break;
-                }
+                held.push(r.try_get::<i64, _>("nonce_key").map_err(store)?);
             }
+            let key = match want {
+                Some(k) => {
+                    let k = i64::try_from(k).map_err(store)?;
+                    if held.contains(&k) {
+                        tx.commit().await.map_err(store)?;
+                        return Ok(None);
+                    }
+                    k
+                }
+                None => {
+                    let mut key = 1i64;
+                    for k in &held {
+                        if *k == key {
+                            key += 1;
+                        } else if *k > key {
+                            break;
+                        }
+                    }
+                    key
+                }
+            };
             let token = random_id();
             let inserted = sqlx::query(
                 "INSERT INTO nonce_leases (account, chain_id, nonce_key, token, expires_at) \
@@ -356,7 +394,10 @@ impl SessionStore for SqlStore {
             tx.commit().await.map_err(store)?;
             if inserted == 1 {
                 let key = u64::try_from(key).map_err(store)?;
-                return Ok(NonceLease { account, chain_id, key, token });
+                return Ok(Some(NonceLease { account, chain_id, key, token }));
+            }
+            if want.is_some() {
+                return Ok(None);
             }
             // Another worker took that key between our read and our insert: look again.
         }

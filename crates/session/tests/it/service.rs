@@ -1,0 +1,144 @@
+//! The service in the library: many calls in flight on one session, and a fleet of workers
+//! sharing sessions through one PostgreSQL store.
+
+use crate::flow::{emulator, request, CHAIN, POLICY};
+use crate::store::{postgres, temp_dir};
+use alloy_primitives::{Address, U256, U64};
+use sesskey_rpc::WalletClient;
+use sesskey_session::{
+    Error, Orchestrator, Outcome, SessionService, SessionStore, SqlStore, StoredSession,
+};
+use sesskey_signing::dev::{dev_owner, dev_session_key};
+use sesskey_types::*;
+use std::sync::Arc;
+use std::time::Duration;
+
+const NOW: u64 = 1_800_000_000;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sixteen_concurrent_sends_on_one_session_all_confirm() {
+    let server = emulator().await;
+    let flow = Orchestrator::new(WalletClient::new(server.url()).unwrap(), Some(POLICY.into()));
+    let owner = dev_owner();
+    flow.ensure_delegated(&owner, CHAIN, Duration::from_secs(5)).await.unwrap();
+    let session =
+        flow.create_session(&owner, &request(vec![Permission::Root], None)).await.unwrap();
+    let dir = temp_dir("service");
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = SqlStore::sqlite(&dir.join("sessions.db")).await.unwrap();
+    store.save(&StoredSession::new(session.clone())).await.unwrap();
+    let service = Arc::new(SessionService::new(flow, store).with_wait(Duration::from_secs(30)));
+    let tasks: Vec<_> = (0..16u8)
+        .map(|i| {
+            let service = service.clone();
+            let id = session.session_id;
+            tokio::spawn(async move {
+                let call = Call { to: Address::repeat_byte(0x40 + i), data: None, value: None };
+                service.send_stored(&id, &dev_session_key(), vec![call], NOW).await
+            })
+        })
+        .collect();
+    let mut confirmed = 0;
+    for t in tasks {
+        let sent = t.await.unwrap().unwrap();
+        assert!(matches!(sent.outcome, Outcome::Confirmed(_)), "{:?}", sent.outcome);
+        confirmed += 1;
+    }
+    assert_eq!(confirmed, 16);
+    assert!(service.store().load(&session.session_id).await.unwrap().installed);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// 4 workers (each its own connection pool), one PostgreSQL, one emulator, 2 sessions with a
+/// native allowance: every worker sends until refused. The total spent never passes an
+/// allowance, no two calls collide on a nonce, and every acknowledged call is recorded once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fleet_of_workers_shares_budgets_through_postgres() {
+    if postgres().await.is_none() {
+        return;
+    }
+    let url = std::env::var("SESSKEY_TEST_DATABASE_URL").unwrap();
+    let server = emulator().await;
+    let flow = Orchestrator::new(WalletClient::new(server.url()).unwrap(), Some(POLICY.into()));
+    let owner = dev_owner();
+    flow.ensure_delegated(&owner, CHAIN, Duration::from_secs(5)).await.unwrap();
+    let allowance = 1_000u64;
+    let shops = [Address::repeat_byte(0x61), Address::repeat_byte(0x62)];
+    let store = SqlStore::connect(&url).await.unwrap();
+    let mut sessions = vec![];
+    for shop in shops {
+        let s = flow
+            .create_session(
+                &owner,
+                &request(
+                    vec![
+                        Permission::NativeTokenTransfer(NativeTokenTransfer {
+                            allowance: U256::from(allowance),
+                        }),
+                        Permission::ContractAccess(ContractAccess { address: shop }),
+                    ],
+                    None,
+                ),
+            )
+            .await
+            .unwrap();
+        store.save(&StoredSession::new(s.clone())).await.unwrap();
+        sessions.push((s.session_id, shop));
+    }
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let url = url.clone();
+            let server_url = server.url();
+            let sessions = sessions.clone();
+            tokio::spawn(async move {
+                let store = SqlStore::connect(&url).await.unwrap();
+                let flow =
+                    Orchestrator::new(WalletClient::new(server_url).unwrap(), Some(POLICY.into()));
+                let service = SessionService::new(flow, store).with_wait(Duration::from_secs(30));
+                let mut acknowledged = vec![0u64; 2];
+                let mut open = [true, true];
+                let mut turn = w;
+                while open.iter().any(|o| *o) {
+                    turn = (turn + 1) % 2;
+                    if !open[turn] {
+                        continue;
+                    }
+                    let (id, shop) = sessions[turn];
+                    let call = Call { to: shop, data: None, value: Some(U256::from(30)) };
+                    match service.send_stored(&id, &dev_session_key(), vec![call], NOW).await {
+                        Ok(sent) => {
+                            assert!(
+                                matches!(sent.outcome, Outcome::Confirmed(_)),
+                                "{:?}",
+                                sent.outcome
+                            );
+                            acknowledged[turn] += 1;
+                        }
+                        Err(Error::Preflight(_)) => open[turn] = false,
+                        Err(e) => panic!("worker {w}: {e}"),
+                    }
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    let mut acknowledged = [0u64; 2];
+    for w in workers {
+        let a = w.await.unwrap();
+        acknowledged[0] += a[0];
+        acknowledged[1] += a[1];
+    }
+    for (i, (id, shop)) in sessions.iter().enumerate() {
+        let spent = store.load(id).await.unwrap().spent_native;
+        let received = server.emulator.balance(U64::from(CHAIN), *shop).unwrap();
+        assert_eq!(
+            spent,
+            U256::from(acknowledged[i] * 30),
+            "every acknowledged call recorded once"
+        );
+        assert_eq!(received, spent, "the chain agrees with the store");
+        assert!(spent <= U256::from(allowance), "never past the allowance");
+        assert!(spent > U256::from(allowance - 30), "the budget was used up: {spent}");
+        store.remove(id).await.unwrap();
+    }
+}

@@ -1,0 +1,178 @@
+//! One contract suite for every store: memory, SQLite, and PostgreSQL (a real server: its URL in
+//! `SESSKEY_TEST_DATABASE_URL`; under CI a missing server fails the test, it never skips).
+
+use alloy_primitives::{Address, FixedBytes, U256, U64};
+use sesskey_session::{
+    Error, JsonFolder, MemoryStore, Session, SessionStore, SqlStore, StoredSession,
+};
+use sesskey_types::{Call, ContractAccess, NativeTokenTransfer, Permission, SessionId};
+use std::sync::Arc;
+
+fn session(id: u8, allowance: u64) -> Session {
+    Session {
+        session_id: [id; 16].into(),
+        chain_id: U64::from(31337),
+        account: Address::repeat_byte(id),
+        session_key: Address::repeat_byte(2),
+        entity_id: 1,
+        expiry: 0,
+        permissions: vec![
+            Permission::NativeTokenTransfer(NativeTokenTransfer {
+                allowance: U256::from(allowance),
+            }),
+            Permission::ContractAccess(ContractAccess { address: Address::repeat_byte(9) }),
+        ],
+        owner_signature: FixedBytes::repeat_byte(3),
+    }
+}
+
+fn pay(wei: u64) -> Vec<Call> {
+    vec![Call { to: Address::repeat_byte(9), data: None, value: Some(U256::from(wei)) }]
+}
+
+pub(crate) fn temp_dir(name: &str) -> std::path::PathBuf {
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    std::env::temp_dir().join(format!("sesskey-{name}-{}-{nanos}", std::process::id()))
+}
+
+/// The PostgreSQL server of the test run, in a fresh schema-less database state: every test
+/// uses its own sessions (ids from `salt`), so runs can share the server.
+pub(crate) async fn postgres() -> Option<SqlStore> {
+    match std::env::var("SESSKEY_TEST_DATABASE_URL") {
+        Ok(url) => Some(SqlStore::connect(&url).await.expect("the test PostgreSQL server")),
+        Err(_) if std::env::var("CI").is_ok() => {
+            panic!("CI must provide SESSKEY_TEST_DATABASE_URL (see .ci/run)")
+        }
+        Err(_) => {
+            eprintln!(
+                "SESSKEY_TEST_DATABASE_URL unset: the PostgreSQL run of this test is skipped here"
+            );
+            None
+        }
+    }
+}
+
+/// The contract every store keeps. `salt` keeps runs on a shared server apart.
+async fn contract<St: SessionStore + 'static>(store: Arc<St>, salt: u8) {
+    let a = session(salt, 100);
+    let b = session(salt.wrapping_add(1), 100);
+    let _ = store.remove(&a.session_id).await;
+    let _ = store.remove(&b.session_id).await;
+    store.save(&StoredSession::new(a.clone())).await.unwrap();
+    store.save(&StoredSession::new(b.clone())).await.unwrap();
+    let listed: Vec<SessionId> =
+        store.list().await.unwrap().into_iter().map(|s| s.session.session_id).collect();
+    assert!(listed.contains(&a.session_id) && listed.contains(&b.session_id));
+    assert_eq!(store.load(&a.session_id).await.unwrap().session, a);
+
+    // Reservations count against the allowance until settled or released.
+    let r1 = store.reserve(&a.session_id, &pay(60), U256::ZERO, 1_000, 60).await.unwrap();
+    assert_eq!(r1.spend.native, U256::from(60));
+    let over = store.reserve(&a.session_id, &pay(41), U256::ZERO, 1_000, 60).await.unwrap_err();
+    assert!(matches!(over, Error::Preflight(_)), "{over}");
+    store.settle(&r1, None).await.unwrap();
+    let r2 = store.reserve(&a.session_id, &pay(41), U256::ZERO, 1_000, 60).await.unwrap();
+    store.settle(&r2, Some(&r2.spend)).await.unwrap();
+    assert_eq!(store.load(&a.session_id).await.unwrap().spent_native, U256::from(41));
+    // A lapsed reservation no longer counts.
+    store.reserve(&a.session_id, &pay(59), U256::ZERO, 1_000, 10).await.unwrap();
+    assert!(store.reserve(&a.session_id, &pay(1), U256::ZERO, 1_005, 10).await.is_err());
+    store.reserve(&a.session_id, &pay(59), U256::ZERO, 1_011, 10).await.unwrap();
+
+    // Concurrent reservations never exceed the allowance together.
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let store = store.clone();
+            let id = b.session_id;
+            tokio::spawn(async move { store.reserve(&id, &pay(10), U256::ZERO, 2_000, 60).await })
+        })
+        .collect();
+    let mut granted = 0;
+    for t in tasks {
+        if t.await.unwrap().is_ok() {
+            granted += 1;
+        }
+    }
+    assert_eq!(granted, 10, "exactly the allowance is reserved");
+
+    // Nonce keys: each lease unique among calls in flight; released keys come back.
+    // A fresh account each run: a shared server keeps the leases of earlier runs.
+    let account = Address::from(rand::random::<[u8; 20]>());
+    let tasks: Vec<_> = (0..12)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store.lease_nonce_key(account, 31337, None, 3_000, 60).await.unwrap().unwrap()
+            })
+        })
+        .collect();
+    let mut keys = vec![];
+    for t in tasks {
+        keys.push(t.await.unwrap());
+    }
+    let mut ids: Vec<u64> = keys.iter().map(|l| l.key).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 12, "no key leased twice");
+    assert!(ids.iter().all(|k| *k >= 1));
+    store.release_nonce_key(&keys[0]).await.unwrap();
+    let again = store.lease_nonce_key(account, 31337, None, 3_000, 60).await.unwrap().unwrap();
+    assert_eq!(again.key, keys[0].key);
+    let zero = store.lease_nonce_key(account, 31337, Some(0), 3_000, 60).await.unwrap();
+    assert!(zero.is_some());
+    assert!(store.lease_nonce_key(account, 31337, Some(0), 3_000, 60).await.unwrap().is_none());
+    assert!(
+        store.lease_nonce_key(account, 31337, Some(0), 3_061, 60).await.unwrap().is_some(),
+        "a lapsed lease frees its key"
+    );
+
+    // Revoked: nothing more is reserved. Installed is kept.
+    store.mark_installed(&a.session_id).await.unwrap();
+    store.mark_revoked(&a.session_id).await.unwrap();
+    let loaded = store.load(&a.session_id).await.unwrap();
+    assert!(loaded.revoked && loaded.installed);
+    assert!(matches!(
+        store.reserve(&a.session_id, &pay(1), U256::ZERO, 4_000, 60).await,
+        Err(Error::Revoked(_))
+    ));
+    store.remove(&a.session_id).await.unwrap();
+    assert!(matches!(store.load(&a.session_id).await, Err(Error::Store(_))));
+    store.remove(&b.session_id).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_memory_store_keeps_the_contract() {
+    contract(Arc::new(MemoryStore::new()), 10).await;
+}
+
+#[tokio::test]
+async fn the_sqlite_store_keeps_the_contract() {
+    let dir = temp_dir("sqlite");
+    std::fs::create_dir_all(&dir).unwrap();
+    contract(Arc::new(SqlStore::sqlite(&dir.join("sessions.db")).await.unwrap()), 20).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_postgres_store_keeps_the_contract() {
+    if let Some(store) = postgres().await {
+        contract(Arc::new(store), 30).await;
+    }
+}
+
+#[tokio::test]
+async fn a_json_folder_is_imported_once() {
+    let dir = temp_dir("import");
+    let folder = JsonFolder::open(&dir).unwrap();
+    let mut old = StoredSession::new(session(40, 100));
+    old.spent_native = U256::from(7);
+    folder.save(&old).unwrap();
+    let store = SqlStore::sqlite(&dir.join("sessions.db")).await.unwrap();
+    assert_eq!(store.import_folder(&folder).await.unwrap(), 1);
+    assert_eq!(store.load(&old.session.session_id).await.unwrap().spent_native, U256::from(7));
+    folder.save(&StoredSession::new(session(41, 100))).unwrap();
+    assert_eq!(store.import_folder(&folder).await.unwrap(), 0, "imported once");
+    assert!(dir.join(format!("{}.json", old.session.session_id)).exists(), "left as it was");
+    let _ = std::fs::remove_dir_all(&dir);
+}
