@@ -5,6 +5,8 @@ use alloy_primitives::{address, Address};
 alloy_sol_types::sol! {
     /// `ModularAccountBase.installValidation`.
     function installValidation(bytes25 validationConfig, bytes4[] selectors, bytes installData, bytes[] hooks);
+    /// `ModularAccountBase.uninstallValidation`.
+    function uninstallValidation(bytes24 validationFunction, bytes uninstallData, bytes[] hookUninstallData);
     /// `ModularAccountBase.execute`.
     function execute(address target, uint256 value, bytes data);
     /// One call of `executeBatch`.

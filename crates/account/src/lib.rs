@@ -9,6 +9,7 @@ mod install;
 mod nonce;
 mod policy;
 mod signature;
+mod uninstall;
 
 pub use calls::{decode_calls, encode_calls, same_call, CallEncoding, DecodedCalls};
 pub use deferred::DeferredAction;
@@ -25,3 +26,4 @@ pub use signature::{
     call_id, pack_deferred_signature, pack_signature, unpack_signature, DeferredPart,
     PackedSignature, SIGNATURE_TYPE_EOA, VALIDATION_SEGMENT,
 };
+pub use uninstall::{decode_uninstall, encode_uninstall};

@@ -243,6 +243,23 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("cannot unlock"));
+        // Revoked on chain by the owner: the store and the account refuse the key from now on.
+        let revoke = Cli::parse_from([
+            "sesskey",
+            "session",
+            "revoke",
+            id.as_str(),
+            "--rpc-url",
+            url.as_str(),
+            "--policy-id",
+            policy.as_str(),
+            "--store",
+            store.as_str(),
+        ]);
+        assert_eq!(run_with(revoke, env.clone()).await.unwrap(), 0);
+        assert!(sessions_in(&dir).await[0].revoked);
+        let e = run_with(send("1"), env.clone()).await.unwrap_err();
+        assert!(e.to_string().contains("revoked"), "{e}");
         let cli = Cli::parse_from([
             "sesskey",
             "session",

@@ -54,6 +54,18 @@ pub enum SessionCommand {
         /// The session id.
         id: SessionId,
     },
+    /// Revoke a session on chain: the owner (`OWNER_PRIVATE_KEY`, as for `delegate`) uninstalls
+    /// its validation from the account; the store then marks it revoked.
+    Revoke {
+        /// The session id.
+        id: SessionId,
+        /// The Wallet API endpoint.
+        #[arg(long)]
+        rpc_url: String,
+        /// A paymaster policy id for gas.
+        #[arg(long)]
+        policy_id: Option<String>,
+    },
     /// Remove a saved session and its key file.
     Remove {
         /// The session id.
@@ -496,6 +508,26 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
                 for s in &all {
                     print_session(s, false)?;
                 }
+            }
+            Ok(())
+        }
+        SessionCommand::Revoke { id, rpc_url, policy_id } => {
+            let owner = env.key("OWNER_PRIVATE_KEY")?;
+            let flow = Orchestrator::new(WalletClient::new(&rpc_url)?, policy_id);
+            let service =
+                SessionService::new(flow, store.db.clone()).with_wait(Duration::from_secs(120));
+            let outcome = service.revoke(&id, &owner).await?;
+            let status = outcome.status();
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"sessionId": id, "callId": status.id, "status": status.status})
+                );
+            } else {
+                println!("session {id}: uninstall call {}, status {}", status.id, status.status);
+            }
+            if !matches!(outcome, Outcome::Confirmed(_)) {
+                bail!("the uninstall did not go through (status {})", status.status);
             }
             Ok(())
         }

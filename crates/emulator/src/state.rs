@@ -15,11 +15,14 @@ pub(crate) struct WalletAccount {
     pub(crate) sequences: BTreeMap<U256, u64>,
     /// The next free validation entity id.
     pub(crate) next_entity: u32,
+    /// Validation entities the owner uninstalled (revoked sessions).
+    #[serde(default)]
+    pub(crate) uninstalled: std::collections::BTreeSet<u32>,
 }
 
 impl WalletAccount {
     pub(crate) fn new() -> Self {
-        Self { sequences: BTreeMap::new(), next_entity: 1 }
+        Self { sequences: BTreeMap::new(), next_entity: 1, uninstalled: Default::default() }
     }
 }
 

@@ -249,6 +249,33 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
         Ok(Some(self.wait_for_status(&id, timeout).await?))
     }
 
+    /// Revokes `session` on chain: the owner's call of the account's `uninstallValidation` for
+    /// the session's entity, with the data each of its hooks needs (verified before the owner
+    /// signs, like every owner op), then waits for the outcome. From then on the account refuses
+    /// the key's operations.
+    #[tracing::instrument(skip_all, fields(session = %session.session_id, account = %session.account))]
+    pub async fn revoke_session<S: Signer + Send + Sync>(
+        &self,
+        owner: &S,
+        session: &Session,
+        timeout: Duration,
+    ) -> Result<Outcome> {
+        if owner.address() != session.account {
+            return Err(mismatch("owner", session.account, owner.address()));
+        }
+        let install = sesskey_account::SessionInstall {
+            session_key: session.session_key,
+            entity_id: session.entity_id,
+            expiry: session.expiry,
+            permissions: session.permissions.clone(),
+        };
+        let install_call = sesskey_account::encode_install(session.account, &install)?;
+        let data = sesskey_account::encode_uninstall(&install_call)?;
+        let call = Call { to: session.account, data: Some(data), value: Some(U256::ZERO) };
+        let id = self.send_as_owner(owner, session.chain_id.to(), vec![call]).await?;
+        self.wait_for_status(&id, timeout).await
+    }
+
     /// Creates a session and has `owner` sign it, in one step: [`Orchestrator::request_session`]
     /// then [`PendingSession::complete`] with the owner's signature of the verified request.
     pub async fn create_session<S: Signer + Send + Sync>(

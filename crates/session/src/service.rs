@@ -91,6 +91,21 @@ impl<C: WalletApiClient + Send + Sync, St: SessionStore> SessionService<C, St> {
         .await
     }
 
+    /// Revokes the stored session `id` on chain ([`Orchestrator::revoke_session`], signed by
+    /// `owner`) and marks it revoked in the store once the uninstall is confirmed.
+    pub async fn revoke<S: Signer + Send + Sync>(
+        &self,
+        id: &SessionId,
+        owner: &S,
+    ) -> Result<Outcome> {
+        let record = self.store.load(id).await?;
+        let outcome = self.flow.revoke_session(owner, &record.session, self.wait).await?;
+        if matches!(outcome, Outcome::Confirmed(_)) {
+            self.store.mark_revoked(id).await?;
+        }
+        Ok(outcome)
+    }
+
     /// A nonce key for this call: the session's first op (which installs the key) goes alone on
     /// the serial key 0; later ones each get a free parallel key.
     async fn lease(&self, record: &crate::StoredSession, now: u64) -> Result<NonceLease> {

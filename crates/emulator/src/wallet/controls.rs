@@ -152,7 +152,12 @@ impl Core {
                     expiry: s.action.deadline,
                     permissions: s.permissions.clone(),
                     installed: s.installed,
-                    revoked: s.revoked,
+                    revoked: s.revoked
+                        || self
+                            .wallet
+                            .account(s.chain_id, s.action.account)
+                            .uninstalled
+                            .contains(&s.entity_id),
                     native_left,
                     gas_left,
                     erc20_left,

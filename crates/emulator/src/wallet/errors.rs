@@ -62,6 +62,15 @@ pub(crate) fn first_op_replayed() -> WalletError {
     )
 }
 
+/// AA23 `ValidationFunctionMissing(executeBatch)`: the session's validation was uninstalled, so
+/// the account has no validation for the call.
+pub(crate) fn validation_uninstalled(entity: u32) -> WalletError {
+    aa23(
+        format!("the session's validation (entity {entity}) was uninstalled by the owner"),
+        ValidationFunctionMissing { selector: sesskey_account::EXECUTE_BATCH }.abi_encode(),
+    )
+}
+
 /// AA25 `invalid account nonce`.
 pub(crate) fn bad_nonce() -> WalletError {
     WalletError::ValidationReverted {

@@ -252,6 +252,18 @@ impl Core {
             )));
         };
         c.set_balance(payer, left);
+        if verdict.is_none() && run.success {
+            // The owner uninstalled a session's validation: the account refuses its key now.
+            let removed: Vec<u32> = decoded
+                .calls
+                .iter()
+                .filter(|c| c.to == sender)
+                .filter_map(|c| sesskey_account::decode_uninstall(&c.data_or_empty()))
+                .collect();
+            if !removed.is_empty() {
+                self.wallet.account_mut(chain, sender).uninstalled.extend(removed);
+            }
+        }
         if let Some((id, _, _, verdict)) = verdict {
             let spend = match verdict {
                 Verdict::Allowed(spend) if run.success => spend,

@@ -119,6 +119,9 @@ impl Core {
                 "invalid `capabilities.permissions`: session {id} was revoked"
             )));
         }
+        if self.wallet.account(chain, from).uninstalled.contains(&session.entity_id) {
+            return Err(super::errors::validation_uninstalled(session.entity_id));
+        }
         let signature = sref.signature.0;
         if session.verified_owner_signature.as_ref().map(|b| &b[..]) != Some(&signature[..]) {
             let owner_sig = SignatureData::Hex(Bytes::copy_from_slice(&signature[..]));

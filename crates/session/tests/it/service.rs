@@ -142,3 +142,58 @@ async fn a_fleet_of_workers_shares_budgets_through_postgres() {
         store.remove(id).await.unwrap();
     }
 }
+
+/// Revocation on chain: the owner uninstalls the session's validation; the emulator then
+/// refuses the key's next op as the account would (not only the store).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoked_session_is_refused_by_the_account() {
+    let server = emulator().await;
+    let flow = Orchestrator::new(WalletClient::new(server.url()).unwrap(), Some(POLICY.into()));
+    let owner = dev_owner();
+    flow.ensure_delegated(&owner, CHAIN, Duration::from_secs(5)).await.unwrap();
+    let shop = Address::repeat_byte(0x51);
+    let session = flow
+        .create_session(
+            &owner,
+            &request(
+                vec![Permission::ContractAccess(ContractAccess { address: shop })],
+                Some(NOW + 3600),
+            ),
+        )
+        .await
+        .unwrap();
+    let store = sesskey_session::MemoryStore::new();
+    store.save(&StoredSession::new(session.clone())).await.unwrap();
+    let service = SessionService::new(flow.clone(), store).with_wait(Duration::from_secs(10));
+    let call = Call { to: shop, data: None, value: None };
+    let sent = service
+        .send_stored(&session.session_id, &dev_session_key(), vec![call.clone()], NOW)
+        .await
+        .unwrap();
+    assert!(matches!(sent.outcome, Outcome::Confirmed(_)));
+    let outcome = service.revoke(&session.session_id, &owner).await.unwrap();
+    assert!(matches!(outcome, Outcome::Confirmed(_)), "{outcome:?}");
+    assert!(service.store().load(&session.session_id).await.unwrap().revoked);
+    // The store refuses first…
+    let e = service
+        .send_stored(&session.session_id, &dev_session_key(), vec![call.clone()], NOW)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Revoked(_)), "{e}");
+    // …and the account refuses too, whoever asks: AA23 ValidationFunctionMissing(executeBatch).
+    let e = flow
+        .send_calls(&session, &dev_session_key(), vec![call], &Default::default(), NOW)
+        .await
+        .unwrap_err();
+    let Error::Rpc(e) = e else { panic!("{e}") };
+    let w = e.wallet_error().unwrap();
+    assert_eq!(w.entry_point_code(), Some("AA23"), "{w}");
+    alloy_sol_types::sol! { error ValidationFunctionMissing(bytes4 selector); }
+    use alloy_sol_types::SolError;
+    let missing = ValidationFunctionMissing::abi_decode(w.revert_data().unwrap()).unwrap();
+    assert_eq!(
+        missing.selector,
+        sesskey_account::EXECUTE_BATCH,
+        "executeBatch has no validation now"
+    );
+}
