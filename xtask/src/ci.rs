@@ -117,8 +117,11 @@ pub(crate) fn bench() -> Result<()> {
         "bench emulator",
         cargo(&["bench", "--locked", "-p", "sesskey-emulator", "--bench", "load"]),
     )?;
-    run_step(
-        "bench session",
-        cargo(&["bench", "--locked", "-p", "sesskey-session", "--bench", "flow"]),
-    )
+    // The session service's run through PostgreSQL needs a server, as the tests do.
+    let postgres = crate::postgres::start()?;
+    let mut session = cargo(&["bench", "--locked", "-p", "sesskey-session", "--bench", "flow"]);
+    if let Some(server) = &postgres {
+        session.env(crate::postgres::URL_VAR, &server.url);
+    }
+    run_step("bench session", session)
 }

@@ -1,15 +1,22 @@
-//! Complete session calls per second by the Rust client (the orchestrator: pre-flight, prepare,
-//! verify, sign, send, status) against the emulator's HTTP server on loopback, N concurrent.
+//! Complete session calls per second by the Rust client against the emulator's HTTP server on
+//! loopback, N concurrent workers, each on its own session:
+//! - `no store`: the orchestrator alone (pre-flight, prepare, verify, sign, send, status);
+//! - `memory`, `sqlite`, `postgres`: the same call through `SessionService::send_stored`
+//!   (load, lease a nonce key, reserve, prepare, verify, sign, send, wait, settle, release).
 //!
 //! Run: `cargo xtask bench` or `cargo bench -p sesskey-session --bench flow`
-//! (env: `SESSKEY_BENCH_CLIENTS` = 8, `SESSKEY_BENCH_SECS` = 5).
+//! (env: `SESSKEY_BENCH_CLIENTS` = 8, `SESSKEY_BENCH_SECS` = 5; the PostgreSQL run needs
+//! `SESSKEY_TEST_DATABASE_URL`, which `cargo xtask bench` sets up as `cargo xtask ci` does).
 #![allow(missing_docs, clippy::print_stdout)]
 
 use alloy_primitives::{keccak256, Address, U64};
-use alloy_signer_local::PrivateKeySigner;
+use alloy_signer_local::{PrivateKeySigner, Secp256k1Signer};
 use sesskey_emulator::{serve, Config, Emulator};
 use sesskey_rpc::{RetryPolicy, WalletClient};
-use sesskey_session::{Orchestrator, Outcome};
+use sesskey_session::{
+    MemoryStore, Orchestrator, Outcome, Session, SessionService, SessionStore, SqlStore,
+    StoredSession,
+};
 use sesskey_types::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,6 +31,125 @@ fn key(i: u64) -> PrivateKeySigner {
     PrivateKeySigner::from_slice(keccak256(i.to_be_bytes()).as_slice()).unwrap()
 }
 
+type Flow = Orchestrator<WalletClient>;
+
+/// A worker's orchestrator, session and key, on a fresh server.
+async fn setup(url: &str, clients: u64, salt: u64) -> Vec<(Flow, Session, Secp256k1Signer)> {
+    let mut out = vec![];
+    for i in 0..clients {
+        let client = WalletClient::builder().url(url).retry(RetryPolicy::NONE).build().unwrap();
+        let flow = Orchestrator::new(client, Some(POLICY.into()));
+        let owner = key(salt + 10_000 + i).to_secp256k1();
+        let session_key = key(salt + 20_000 + i).to_secp256k1();
+        flow.ensure_delegated(&owner, 31337, Duration::from_secs(10)).await.unwrap();
+        let request = CreateSessionParams {
+            account: owner.address(),
+            chain_id: U64::from(31337),
+            expiry_sec: None,
+            key: SessionKey { public_key: session_key.address(), ty: KeyType::Secp256k1 },
+            permissions: vec![Permission::Root],
+        };
+        let session = flow.create_session(&owner, &request).await.unwrap();
+        out.push((flow, session, session_key));
+    }
+    out
+}
+
+fn call() -> Vec<Call> {
+    vec![Call { to: Address::repeat_byte(0x42), data: None, value: None }]
+}
+
+fn report(mode: &str, clients: u64, mut lat: Vec<Duration>, elapsed: f64) {
+    lat.sort();
+    let pct = |p: f64| lat[((lat.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1e3;
+    println!(
+        "{mode:<9} | clients {clients} | complete session calls {} in {elapsed:.1}s = {:.0} calls/s | p50 {:.2} ms, p99 {:.2} ms",
+        lat.len(),
+        lat.len() as f64 / elapsed,
+        pct(0.5),
+        pct(0.99)
+    );
+}
+
+/// The orchestrator alone: the baseline.
+async fn no_store(clients: u64, secs: u64) {
+    let config = Config { policy_ids: vec![POLICY.into()], ..Config::default() };
+    let server = serve(Emulator::new(config), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let setups = setup(&server.url(), clients, 0).await;
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let start = Instant::now();
+    let tasks: Vec<_> = setups
+        .into_iter()
+        .map(|(flow, session, key)| {
+            tokio::spawn(async move {
+                let mut lat = vec![];
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    let sent = flow
+                        .send_calls(&session, &key, call(), &Default::default(), 0)
+                        .await
+                        .unwrap();
+                    let outcome =
+                        flow.wait_for_status(&sent.call_id, Duration::from_secs(10)).await.unwrap();
+                    assert!(matches!(outcome, Outcome::Confirmed(_)));
+                    lat.push(t.elapsed());
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut lat = vec![];
+    for t in tasks {
+        lat.extend(t.await.unwrap());
+    }
+    report("no store", clients, lat, start.elapsed().as_secs_f64());
+    server.handle.stop().ok();
+}
+
+/// The same calls through the service over `store`.
+async fn with_store<St: SessionStore + Clone + 'static>(
+    mode: &str,
+    store: St,
+    clients: u64,
+    secs: u64,
+    salt: u64,
+) {
+    let config = Config { policy_ids: vec![POLICY.into()], ..Config::default() };
+    let server = serve(Emulator::new(config), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let setups = setup(&server.url(), clients, salt).await;
+    let mut workers = vec![];
+    for (flow, session, key) in setups {
+        store.save(&StoredSession::new(session.clone())).await.unwrap();
+        let service = SessionService::new(flow, store.clone()).with_wait(Duration::from_secs(10));
+        // The first op installs the key (it goes alone on the serial nonce key).
+        service.send_stored(&session.session_id, &key, call(), 0).await.unwrap();
+        workers.push((service, session.session_id, key));
+    }
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let start = Instant::now();
+    let tasks: Vec<_> = workers
+        .into_iter()
+        .map(|(service, id, key)| {
+            tokio::spawn(async move {
+                let mut lat = vec![];
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    let sent = service.send_stored(&id, &key, call(), 0).await.unwrap();
+                    assert!(matches!(sent.outcome, Outcome::Confirmed(_)));
+                    lat.push(t.elapsed());
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut lat = vec![];
+    for t in tasks {
+        lat.extend(t.await.unwrap());
+    }
+    report(mode, clients, lat, start.elapsed().as_secs_f64());
+    server.handle.stop().ok();
+}
+
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
@@ -32,59 +158,21 @@ fn main() {
     let secs: u64 = env("SESSKEY_BENCH_SECS", "5").parse().unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async move {
-        let config = Config { chain_ids: vec![31337], policy_ids: vec![POLICY.into()], ..Config::default() };
-        let server = serve(Emulator::new(config), "127.0.0.1:0".parse().unwrap()).await.unwrap();
-        let mut setups = vec![];
-        for i in 0..clients {
-            let client = WalletClient::builder().url(server.url()).retry(RetryPolicy::NONE).build().unwrap();
-            let flow = Orchestrator::new(client, Some(POLICY.into()));
-            let owner = key(10_000 + i).to_secp256k1();
-            let session_key = key(20_000 + i).to_secp256k1();
-            flow.ensure_delegated(&owner, 31337, Duration::from_secs(10)).await.unwrap();
-            let request = CreateSessionParams {
-                account: owner.address(),
-                chain_id: U64::from(31337),
-                expiry_sec: None,
-                key: SessionKey { public_key: session_key.address(), ty: KeyType::Secp256k1 },
-                permissions: vec![Permission::Root],
-            };
-            let session = flow.create_session(&owner, &request).await.unwrap();
-            setups.push(Arc::new((flow, session, session_key)));
+        no_store(clients, secs).await;
+        with_store("memory", Arc::new(MemoryStore::new()), clients, secs, 100_000).await;
+        let dir = std::env::temp_dir().join(format!("sesskey-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let sqlite = SqlStore::sqlite(&dir.join("sessions.db")).await.unwrap();
+        with_store("sqlite", sqlite, clients, secs, 200_000).await;
+        let _ = std::fs::remove_dir_all(&dir);
+        match std::env::var("SESSKEY_TEST_DATABASE_URL") {
+            Ok(url) => {
+                let pg = SqlStore::connect(&url).await.unwrap();
+                let salt = 300_000 + u64::from(std::process::id());
+                with_store("postgres", pg, clients, secs, salt).await;
+            }
+            Err(_) => println!("postgres  | skipped: SESSKEY_TEST_DATABASE_URL is not set"),
         }
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        let start = Instant::now();
-        let tasks: Vec<_> = setups
-            .into_iter()
-            .map(|s| {
-                tokio::spawn(async move {
-                    let (flow, session, key) = &*s;
-                    let mut lat = vec![];
-                    while Instant::now() < deadline {
-                        let t = Instant::now();
-                        let calls = vec![Call { to: Address::repeat_byte(0x42), data: None, value: None }];
-                        let sent = flow.send_calls(session, key, calls, &Default::default(), 0).await.unwrap();
-                        let outcome = flow.wait_for_status(&sent.call_id, Duration::from_secs(10)).await.unwrap();
-                        assert!(matches!(outcome, Outcome::Confirmed(_)));
-                        lat.push(t.elapsed());
-                    }
-                    lat
-                })
-            })
-            .collect();
-        let mut lat = vec![];
-        for t in tasks {
-            lat.extend(t.await.unwrap());
-        }
-        let elapsed = start.elapsed().as_secs_f64();
-        lat.sort();
-        let pct = |p: f64| lat[((lat.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1e3;
-        println!(
-            "orchestrator | clients {clients} | complete session calls (pre-flight, prepare, verify, sign, send, status) {} in {elapsed:.1}s = {:.0} calls/s | p50 {:.2} ms, p99 {:.2} ms",
-            lat.len(),
-            lat.len() as f64 / elapsed,
-            pct(0.5),
-            pct(0.99)
-        );
-        server.handle.stop().ok();
+        no_store(clients, secs).await;
     });
 }

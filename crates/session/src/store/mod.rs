@@ -226,3 +226,51 @@ impl From<SpendJson> for Spend {
         Self { native: s.native, erc20: s.erc20.into_iter().collect(), gas: s.gas }
     }
 }
+
+/// A shared store is a store.
+impl<T: SessionStore> SessionStore for std::sync::Arc<T> {
+    async fn save(&self, record: &StoredSession) -> Result<()> {
+        (**self).save(record).await
+    }
+    async fn load(&self, id: &SessionId) -> Result<StoredSession> {
+        (**self).load(id).await
+    }
+    async fn list(&self) -> Result<Vec<StoredSession>> {
+        (**self).list().await
+    }
+    async fn remove(&self, id: &SessionId) -> Result<()> {
+        (**self).remove(id).await
+    }
+    async fn mark_revoked(&self, id: &SessionId) -> Result<()> {
+        (**self).mark_revoked(id).await
+    }
+    async fn mark_installed(&self, id: &SessionId) -> Result<()> {
+        (**self).mark_installed(id).await
+    }
+    async fn reserve(
+        &self,
+        id: &SessionId,
+        calls: &[Call],
+        gas: U256,
+        now: u64,
+        ttl: u64,
+    ) -> Result<Reservation> {
+        (**self).reserve(id, calls, gas, now, ttl).await
+    }
+    async fn settle(&self, reservation: &Reservation, spent: Option<&Spend>) -> Result<()> {
+        (**self).settle(reservation, spent).await
+    }
+    async fn lease_nonce_key(
+        &self,
+        account: Address,
+        chain_id: u64,
+        want: Option<u64>,
+        now: u64,
+        ttl: u64,
+    ) -> Result<Option<NonceLease>> {
+        (**self).lease_nonce_key(account, chain_id, want, now, ttl).await
+    }
+    async fn release_nonce_key(&self, lease: &NonceLease) -> Result<()> {
+        (**self).release_nonce_key(lease).await
+    }
+}
