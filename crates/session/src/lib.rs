@@ -16,6 +16,6 @@ pub use pending::PendingSession;
 pub use service::{SessionService, StoredCall, DEFAULT_LEASE_SECS};
 pub use session::Session;
 pub use store::{
-    JsonFolder, KeyLocation, MemoryStore, NonceLease, Reservation, SessionStore, SqlStore,
-    StoredSession,
+    CallStart, JsonFolder, KeyLocation, MemoryStore, NonceLease, Reservation, SessionStore,
+    SqlStore, StoredSession,
 };

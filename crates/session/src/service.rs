@@ -4,8 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::orchestrator::{Orchestrator, Outcome};
-use crate::store::{NonceLease, Reservation, SessionStore};
-use alloy_primitives::U256;
+use crate::store::{CallStart, Reservation, SessionStore};
 use alloy_signer::Signer;
 use sesskey_account::Spend;
 use sesskey_rpc::WalletApiClient;
@@ -60,10 +59,11 @@ impl<C: WalletApiClient + Send + Sync, St: SessionStore> SessionService<C, St> {
     }
 
     /// Sends `calls` through the stored session `id`, signed by `key`, at time `now` (unix
-    /// seconds), and waits for the outcome. The spend is reserved in the store before the key
-    /// signs, so workers sharing the session never exceed an allowance together; each call in
-    /// flight holds its own parallel nonce key. On any error nothing more is signed, and what
-    /// was reserved or leased is given back (or lapses, if the outcome is unknown).
+    /// seconds), and waits for the outcome. The spend is reserved in the store before anything
+    /// is asked of the server, so workers sharing the session never exceed an allowance
+    /// together; each call in flight holds its own parallel nonce key (a session's first op,
+    /// which installs its key, goes alone). On any error nothing more is signed, and what was
+    /// reserved or leased is given back (or lapses, if the outcome is unknown).
     pub async fn send_stored<S: Signer + Send + Sync>(
         &self,
         id: &SessionId,
@@ -71,21 +71,42 @@ impl<C: WalletApiClient + Send + Sync, St: SessionStore> SessionService<C, St> {
         calls: Vec<Call>,
         now: u64,
     ) -> Result<StoredCall> {
-        let span = tracing::info_span!("send_stored", session = %id, call_id = tracing::field::Empty, user_op = tracing::field::Empty);
+        let span = tracing::info_span!(
+            "send_stored",
+            session = %id,
+            call_id = tracing::field::Empty,
+            user_op = tracing::field::Empty
+        );
         async move {
-            let record = self.store.load(id).await?;
-            if record.revoked {
-                return Err(Error::Revoked(id.to_string()));
+            let start = self.begin(id, &calls, now).await?;
+            let mut reserved = vec![start.reservation.clone()];
+            let result = self.send_started(&start, key, calls, now, &mut reserved).await;
+            let (call_id, outcome) = match result {
+                Ok(done) => done,
+                Err(e) => {
+                    let released: Vec<_> = reserved.into_iter().map(|r| (r, None)).collect();
+                    self.store.end_call(&released, &start.lease, None).await?;
+                    return Err(e);
+                }
+            };
+            let spent_each: Vec<(Reservation, Option<Spend>)> = reserved
+                .into_iter()
+                .map(|r| {
+                    let s = charged(&r, &outcome);
+                    (r, s)
+                })
+                .collect();
+            let mut spent = Spend::default();
+            for (_, s) in &spent_each {
+                if let Some(s) = s {
+                    spent.add(s);
+                }
             }
-            let session = &record.session;
-            // Quick refusal before any request (the store's reservation is the binding one).
-            session.policy().evaluate(&record.spent(), now, &calls, U256::ZERO)?;
-            let lease = self.lease(&record, now).await?;
-            let result = self.send_leased(&record, key, calls, now, &lease).await;
-            let released = self.store.release_nonce_key(&lease).await;
-            let sent = result?;
-            released?;
-            Ok(sent)
+            let installed =
+                (!start.record.installed && !matches!(outcome, Outcome::Dropped(_))).then_some(id);
+            self.store.end_call(&spent_each, &start.lease, installed).await?;
+            tracing::info!(outcome = outcome_name(&outcome), "final");
+            Ok(StoredCall { call_id, outcome, spent })
         }
         .instrument(span)
         .await
@@ -106,35 +127,16 @@ impl<C: WalletApiClient + Send + Sync, St: SessionStore> SessionService<C, St> {
         Ok(outcome)
     }
 
-    /// A nonce key for this call: the session's first op (which installs the key) goes alone on
-    /// the serial key 0; later ones each get a free parallel key.
-    async fn lease(&self, record: &crate::StoredSession, now: u64) -> Result<NonceLease> {
-        let s = &record.session;
-        let chain: u64 = s.chain_id.to();
-        if record.installed {
-            return self
-                .store
-                .lease_nonce_key(s.account, chain, None, now, self.lease_secs)
-                .await?
-                .ok_or_else(|| Error::Store("no free nonce key".into()));
-        }
-        let start = std::time::Instant::now();
+    /// Starts the call in the store; while another worker sends the session's first op, waits
+    /// (the first op installs the key; parallel nonce keys open after it).
+    async fn begin(&self, id: &SessionId, calls: &[Call], now: u64) -> Result<CallStart> {
+        let started = std::time::Instant::now();
         let mut delay = Duration::from_millis(20);
         loop {
-            if let Some(l) =
-                self.store.lease_nonce_key(s.account, chain, Some(0), now, self.lease_secs).await?
-            {
-                return Ok(l);
+            if let Some(start) = self.store.begin_call(id, calls, now, self.lease_secs).await? {
+                return Ok(start);
             }
-            // Another worker sends the first op; once it is in, parallel keys are open.
-            if self.store.load(&s.session_id).await?.installed {
-                return self
-                    .store
-                    .lease_nonce_key(s.account, chain, None, now, self.lease_secs)
-                    .await?
-                    .ok_or_else(|| Error::Store("no free nonce key".into()));
-            }
-            if start.elapsed() > self.wait {
+            if started.elapsed() > self.wait {
                 return Err(Error::Store(
                     "the session's first operation is still in flight".into(),
                 ));
@@ -144,69 +146,42 @@ impl<C: WalletApiClient + Send + Sync, St: SessionStore> SessionService<C, St> {
         }
     }
 
-    async fn send_leased<S: Signer + Send + Sync>(
+    /// Prepare, verify, reserve the gas, sign, send, wait.
+    async fn send_started<S: Signer + Send + Sync>(
         &self,
-        record: &crate::StoredSession,
+        start: &CallStart,
         key: &S,
         calls: Vec<Call>,
         now: u64,
-        lease: &NonceLease,
-    ) -> Result<StoredCall> {
-        let session = &record.session;
-        let id = &session.session_id;
-        let ttl = self.lease_secs;
-        // What the calls move is reserved before anything is asked of the server; the gas the
-        // account may pay is reserved once the prepared op says how much.
-        let mut reserved = vec![self.store.reserve(id, &calls, U256::ZERO, now, ttl).await?];
-        let result = async {
-            let nonce_key = (lease.key != 0).then_some(lease.key);
-            let prepared =
-                self.flow.prepare_for_session(session, key.address(), calls, nonce_key).await?;
-            if !prepared.max_gas_cost.is_zero() {
-                reserved.push(self.store.reserve(id, &[], prepared.max_gas_cost, now, ttl).await?);
-            }
-            tracing::Span::current()
-                .record("user_op", tracing::field::display(prepared.user_op_hash));
-            self.flow.sign_and_send(session, key, prepared).await
+        reserved: &mut Vec<Reservation>,
+    ) -> Result<(CallId, Outcome)> {
+        let session = &start.record.session;
+        let nonce_key = (start.lease.key != 0).then_some(start.lease.key);
+        let prepared =
+            self.flow.prepare_for_session(session, key.address(), calls, nonce_key).await?;
+        if !prepared.max_gas_cost.is_zero() {
+            let gas = self
+                .store
+                .reserve(&session.session_id, &[], prepared.max_gas_cost, now, self.lease_secs)
+                .await?;
+            reserved.push(gas);
         }
-        .await;
-        let (call_id, _) = match result {
-            Ok(sent) => sent,
-            Err(e) => {
-                for r in &reserved {
-                    self.store.settle(r, None).await?;
-                }
-                return Err(e);
-            }
-        };
+        tracing::Span::current().record("user_op", tracing::field::display(prepared.user_op_hash));
+        let (call_id, _) = self.flow.sign_and_send(session, key, prepared).await?;
         tracing::Span::current().record("call_id", tracing::field::display(&call_id.0));
         tracing::info!("sent");
-        // Unknown outcome (a timeout): the reservations are kept until they lapse.
         let outcome = self.flow.wait_for_status(&call_id, self.wait).await?;
-        let mut spent = Spend::default();
-        for r in &reserved {
-            spent.add(&self.settle(r, &outcome).await?);
-        }
-        if !record.installed && !matches!(outcome, Outcome::Dropped(_)) {
-            self.store.mark_installed(id).await?;
-        }
-        tracing::info!(outcome = outcome_name(&outcome), "final");
-        Ok(StoredCall { call_id, outcome, spent })
+        Ok((call_id, outcome))
     }
+}
 
-    /// Confirmed: the reserved spend; reverted: its gas only (the execution hooks rolled back);
-    /// dropped: nothing.
-    async fn settle(&self, reservation: &Reservation, outcome: &Outcome) -> Result<Spend> {
-        let spent = match outcome {
-            Outcome::Confirmed(_) => reservation.spend.clone(),
-            Outcome::Reverted(_) => Spend { gas: reservation.spend.gas, ..Default::default() },
-            Outcome::Dropped(_) => {
-                self.store.settle(reservation, None).await?;
-                return Ok(Spend::default());
-            }
-        };
-        self.store.settle(reservation, Some(&spent)).await?;
-        Ok(spent)
+/// What a reservation is charged: confirmed, all of it; reverted, its gas only (the execution
+/// hooks rolled back with the calls); dropped, nothing.
+fn charged(r: &Reservation, outcome: &Outcome) -> Option<Spend> {
+    match outcome {
+        Outcome::Confirmed(_) => Some(r.spend.clone()),
+        Outcome::Reverted(_) => Some(Spend { gas: r.spend.gas, ..Default::default() }),
+        Outcome::Dropped(_) => None,
     }
 }
 

@@ -177,6 +177,68 @@ pub trait SessionStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<NonceLease>>> + Send;
     /// Returns a leased key.
     fn release_nonce_key(&self, lease: &NonceLease) -> impl Future<Output = Result<()>> + Send;
+
+    /// Starts a call, atomically: loads the session, reserves what `calls` move, and leases a
+    /// nonce key (the serial key 0 for a session's first op, which installs its key; else the
+    /// smallest free parallel key). `None`, with nothing changed, while another call holds the
+    /// first op's key. A store may do this in one transaction; the default composes the steps.
+    fn begin_call(
+        &self,
+        id: &SessionId,
+        calls: &[Call],
+        now: u64,
+        ttl: u64,
+    ) -> impl Future<Output = Result<Option<CallStart>>> + Send {
+        async move {
+            let record = self.load(id).await?;
+            judge(&record, &[], calls, U256::ZERO, now)?;
+            let s = &record.session;
+            let want = (!record.installed).then_some(0);
+            let Some(lease) =
+                self.lease_nonce_key(s.account, s.chain_id.to(), want, now, ttl).await?
+            else {
+                return Ok(None);
+            };
+            match self.reserve(id, calls, U256::ZERO, now, ttl).await {
+                Ok(reservation) => Ok(Some(CallStart { record, reservation, lease })),
+                Err(e) => {
+                    self.release_nonce_key(&lease).await?;
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// Ends a call, atomically: settles each reservation (`Some`: what it really spent; `None`:
+    /// released), returns the nonce key, and marks the session installed when its first op was
+    /// included.
+    fn end_call(
+        &self,
+        settled: &[(Reservation, Option<Spend>)],
+        lease: &NonceLease,
+        installed: Option<&SessionId>,
+    ) -> impl Future<Output = Result<()>> + Send {
+        async move {
+            for (r, spent) in settled {
+                self.settle(r, spent.as_ref()).await?;
+            }
+            if let Some(id) = installed {
+                self.mark_installed(id).await?;
+            }
+            self.release_nonce_key(lease).await
+        }
+    }
+}
+
+/// What [`SessionStore::begin_call`] answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallStart {
+    /// The session, as it was when the call began.
+    pub record: StoredSession,
+    /// What the calls move, reserved.
+    pub reservation: Reservation,
+    /// The call's nonce key.
+    pub lease: NonceLease,
 }
 
 /// What `calls` spend given what was `spent` and `outstanding` reservations: the policy engine's
@@ -272,5 +334,22 @@ impl<T: SessionStore> SessionStore for std::sync::Arc<T> {
     }
     async fn release_nonce_key(&self, lease: &NonceLease) -> Result<()> {
         (**self).release_nonce_key(lease).await
+    }
+    async fn begin_call(
+        &self,
+        id: &SessionId,
+        calls: &[Call],
+        now: u64,
+        ttl: u64,
+    ) -> Result<Option<CallStart>> {
+        (**self).begin_call(id, calls, now, ttl).await
+    }
+    async fn end_call(
+        &self,
+        settled: &[(Reservation, Option<Spend>)],
+        lease: &NonceLease,
+        installed: Option<&SessionId>,
+    ) -> Result<()> {
+        (**self).end_call(settled, lease, installed).await
     }
 }

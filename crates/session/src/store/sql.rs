@@ -5,7 +5,9 @@
 //! begins `IMMEDIATE` (one writer at a time, across processes), PostgreSQL locks the session's
 //! row `FOR UPDATE`.
 
-use super::{judge, random_id, NonceLease, Reservation, SessionStore, SpendJson, StoredSession};
+use super::{
+    judge, random_id, CallStart, NonceLease, Reservation, SessionStore, SpendJson, StoredSession,
+};
 use crate::error::{Error, Result};
 use alloy_primitives::{Address, U256};
 use sesskey_account::Spend;
@@ -27,6 +29,34 @@ enum Engine {
 pub struct SqlStore {
     pool: AnyPool,
     engine: Engine,
+    /// SQLite has one writer at a time: this process's writers queue here rather than in
+    /// SQLite's busy loop (which sleeps); other processes still wait on SQLite's lock.
+    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A write transaction, with this process's writer turn for SQLite.
+struct Tx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl std::ops::Deref for Tx {
+    type Target = sqlx::Transaction<'static, sqlx::Any>;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
+}
+
+impl Tx {
+    async fn commit(self) -> Result<()> {
+        self.tx.commit().await.map_err(store)
+    }
 }
 
 fn store(e: impl std::fmt::Display) -> Error {
@@ -81,12 +111,25 @@ impl SqlStore {
         if url.contains(":memory:") {
             options = options.max_connections(1);
         }
+        if engine == Engine::Sqlite {
+            // WAL: readers never wait for the writer; NORMAL: a commit survives the process
+            // dying (only a power loss may lose the last ones), without an fsync per commit.
+            options = options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    use sqlx::Executor;
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    Ok(())
+                })
+            });
+        }
         let pool = options
             .connect(&url)
             .await
             .map_err(|e| Error::Store(format!("connecting to {}: {e}", redact(&url))))?;
         MIGRATOR.run(&pool).await.map_err(|e| Error::Store(format!("migrating: {e}")))?;
-        Ok(Self { pool, engine })
+        Ok(Self { pool, engine, writer: Default::default() })
     }
 
     /// Opens (creating it if needed) the SQLite file at `path`.
@@ -94,10 +137,14 @@ impl SqlStore {
         Self::connect(&format!("sqlite://{}", path.display())).await
     }
 
-    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+    async fn begin(&self) -> Result<Tx> {
         match self.engine {
-            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(store),
-            Engine::Postgres => self.pool.begin().await.map_err(store),
+            Engine::Sqlite => {
+                let turn = self.writer.clone().lock_owned().await;
+                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(store)?;
+                Ok(Tx { tx, _turn: Some(turn) })
+            }
+            Engine::Postgres => Ok(Tx { tx: self.pool.begin().await.map_err(store)?, _turn: None }),
         }
     }
 
@@ -133,17 +180,17 @@ impl SqlStore {
             .bind(json(&record)?)
             .bind(json(&SpendJson::from(&record.spent()))?)
             .bind(i64::from(record.revoked))
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(store)?;
             n += r.rows_affected() as usize;
         }
         sqlx::query("INSERT INTO imports (source) VALUES ($1)")
             .bind(source)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(store)?;
-        tx.commit().await.map_err(store)?;
+        tx.commit().await?;
         Ok(n)
     }
 }
@@ -163,6 +210,182 @@ fn record_of(row: &AnyRow) -> Result<StoredSession> {
 
 fn unknown(id: &SessionId) -> Error {
     Error::Store(format!("no session {id}"))
+}
+
+/// The steps of the store's transactions, each on an open write transaction.
+impl SqlStore {
+    async fn load_locked(&self, tx: &mut Tx, id: &SessionId) -> Result<StoredSession> {
+        let row = sqlx::query(self.select_locked())
+            .bind(id.to_string())
+            .fetch_optional(&mut ***tx)
+            .await
+            .map_err(store)?
+            .ok_or_else(|| unknown(id))?;
+        record_of(&row)
+    }
+
+    /// The spends reserved on `id` and not lapsed at `now` (lapsed ones are deleted).
+    async fn outstanding(&self, tx: &mut Tx, id: &SessionId, now: u64) -> Result<Vec<Spend>> {
+        sqlx::query("DELETE FROM reservations WHERE session_id = $1 AND expires_at <= $2")
+            .bind(id.to_string())
+            .bind(i64::try_from(now).map_err(store)?)
+            .execute(&mut ***tx)
+            .await
+            .map_err(store)?;
+        let rows = sqlx::query("SELECT spend FROM reservations WHERE session_id = $1")
+            .bind(id.to_string())
+            .fetch_all(&mut ***tx)
+            .await
+            .map_err(store)?;
+        let mut out = vec![];
+        for r in &rows {
+            let text: String = r.try_get("spend").map_err(store)?;
+            out.push(Spend::from(parse::<SpendJson>(&text, "reservation")?));
+        }
+        Ok(out)
+    }
+
+    async fn insert_reservation(
+        &self,
+        tx: &mut Tx,
+        id: &SessionId,
+        spend: Spend,
+        expires: u64,
+    ) -> Result<Reservation> {
+        let reservation = Reservation { id: random_id(), session_id: *id, spend };
+        sqlx::query(
+            "INSERT INTO reservations (id, session_id, spend, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(reservation.id.clone())
+        .bind(id.to_string())
+        .bind(json(&SpendJson::from(&reservation.spend))?)
+        .bind(i64::try_from(expires).map_err(store)?)
+        .execute(&mut ***tx)
+        .await
+        .map_err(store)?;
+        Ok(reservation)
+    }
+
+    /// One try at a lease: `Ok(None)` when `want` is held, or when another writer took the
+    /// chosen key first (`Err` never: the caller retries a fresh transaction for a free key).
+    async fn try_lease(
+        &self,
+        tx: &mut Tx,
+        account: Address,
+        chain_id: u64,
+        want: Option<u64>,
+        now: u64,
+        ttl: u64,
+    ) -> Result<Option<NonceLease>> {
+        let (now_i, chain_i) =
+            (i64::try_from(now).map_err(store)?, i64::try_from(chain_id).map_err(store)?);
+        let who = account.to_string().to_lowercase();
+        sqlx::query(
+            "DELETE FROM nonce_leases WHERE account = $1 AND chain_id = $2 AND expires_at <= $3",
+        )
+        .bind(who.clone())
+        .bind(chain_i)
+        .bind(now_i)
+        .execute(&mut ***tx)
+        .await
+        .map_err(store)?;
+        let rows = sqlx::query(
+            "SELECT nonce_key FROM nonce_leases WHERE account = $1 AND chain_id = $2 ORDER BY nonce_key",
+        )
+        .bind(who.clone())
+        .bind(chain_i)
+        .fetch_all(&mut ***tx)
+        .await
+        .map_err(store)?;
+        let mut held = vec![];
+        for r in &rows {
+            held.push(r.try_get::<i64, _>("nonce_key").map_err(store)?);
+        }
+        let key = match want {
+            Some(k) => {
+                let k = i64::try_from(k).map_err(store)?;
+                if held.contains(&k) {
+                    return Ok(None);
+                }
+                k
+            }
+            None => {
+                let mut key = 1i64;
+                for k in &held {
+                    if *k == key {
+                        key += 1;
+                    } else if *k > key {
+                        break;
+                    }
+                }
+                key
+            }
+        };
+        let token = random_id();
+        let inserted = sqlx::query(
+            "INSERT INTO nonce_leases (account, chain_id, nonce_key, token, expires_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        )
+        .bind(who)
+        .bind(chain_i)
+        .bind(key)
+        .bind(token.clone())
+        .bind(i64::try_from(now.saturating_add(ttl)).map_err(store)?)
+        .execute(&mut ***tx)
+        .await
+        .map_err(store)?
+        .rows_affected();
+        if inserted == 0 {
+            return Ok(None);
+        }
+        let key = u64::try_from(key).map_err(store)?;
+        Ok(Some(NonceLease { account, chain_id, key, token }))
+    }
+
+    async fn settle_in(&self, tx: &mut Tx, r: &Reservation, spent: Option<&Spend>) -> Result<()> {
+        if let Some(spent) = spent {
+            let mut record = self.load_locked(tx, &r.session_id).await?;
+            record.add_spend(spent);
+            sqlx::query("UPDATE sessions SET spent = $1 WHERE id = $2")
+                .bind(json(&SpendJson::from(&record.spent()))?)
+                .bind(r.session_id.to_string())
+                .execute(&mut ***tx)
+                .await
+                .map_err(store)?;
+        }
+        sqlx::query("DELETE FROM reservations WHERE id = $1")
+            .bind(r.id.clone())
+            .execute(&mut ***tx)
+            .await
+            .map_err(store)?;
+        Ok(())
+    }
+
+    async fn release_in(&self, tx: &mut Tx, lease: &NonceLease) -> Result<()> {
+        sqlx::query(
+            "DELETE FROM nonce_leases WHERE account = $1 AND chain_id = $2 AND nonce_key = $3 AND token = $4",
+        )
+        .bind(lease.account.to_string().to_lowercase())
+        .bind(i64::try_from(lease.chain_id).map_err(store)?)
+        .bind(i64::try_from(lease.key).map_err(store)?)
+        .bind(lease.token.clone())
+        .execute(&mut ***tx)
+        .await
+        .map_err(store)?;
+        Ok(())
+    }
+
+    async fn mark_installed_in(&self, tx: &mut Tx, id: &SessionId) -> Result<()> {
+        let mut record = self.load_locked(tx, id).await?;
+        record.installed = true;
+        sqlx::query("UPDATE sessions SET record = $1 WHERE id = $2")
+            .bind(json(&record)?)
+            .bind(id.to_string())
+            .execute(&mut ***tx)
+            .await
+            .map_err(store)?;
+        Ok(())
+    }
 }
 
 impl SessionStore for SqlStore {
@@ -203,18 +426,18 @@ impl SessionStore for SqlStore {
         let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM reservations WHERE session_id = $1")
             .bind(id.to_string())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(store)?;
         let r = sqlx::query("DELETE FROM sessions WHERE id = $1")
             .bind(id.to_string())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(store)?;
         if r.rows_affected() == 0 {
             return Err(unknown(id));
         }
-        tx.commit().await.map_err(store)
+        tx.commit().await
     }
 
     async fn mark_revoked(&self, id: &SessionId) -> Result<()> {
@@ -231,21 +454,8 @@ impl SessionStore for SqlStore {
 
     async fn mark_installed(&self, id: &SessionId) -> Result<()> {
         let mut tx = self.begin().await?;
-        let row = sqlx::query(self.select_locked())
-            .bind(id.to_string())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(store)?
-            .ok_or_else(|| unknown(id))?;
-        let mut record = record_of(&row)?;
-        record.installed = true;
-        sqlx::query("UPDATE sessions SET record = $1 WHERE id = $2")
-            .bind(json(&record)?)
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(store)?;
-        tx.commit().await.map_err(store)
+        self.mark_installed_in(&mut tx, id).await?;
+        tx.commit().await
     }
 
     async fn reserve(
@@ -256,72 +466,19 @@ impl SessionStore for SqlStore {
         now: u64,
         ttl: u64,
     ) -> Result<Reservation> {
-        let now_i = i64::try_from(now).map_err(store)?;
         let mut tx = self.begin().await?;
-        let row = sqlx::query(self.select_locked())
-            .bind(id.to_string())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(store)?
-            .ok_or_else(|| unknown(id))?;
-        let record = record_of(&row)?;
-        sqlx::query("DELETE FROM reservations WHERE session_id = $1 AND expires_at <= $2")
-            .bind(id.to_string())
-            .bind(now_i)
-            .execute(&mut *tx)
-            .await
-            .map_err(store)?;
-        let rows = sqlx::query("SELECT spend FROM reservations WHERE session_id = $1")
-            .bind(id.to_string())
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(store)?;
-        let mut outstanding = vec![];
-        for r in &rows {
-            let text: String = r.try_get("spend").map_err(store)?;
-            outstanding.push(Spend::from(parse::<SpendJson>(&text, "reservation")?));
-        }
+        let record = self.load_locked(&mut tx, id).await?;
+        let outstanding = self.outstanding(&mut tx, id, now).await?;
         let spend = judge(&record, &outstanding, calls, gas, now)?;
-        let reservation = Reservation { id: random_id(), session_id: *id, spend };
-        sqlx::query(
-            "INSERT INTO reservations (id, session_id, spend, expires_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(reservation.id.clone())
-        .bind(id.to_string())
-        .bind(json(&SpendJson::from(&reservation.spend))?)
-        .bind(i64::try_from(now.saturating_add(ttl)).map_err(store)?)
-        .execute(&mut *tx)
-        .await
-        .map_err(store)?;
-        tx.commit().await.map_err(store)?;
-        Ok(reservation)
+        let r = self.insert_reservation(&mut tx, id, spend, now.saturating_add(ttl)).await?;
+        tx.commit().await?;
+        Ok(r)
     }
 
     async fn settle(&self, reservation: &Reservation, spent: Option<&Spend>) -> Result<()> {
-        let id = reservation.session_id;
         let mut tx = self.begin().await?;
-        if let Some(spent) = spent {
-            let row = sqlx::query(self.select_locked())
-                .bind(id.to_string())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(store)?
-                .ok_or_else(|| unknown(&id))?;
-            let mut record = record_of(&row)?;
-            record.add_spend(spent);
-            sqlx::query("UPDATE sessions SET spent = $1 WHERE id = $2")
-                .bind(json(&SpendJson::from(&record.spent()))?)
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(store)?;
-        }
-        sqlx::query("DELETE FROM reservations WHERE id = $1")
-            .bind(reservation.id.clone())
-            .execute(&mut *tx)
-            .await
-            .map_err(store)?;
-        tx.commit().await.map_err(store)
+        self.settle_in(&mut tx, reservation, spent).await?;
+        tx.commit().await
     }
 
     async fn lease_nonce_key(
@@ -332,72 +489,12 @@ impl SessionStore for SqlStore {
         now: u64,
         ttl: u64,
     ) -> Result<Option<NonceLease>> {
-        let (now_i, chain_i) =
-            (i64::try_from(now).map_err(store)?, i64::try_from(chain_id).map_err(store)?);
-        let who = account.to_string().to_lowercase();
         for _ in 0..32 {
             let mut tx = self.begin().await?;
-            sqlx::query("DELETE FROM nonce_leases WHERE account = $1 AND chain_id = $2 AND expires_at <= $3")
-                .bind(who.clone())
-                .bind(chain_i)
-                .bind(now_i)
-                .execute(&mut *tx)
-                .await
-                .map_err(store)?;
-            let rows = sqlx::query(
-                "SELECT nonce_key FROM nonce_leases WHERE account = $1 AND chain_id = $2 ORDER BY nonce_key",
-            )
-            .bind(who.clone())
-            .bind(chain_i)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(store)?;
-            let mut held = vec![];
-            for r in &rows {
-                held.push(r.try_get::<i64, _>("nonce_key").map_err(store)?);
-            }
-            let key = match want {
-                Some(k) => {
-                    let k = i64::try_from(k).map_err(store)?;
-                    if held.contains(&k) {
-                        tx.commit().await.map_err(store)?;
-                        return Ok(None);
-                    }
-                    k
-                }
-                None => {
-                    let mut key = 1i64;
-                    for k in &held {
-                        if *k == key {
-                            key += 1;
-                        } else if *k > key {
-                            break;
-                        }
-                    }
-                    key
-                }
-            };
-            let token = random_id();
-            let inserted = sqlx::query(
-                "INSERT INTO nonce_leases (account, chain_id, nonce_key, token, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-            )
-            .bind(who.clone())
-            .bind(chain_i)
-            .bind(key)
-            .bind(token.clone())
-            .bind(i64::try_from(now.saturating_add(ttl)).map_err(store)?)
-            .execute(&mut *tx)
-            .await
-            .map_err(store)?
-            .rows_affected();
-            tx.commit().await.map_err(store)?;
-            if inserted == 1 {
-                let key = u64::try_from(key).map_err(store)?;
-                return Ok(Some(NonceLease { account, chain_id, key, token }));
-            }
-            if want.is_some() {
-                return Ok(None);
+            let lease = self.try_lease(&mut tx, account, chain_id, want, now, ttl).await?;
+            tx.commit().await?;
+            if lease.is_some() || want.is_some() {
+                return Ok(lease);
             }
             // Another worker took that key between our read and our insert: look again.
         }
@@ -405,17 +502,58 @@ impl SessionStore for SqlStore {
     }
 
     async fn release_nonce_key(&self, lease: &NonceLease) -> Result<()> {
-        sqlx::query(
-            "DELETE FROM nonce_leases WHERE account = $1 AND chain_id = $2 AND nonce_key = $3 AND token = $4",
-        )
-        .bind(lease.account.to_string().to_lowercase())
-        .bind(i64::try_from(lease.chain_id).map_err(store)?)
-        .bind(i64::try_from(lease.key).map_err(store)?)
-        .bind(lease.token.clone())
-        .execute(&self.pool)
-        .await
-        .map_err(store)?;
-        Ok(())
+        let mut tx = self.begin().await?;
+        self.release_in(&mut tx, lease).await?;
+        tx.commit().await
+    }
+
+    /// One transaction: load (locked), reserve, lease.
+    async fn begin_call(
+        &self,
+        id: &SessionId,
+        calls: &[Call],
+        now: u64,
+        ttl: u64,
+    ) -> Result<Option<CallStart>> {
+        for _ in 0..32 {
+            let mut tx = self.begin().await?;
+            let record = self.load_locked(&mut tx, id).await?;
+            let outstanding = self.outstanding(&mut tx, id, now).await?;
+            let spend = judge(&record, &outstanding, calls, U256::ZERO, now)?;
+            let s = &record.session;
+            let want = (!record.installed).then_some(0);
+            let Some(lease) =
+                self.try_lease(&mut tx, s.account, s.chain_id.to(), want, now, ttl).await?
+            else {
+                if want.is_some() {
+                    return Ok(None);
+                }
+                continue;
+            };
+            let reservation =
+                self.insert_reservation(&mut tx, id, spend, now.saturating_add(ttl)).await?;
+            tx.commit().await?;
+            return Ok(Some(CallStart { record, reservation, lease }));
+        }
+        Err(Error::Store("no free nonce key after 32 tries".into()))
+    }
+
+    /// One transaction: settle, mark installed, release.
+    async fn end_call(
+        &self,
+        settled: &[(Reservation, Option<Spend>)],
+        lease: &NonceLease,
+        installed: Option<&SessionId>,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for (r, spent) in settled {
+            self.settle_in(&mut tx, r, spent.as_ref()).await?;
+        }
+        if let Some(id) = installed {
+            self.mark_installed_in(&mut tx, id).await?;
+        }
+        self.release_in(&mut tx, lease).await?;
+        tx.commit().await
     }
 }
 
