@@ -85,7 +85,7 @@ impl<C: WalletApiClient + Send + Sync, St: SessionStore> SessionService<C, St> {
                 Ok(done) => done,
                 Err(e) => {
                     let released: Vec<_> = reserved.into_iter().map(|r| (r, None)).collect();
-                    self.store.end_call(&released, &start.lease, None).await?;
+                    self.store.end_call(&released, &start.lease, None, now).await?;
                     return Err(e);
                 }
             };
@@ -104,7 +104,7 @@ impl<C: WalletApiClient + Send + Sync, St: SessionStore> SessionService<C, St> {
             }
             let installed =
                 (!start.record.installed && !matches!(outcome, Outcome::Dropped(_))).then_some(id);
-            self.store.end_call(&spent_each, &start.lease, installed).await?;
+            self.store.end_call(&spent_each, &start.lease, installed, now).await?;
             tracing::info!(outcome = outcome_name(&outcome), "final");
             Ok(StoredCall { call_id, outcome, spent })
         }

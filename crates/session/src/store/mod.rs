@@ -211,13 +211,15 @@ pub trait SessionStore: Send + Sync {
 
     /// Ends a call, atomically: settles each reservation (`Some`: what it really spent; `None`:
     /// released), returns the nonce key, and marks the session installed when its first op was
-    /// included.
+    /// included. `now` is the caller's clock (reservations lapsed by then may be cleaned up).
     fn end_call(
         &self,
         settled: &[(Reservation, Option<Spend>)],
         lease: &NonceLease,
         installed: Option<&SessionId>,
+        now: u64,
     ) -> impl Future<Output = Result<()>> + Send {
+        let _ = now;
         async move {
             for (r, spent) in settled {
                 self.settle(r, spent.as_ref()).await?;
@@ -349,7 +351,8 @@ impl<T: SessionStore> SessionStore for std::sync::Arc<T> {
         settled: &[(Reservation, Option<Spend>)],
         lease: &NonceLease,
         installed: Option<&SessionId>,
+        now: u64,
     ) -> Result<()> {
-        (**self).end_call(settled, lease, installed).await
+        (**self).end_call(settled, lease, installed, now).await
     }
 }

@@ -224,19 +224,16 @@ impl SqlStore {
         record_of(&row)
     }
 
-    /// The spends reserved on `id` and not lapsed at `now` (lapsed ones are deleted).
+    /// The spends reserved on `id` and not lapsed at `now`. (Lapsed rows, left by calls that
+    /// never came back, are ignored here and deleted when their session's next call ends.)
     async fn outstanding(&self, tx: &mut Tx, id: &SessionId, now: u64) -> Result<Vec<Spend>> {
-        sqlx::query("DELETE FROM reservations WHERE session_id = $1 AND expires_at <= $2")
-            .bind(id.to_string())
-            .bind(i64::try_from(now).map_err(store)?)
-            .execute(&mut ***tx)
-            .await
-            .map_err(store)?;
-        let rows = sqlx::query("SELECT spend FROM reservations WHERE session_id = $1")
-            .bind(id.to_string())
-            .fetch_all(&mut ***tx)
-            .await
-            .map_err(store)?;
+        let rows =
+            sqlx::query("SELECT spend FROM reservations WHERE session_id = $1 AND expires_at > $2")
+                .bind(id.to_string())
+                .bind(i64::try_from(now).map_err(store)?)
+                .fetch_all(&mut ***tx)
+                .await
+                .map_err(store)?;
         let mut out = vec![];
         for r in &rows {
             let text: String = r.try_get("spend").map_err(store)?;
@@ -280,20 +277,13 @@ impl SqlStore {
         let (now_i, chain_i) =
             (i64::try_from(now).map_err(store)?, i64::try_from(chain_id).map_err(store)?);
         let who = account.to_string().to_lowercase();
-        sqlx::query(
-            "DELETE FROM nonce_leases WHERE account = $1 AND chain_id = $2 AND expires_at <= $3",
+        let rows = sqlx::query(
+            "SELECT nonce_key FROM nonce_leases \
+             WHERE account = $1 AND chain_id = $2 AND expires_at > $3 ORDER BY nonce_key",
         )
         .bind(who.clone())
         .bind(chain_i)
         .bind(now_i)
-        .execute(&mut ***tx)
-        .await
-        .map_err(store)?;
-        let rows = sqlx::query(
-            "SELECT nonce_key FROM nonce_leases WHERE account = $1 AND chain_id = $2 ORDER BY nonce_key",
-        )
-        .bind(who.clone())
-        .bind(chain_i)
         .fetch_all(&mut ***tx)
         .await
         .map_err(store)?;
@@ -322,15 +312,19 @@ impl SqlStore {
             }
         };
         let token = random_id();
+        // A lapsed lease of the same key is taken over; a live one makes this a no-op.
         let inserted = sqlx::query(
             "INSERT INTO nonce_leases (account, chain_id, nonce_key, token, expires_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account, chain_id, nonce_key) \
+             DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at \
+             WHERE nonce_leases.expires_at <= $6",
         )
         .bind(who)
         .bind(chain_i)
         .bind(key)
         .bind(token.clone())
         .bind(i64::try_from(now.saturating_add(ttl)).map_err(store)?)
+        .bind(now_i)
         .execute(&mut ***tx)
         .await
         .map_err(store)?
@@ -544,12 +538,45 @@ impl SessionStore for SqlStore {
         settled: &[(Reservation, Option<Spend>)],
         lease: &NonceLease,
         installed: Option<&SessionId>,
+        now: u64,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        for (r, spent) in settled {
-            self.settle_in(&mut tx, r, spent.as_ref()).await?;
-        }
-        if let Some(id) = installed {
+        // One read and one write of the session row, whatever was settled.
+        let charged: Vec<&Spend> = settled.iter().filter_map(|(_, s)| s.as_ref()).collect();
+        if let Some(first) = settled.first() {
+            let id = first.0.session_id;
+            if !charged.is_empty() || installed.is_some() {
+                let mut record = self.load_locked(&mut tx, &id).await?;
+                for s in &charged {
+                    record.add_spend(s);
+                }
+                record.installed |= installed.is_some();
+                sqlx::query("UPDATE sessions SET record = $1, spent = $2 WHERE id = $3")
+                    .bind(json(&record)?)
+                    .bind(json(&SpendJson::from(&record.spent()))?)
+                    .bind(id.to_string())
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(store)?;
+            }
+            // This call's reservations, and any lapsed ones of the session.
+            let ids: Vec<&str> = settled.iter().map(|(r, _)| r.id.as_str()).collect();
+            sqlx::query("DELETE FROM reservations WHERE session_id = $1 AND (expires_at <= $2 OR id = $3 OR id = $4)")
+                .bind(id.to_string())
+                .bind(i64::try_from(now).map_err(store)?)
+                .bind(ids[0].to_string())
+                .bind(ids.get(1).copied().unwrap_or(ids[0]).to_string())
+                .execute(&mut **tx)
+                .await
+                .map_err(store)?;
+            for extra in ids.iter().skip(2) {
+                sqlx::query("DELETE FROM reservations WHERE id = $1")
+                    .bind(extra.to_string())
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(store)?;
+            }
+        } else if let Some(id) = installed {
             self.mark_installed_in(&mut tx, id).await?;
         }
         self.release_in(&mut tx, lease).await?;

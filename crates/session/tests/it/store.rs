@@ -127,6 +127,31 @@ async fn contract<St: SessionStore + 'static>(store: Arc<St>, salt: u8) {
         "a lapsed lease frees its key"
     );
 
+    // A call's start and end: the first op alone on key 0, then parallel keys.
+    let c = session(salt.wrapping_add(2), 100);
+    let _ = store.remove(&c.session_id).await;
+    store.save(&StoredSession::new(c.clone())).await.unwrap();
+    let first = store.begin_call(&c.session_id, &pay(10), 5_000, 60).await.unwrap().unwrap();
+    assert_eq!(first.lease.key, 0);
+    assert!(store.begin_call(&c.session_id, &pay(10), 5_000, 60).await.unwrap().is_none());
+    let spent = first.reservation.spend.clone();
+    store
+        .end_call(&[(first.reservation, Some(spent))], &first.lease, Some(&c.session_id), 5_000)
+        .await
+        .unwrap();
+    let record = store.load(&c.session_id).await.unwrap();
+    assert!(record.installed);
+    assert_eq!(record.spent_native, U256::from(10));
+    let next = store.begin_call(&c.session_id, &pay(90), 5_001, 60).await.unwrap().unwrap();
+    assert!(next.lease.key >= 1);
+    assert!(matches!(
+        store.begin_call(&c.session_id, &pay(1), 5_001, 60).await,
+        Err(Error::Preflight(_))
+    ));
+    store.end_call(&[(next.reservation, None)], &next.lease, None, 5_001).await.unwrap();
+    assert_eq!(store.load(&c.session_id).await.unwrap().spent_native, U256::from(10), "released");
+    store.remove(&c.session_id).await.unwrap();
+
     // Revoked: nothing more is reserved. Installed is kept.
     store.mark_installed(&a.session_id).await.unwrap();
     store.mark_revoked(&a.session_id).await.unwrap();
