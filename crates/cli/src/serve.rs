@@ -38,6 +38,9 @@ pub struct ServeArgs {
     /// The block to fork at (default: the upstream's latest).
     #[arg(long, requires = "fork_url")]
     pub fork_block: Option<u64>,
+    /// Also accept WebSocket connections (default: HTTP only).
+    #[arg(long)]
+    pub ws: bool,
 }
 
 /// What each development account holds at genesis: 10,000 ETH.
@@ -97,6 +100,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .fork_url
             .clone()
             .map(|url| sesskey_emulator::ForkConfig { url, block: args.fork_block }),
+        ws: args.ws,
     };
     let emulator =
         Emulator::launch(config, args.data_dir.as_deref()).await.map_err(|e| {

@@ -102,6 +102,8 @@ fn poisoned(e: &str) -> WalletError {
 pub struct Emulator {
     inner: Mutex<Inner>,
     config: Config,
+    /// The methods the server answers (what `emulator_failNext` may name).
+    methods: std::sync::OnceLock<std::collections::BTreeSet<String>>,
 }
 
 impl std::fmt::Debug for Emulator {
@@ -180,7 +182,11 @@ impl Emulator {
                 None
             }
         };
-        Ok(Self { inner: Mutex::new(Inner { core, durable: store }), config })
+        Ok(Self {
+            inner: Mutex::new(Inner { core, durable: store }),
+            config,
+            methods: Default::default(),
+        })
     }
 
     /// The configuration.
@@ -381,9 +387,23 @@ impl Emulator {
     pub fn revoke_session(&self, id: SessionId) -> R<()> {
         self.call(|c| c.revoke_session(id))
     }
-    /// Makes the next call of `method` fail.
-    pub fn fail_next(&self, method: String, code: i32, message: String) {
+    /// Makes the next call of `method` fail (one pending failure per method; a method the
+    /// server does not answer is refused).
+    pub fn fail_next(&self, method: String, code: i32, message: String) -> R<()> {
+        if let Some(known) = self.methods.get() {
+            if !known.contains(&method) {
+                return Err(WalletError::InvalidParams(format!(
+                    "invalid `method`: this server has no method {method:?}"
+                )));
+            }
+        }
         self.lock().core.fail_next(method, code, message);
+        Ok(())
+    }
+
+    /// The methods the server answers, set once by [`crate::serve`].
+    pub(crate) fn set_methods(&self, methods: std::collections::BTreeSet<String>) {
+        let _ = self.methods.set(methods);
     }
     /// The packed `userOp.signature` of a call.
     pub fn packed_signature(&self, id: &CallId) -> R<Bytes> {

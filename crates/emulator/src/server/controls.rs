@@ -75,8 +75,7 @@ impl EmulatorApiServer for Controls {
         self.run(move |e| e.revoke_session(session_id)).await
     }
     async fn fail_next(&self, method: String, code: i32, message: String) -> RpcResult<()> {
-        self.0.fail_next(method, code, message);
-        Ok(())
+        Ok(self.0.fail_next(method, code, message)?)
     }
     async fn packed_signature(&self, call_id: CallId) -> RpcResult<Bytes> {
         self.run(move |e| e.packed_signature(&call_id)).await

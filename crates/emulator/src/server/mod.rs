@@ -72,7 +72,12 @@ pub async fn serve(emulator: Emulator, addr: SocketAddr) -> std::io::Result<Runn
         use sesskey_rpc::EmulatorApiServer;
         merge(&mut module, Controls(emulator.clone()).into_rpc().remove_context())?;
     }
-    let config = ServerConfig::builder().max_request_body_size(MAX_REQUEST_BYTES).build();
+    let mut config = ServerConfig::builder().max_request_body_size(MAX_REQUEST_BYTES);
+    if !emulator.config().ws {
+        config = config.http_only();
+    }
+    let config = config.build();
+    emulator.set_methods(module.method_names().map(str::to_string).collect());
     let cors = emulator.config().cors.then(tower_http::cors::CorsLayer::permissive);
     let middleware = tower::ServiceBuilder::new().option_layer(cors).map_request(
         |mut req: hyper::Request<_>| {

@@ -40,9 +40,11 @@ impl Core {
         if params.limit.is_some_and(|l| !(1..=100).contains(&l)) {
             return Err(invalid("invalid `limit`: must be between 1 and 100"));
         }
-        let accounts = if params.after.is_some() {
-            vec![]
-        } else {
+        if params.after.is_some() {
+            // One account a signer: this server never issues a cursor, so none is valid.
+            return Err(invalid("invalid `after`: not a cursor this server issued"));
+        }
+        let accounts = {
             vec![AccountRef {
                 account_address: params.signer_address,
                 id: account_id(params.signer_address),

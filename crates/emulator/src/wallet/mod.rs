@@ -53,6 +53,8 @@ pub struct Config {
     pub genesis: Vec<(Address, U256)>,
     /// Fork the (single) chain from an upstream node.
     pub fork: Option<ForkConfig>,
+    /// Also accept WebSocket connections (off by default: plain HTTP only).
+    pub ws: bool,
 }
 
 impl Default for Config {
@@ -65,6 +67,7 @@ impl Default for Config {
             cors: false,
             genesis: vec![],
             fork: None,
+            ws: false,
         }
     }
 }

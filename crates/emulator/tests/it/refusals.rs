@@ -341,7 +341,64 @@ async fn an_injected_failure_hits_the_next_call_only() {
     let e = env.client.get_capabilities(env.account(), None).await.unwrap_err();
     assert_eq!(e.wallet_error(), Some(&WalletError::Internal("boom".into())));
     env.client.get_capabilities(env.account(), None).await.unwrap();
-    let _: Result<()> = Ok(());
+    // Only methods the server answers, and a long message is cut to 1,000 bytes.
+    let e = sesskey_rpc::EmulatorApiClient::fail_next(
+        &env.client,
+        "wallet_noSuchMethod".into(),
+        -32603,
+        "boom".into(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("has no method") && e.to_string().contains("wallet_noSuchMethod"),
+        "{e}"
+    );
+    sesskey_rpc::EmulatorApiClient::fail_next(
+        &env.client,
+        "wallet_getCapabilities".into(),
+        -32603,
+        "x".repeat(5_000),
+    )
+    .await
+    .unwrap();
+    let e = env.client.get_capabilities(env.account(), None).await.unwrap_err();
+    assert_eq!(e.to_string().len(), 1_000, "{}", e.to_string().len());
+}
+
+#[tokio::test]
+async fn list_accounts_refuses_a_cursor_it_never_issued() {
+    let env = Env::start().await;
+    let params = ListAccountsParams {
+        signer_address: env.account(),
+        limit: None,
+        after: Some("!!!".into()),
+    };
+    let e = wallet_error(env.client.list_accounts(params).await);
+    assert_eq!(e.code(), INVALID_PARAMS_CODE);
+    assert!(e.to_string().contains("invalid `after`"), "{e}");
+}
+
+#[tokio::test]
+async fn websocket_only_when_asked() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    async fn upgrade(addr: std::net::SocketAddr) -> String {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let req = format!(
+            "GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        );
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut buf = vec![0u8; 256];
+        let n = s.read(&mut buf).await.unwrap();
+        String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or_default().to_string()
+    }
+    let env = Env::start().await;
+    let line = upgrade(env.server.addr).await;
+    assert!(!line.contains("101"), "no WebSocket by default: {line}");
+    let config = sesskey_emulator::Config { ws: true, ..Env::config() };
+    let ws = Env::with(sesskey_emulator::Emulator::new(config)).await;
+    let line = upgrade(ws.server.addr).await;
+    assert!(line.contains("101"), "WebSocket when enabled: {line}");
 }
 
 /// Two clients race to spend one session's allowance: exactly one wins.
