@@ -2,7 +2,6 @@
 
 use crate::helpers::*;
 use alloy_primitives::{Address, U256, U64};
-use sesskey_rpc::Result;
 use sesskey_rpc::*;
 use sesskey_signing::*;
 use sesskey_types::*;
