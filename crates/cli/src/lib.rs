@@ -73,14 +73,19 @@ pub enum Command {
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `warn`).
+///
+/// Whatever `RUST_LOG` says, the JSON-RPC library logs at `info` at most: at `debug` and `trace`
+/// it prints whole request and answer bodies, which hold signatures.
 pub fn init_logging() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    tracing_subscriber::fmt().with_env_filter(log_filter()).with_writer(std::io::stderr).init();
+}
+
+/// `RUST_LOG` (default `warn`) with the JSON-RPC library's body dumps cut off.
+fn log_filter() -> tracing_subscriber::EnvFilter {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // A target directive is a prefix: this covers `jsonrpsee-server`, `jsonrpsee-http`, ….
+    filter.add_directive("jsonrpsee=info".parse().expect("a valid directive"))
 }
 
 /// Runs a parsed command with the process environment; answers the process exit code.

@@ -2,3 +2,4 @@
 //! under load and restarted.
 
 mod kill;
+mod logs;

@@ -1,0 +1,42 @@
+//! Logs never carry a secret: the whole demo flow at `RUST_LOG=trace` prints no private key and
+//! no signature.
+
+use std::process::Command;
+
+/// Every `0x…` hex run in `text`, without its prefix.
+fn hex_runs(text: &str) -> Vec<&str> {
+    let mut runs = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("0x") {
+        let digits = &rest[at + 2..];
+        let len = digits.find(|c: char| !c.is_ascii_hexdigit()).unwrap_or(digits.len());
+        runs.push(&digits[..len]);
+        rest = &digits[len..];
+    }
+    runs
+}
+
+#[test]
+fn the_demo_at_trace_level_logs_no_key_and_no_signature() {
+    let out = Command::new(env!("CARGO_BIN_EXE_sesskey"))
+        .arg("demo")
+        .env("RUST_LOG", "trace")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "the demo failed: {}", String::from_utf8_lossy(&out.stderr));
+    let logs = String::from_utf8(out.stderr).unwrap();
+    // The filter really was at trace: our own spans and the HTTP stack's trace lines are there.
+    assert!(logs.contains("TRACE"), "no trace output, so this test would prove nothing");
+    assert!(logs.contains("wallet_sendPreparedCalls"), "the flow's calls are not in the logs");
+
+    let lower = logs.to_ascii_lowercase();
+    for index in 0..2 {
+        let key = sesskey_signing::dev::dev_key(index);
+        let secret = alloy_primitives::hex::encode(key.to_bytes());
+        assert!(!lower.contains(&secret), "dev key {index} appears in the logs");
+    }
+    // A signature is 65 bytes: 130 hex digits (a call id is 64 bytes, a hash 32).
+    let signatures: Vec<&str> = hex_runs(&logs).into_iter().filter(|h| h.len() == 130).collect();
+    assert!(signatures.is_empty(), "{} signature-sized values in the logs", signatures.len());
+}
