@@ -124,6 +124,9 @@ pub async fn run_with(cli: Cli, env: Env) -> anyhow::Result<u8> {
 mod tests {
     use super::*;
 
+    /// The policy id the test emulators sponsor.
+    const POLICY: &str = "6e7c3a8f-2b1d-4c5e-9f0a-1b2c3d4e5f60";
+
     #[tokio::test]
     async fn the_demo_runs_against_the_in_process_emulator() {
         let cli = Cli::parse_from(["sesskey", "demo", "--timeout-secs", "10"]);
@@ -133,7 +136,7 @@ mod tests {
     #[tokio::test]
     async fn the_demo_runs_against_an_endpoint_with_keys_from_the_environment() {
         use sesskey_emulator::{serve, Config, Emulator};
-        let policy = "6e7c3a8f-2b1d-4c5e-9f0a-1b2c3d4e5f60".to_string();
+        let policy = POLICY.to_string();
         let config = Config { policy_ids: vec![policy.clone()], ..Config::default() };
         let server = serve(Emulator::new(config), "127.0.0.1:0".parse().unwrap()).await.unwrap();
         let key = || {
@@ -163,21 +166,28 @@ mod tests {
         store.list().await.unwrap()
     }
 
-    /// The saved-session commands, end to end against a loopback emulator.
-    #[tokio::test]
-    async fn session_create_list_send_status_remove() {
+    /// A loopback emulator sponsoring [`POLICY`] and a fresh owner already delegated on it (the
+    /// demo's orchestrator does that step).
+    async fn emulator_with_delegated_owner(
+    ) -> (sesskey_emulator::Running, String, alloy_signer_local::PrivateKeySigner, String) {
         use sesskey_emulator::{serve, Config, Emulator};
-        let policy = "6e7c3a8f-2b1d-4c5e-9f0a-1b2c3d4e5f60".to_string();
+        let policy = POLICY.to_string();
         let config = Config { policy_ids: vec![policy.clone()], ..Config::default() };
         let server = serve(Emulator::new(config), "127.0.0.1:0".parse().unwrap()).await.unwrap();
         let url = server.url();
         let owner = alloy_signer_local::PrivateKeySigner::random();
-        // Delegate first (the demo's orchestrator does it).
         let flow = sesskey_session::Orchestrator::new(
             sesskey_rpc::WalletClient::new(&url).unwrap(),
             Some(policy.clone()),
         );
         flow.ensure_delegated(&owner, 31337, std::time::Duration::from_secs(5)).await.unwrap();
+        (server, url, owner, policy)
+    }
+
+    /// The saved-session commands, end to end against a loopback emulator.
+    #[tokio::test]
+    async fn session_create_list_send_status_remove() {
+        let (server, url, owner, policy) = emulator_with_delegated_owner().await;
         let chain = alloy_primitives::U64::from(31337);
         server
             .emulator
@@ -292,17 +302,7 @@ mod tests {
     #[tokio::test]
     async fn session_request_then_complete() {
         use alloy_signer::SignerSync;
-        use sesskey_emulator::{serve, Config, Emulator};
-        let policy = "6e7c3a8f-2b1d-4c5e-9f0a-1b2c3d4e5f60".to_string();
-        let config = Config { policy_ids: vec![policy.clone()], ..Config::default() };
-        let server = serve(Emulator::new(config), "127.0.0.1:0".parse().unwrap()).await.unwrap();
-        let url = server.url();
-        let owner = alloy_signer_local::PrivateKeySigner::random();
-        let flow = sesskey_session::Orchestrator::new(
-            sesskey_rpc::WalletClient::new(&url).unwrap(),
-            Some(policy.clone()),
-        );
-        flow.ensure_delegated(&owner, 31337, std::time::Duration::from_secs(5)).await.unwrap();
+        let (_server, url, owner, _) = emulator_with_delegated_owner().await;
         let nanos =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
         let dir = std::env::temp_dir().join(format!("sesskey-req-{}-{nanos}", std::process::id()));
@@ -413,7 +413,7 @@ mod tests {
             "--chain-id",
             "0x66eee",
             "--policy-id",
-            "6e7c3a8f-2b1d-4c5e-9f0a-1b2c3d4e5f60",
+            POLICY,
             "--deterministic",
             "--settle-after-ms",
             "250",

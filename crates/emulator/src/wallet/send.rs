@@ -328,21 +328,16 @@ impl Core {
                 logs,
             }],
         );
-        let id = call_id(chain, hash);
-        let settle_at = self.clock.now_ms().saturating_add(self.config.settle_after_ms);
-        self.wallet.calls.put(
-            id.clone(),
-            CallRecord {
-                chain_id: chain,
-                hash,
-                calls: decoded.calls.clone(),
-                settle_at,
-                success: run.success,
-                packed_signature: packed,
-                tx_hash,
-                delegation: false,
-            },
-        );
+        let id = self.record_call(CallRecord {
+            chain_id: chain,
+            hash,
+            calls: decoded.calls.clone(),
+            settle_at: self.settle_at(),
+            success: run.success,
+            packed_signature: packed,
+            tx_hash,
+            delegation: false,
+        });
         Ok(SendPreparedCallsResult {
             id: id.clone(),
             prepared_call_ids: vec![id],
@@ -354,6 +349,18 @@ impl Core {
                 },
             },
         })
+    }
+
+    /// When a call included now reports its final status (`Config::settle_after_ms` from now).
+    fn settle_at(&self) -> u64 {
+        self.clock.now_ms().saturating_add(self.config.settle_after_ms)
+    }
+
+    /// Keeps an included call under its id (chain id ‖ hash) and answers the id.
+    fn record_call(&mut self, record: CallRecord) -> Bytes {
+        let id = call_id(record.chain_id, record.hash);
+        self.wallet.calls.put(id.clone(), record);
+        id
     }
 
     /// A lone signed authorization: the EOA that signed it (un)delegates, for its current nonce.
@@ -395,21 +402,16 @@ impl Core {
                 logs: vec![],
             }],
         );
-        let id = call_id(chain, digest);
-        let settle_at = self.clock.now_ms().saturating_add(self.config.settle_after_ms);
-        self.wallet.calls.put(
-            id.clone(),
-            CallRecord {
-                chain_id: chain,
-                hash: digest,
-                calls: vec![],
-                settle_at,
-                success: true,
-                packed_signature: Bytes::new(),
-                tx_hash,
-                delegation: true,
-            },
-        );
+        let id = self.record_call(CallRecord {
+            chain_id: chain,
+            hash: digest,
+            calls: vec![],
+            settle_at: self.settle_at(),
+            success: true,
+            packed_signature: Bytes::new(),
+            tx_hash,
+            delegation: true,
+        });
         Ok(SendPreparedCallsResult {
             id: id.clone(),
             prepared_call_ids: vec![id],

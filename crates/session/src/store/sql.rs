@@ -40,6 +40,14 @@ struct Tx {
     _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
+/// How often a call looks again for a free nonce key after another worker took the one it
+/// found, before it gives up.
+const LEASE_TRIES: usize = 32;
+
+fn no_free_key() -> Error {
+    Error::Store(format!("no free nonce key after {LEASE_TRIES} tries"))
+}
+
 impl std::ops::Deref for Tx {
     type Target = sqlx::Transaction<'static, sqlx::Any>;
     fn deref(&self) -> &Self::Target {
@@ -483,7 +491,7 @@ impl SessionStore for SqlStore {
         now: u64,
         ttl: u64,
     ) -> Result<Option<NonceLease>> {
-        for _ in 0..32 {
+        for _ in 0..LEASE_TRIES {
             let mut tx = self.begin().await?;
             let lease = self.try_lease(&mut tx, account, chain_id, want, now, ttl).await?;
             tx.commit().await?;
@@ -492,7 +500,7 @@ impl SessionStore for SqlStore {
             }
             // Another worker took that key between our read and our insert: look again.
         }
-        Err(Error::Store("no free nonce key after 32 tries".into()))
+        Err(no_free_key())
     }
 
     async fn release_nonce_key(&self, lease: &NonceLease) -> Result<()> {
@@ -509,7 +517,7 @@ impl SessionStore for SqlStore {
         now: u64,
         ttl: u64,
     ) -> Result<Option<CallStart>> {
-        for _ in 0..32 {
+        for _ in 0..LEASE_TRIES {
             let mut tx = self.begin().await?;
             let record = self.load_locked(&mut tx, id).await?;
             let outstanding = self.outstanding(&mut tx, id, now).await?;
@@ -529,7 +537,7 @@ impl SessionStore for SqlStore {
             tx.commit().await?;
             return Ok(Some(CallStart { record, reservation, lease }));
         }
-        Err(Error::Store("no free nonce key after 32 tries".into()))
+        Err(no_free_key())
     }
 
     /// One transaction: settle, mark installed, release.
