@@ -161,6 +161,24 @@ impl Policy {
         self.permissions.contains(&Permission::Root)
     }
 
+    /// Whether the session's gas is limited (a `gas-limit` permission).
+    pub fn limits_gas(&self) -> bool {
+        self.permissions.iter().any(|p| matches!(p, Permission::GasLimit(_)))
+    }
+
+    /// Whether anything the session spends is limited: native value, an ERC-20 or gas. A
+    /// session without budgets has nothing to reserve before a call.
+    pub fn has_budgets(&self) -> bool {
+        self.permissions.iter().any(|p| {
+            matches!(
+                p,
+                Permission::NativeTokenTransfer(_)
+                    | Permission::Erc20TokenTransfer(_)
+                    | Permission::GasLimit(_)
+            )
+        })
+    }
+
     /// Whether a non-root session may make call `c`.
     fn allows(&self, index: usize, c: &Call) -> Result<(), Violation> {
         let data = c.data.as_ref().map_or(&[][..], |d| &d[..]);

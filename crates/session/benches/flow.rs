@@ -4,12 +4,15 @@
 //! - `memory`, `sqlite`, `postgres`: the same call through `SessionService::send_stored`
 //!   (load, lease a nonce key, reserve, prepare, verify, sign, send, wait, settle, release).
 //!
+//! Each runs twice: with `root` sessions (no budget, so nothing to reserve) and with `budgets`
+//! sessions (a native allowance and a gas limit: every call reserves its value and its gas).
+//!
 //! Run: `cargo xtask bench` or `cargo bench -p sesskey-session --bench flow`
 //! (env: `SESSKEY_BENCH_CLIENTS` = 8, `SESSKEY_BENCH_SECS` = 5; the PostgreSQL run needs
 //! `SESSKEY_TEST_DATABASE_URL`, which `cargo xtask bench` sets up as `cargo xtask ci` does).
 #![allow(missing_docs, clippy::print_stdout)]
 
-use alloy_primitives::{keccak256, Address, U64};
+use alloy_primitives::{keccak256, Address, U256, U64};
 use alloy_signer_local::{PrivateKeySigner, Secp256k1Signer};
 use sesskey_emulator::{serve, Config, Emulator};
 use sesskey_rpc::{RetryPolicy, WalletClient};
@@ -34,7 +37,12 @@ fn key(i: u64) -> PrivateKeySigner {
 type Flow = Orchestrator<WalletClient>;
 
 /// A worker's orchestrator, session and key, on a fresh server.
-async fn setup(url: &str, clients: u64, salt: u64) -> Vec<(Flow, Session, Secp256k1Signer)> {
+async fn setup(
+    url: &str,
+    clients: u64,
+    salt: u64,
+    permissions: &[Permission],
+) -> Vec<(Flow, Session, Secp256k1Signer)> {
     let mut out = vec![];
     for i in 0..clients {
         let client = WalletClient::builder().url(url).retry(RetryPolicy::NONE).build().unwrap();
@@ -47,7 +55,7 @@ async fn setup(url: &str, clients: u64, salt: u64) -> Vec<(Flow, Session, Secp25
             chain_id: U64::from(31337),
             expiry_sec: None,
             key: SessionKey { public_key: session_key.address(), ty: KeyType::Secp256k1 },
-            permissions: vec![Permission::Root],
+            permissions: permissions.to_vec(),
         };
         let session = flow.create_session(&owner, &request).await.unwrap();
         out.push((flow, session, session_key));
@@ -55,15 +63,31 @@ async fn setup(url: &str, clients: u64, salt: u64) -> Vec<(Flow, Session, Secp25
     out
 }
 
+const TARGET: Address = Address::repeat_byte(0x42);
+
 fn call() -> Vec<Call> {
-    vec![Call { to: Address::repeat_byte(0x42), data: None, value: None }]
+    vec![Call { to: TARGET, data: None, value: None }]
 }
 
-fn report(mode: &str, clients: u64, mut lat: Vec<Duration>, elapsed: f64) {
+/// The sessions a run uses: `root` (no budget: nothing to reserve), or `budgets` (access to
+/// the target, a native allowance and a gas limit, all far above what the run spends: every
+/// call reserves its value and its gas).
+fn permissions(kind: &str) -> Vec<Permission> {
+    match kind {
+        "root" => vec![Permission::Root],
+        _ => vec![
+            Permission::ContractAccess(ContractAccess { address: TARGET }),
+            Permission::NativeTokenTransfer(NativeTokenTransfer { allowance: U256::MAX }),
+            Permission::GasLimit(GasLimit { limit: U256::MAX }),
+        ],
+    }
+}
+
+fn report(mode: &str, kind: &str, clients: u64, mut lat: Vec<Duration>, elapsed: f64) {
     lat.sort();
     let pct = |p: f64| lat[((lat.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1e3;
     println!(
-        "{mode:<9} | clients {clients} | complete session calls {} in {elapsed:.1}s = {:.0} calls/s | p50 {:.2} ms, p99 {:.2} ms",
+        "{mode:<9} | {kind:<7} | clients {clients} | complete session calls {} in {elapsed:.1}s = {:.0} calls/s | p50 {:.2} ms, p99 {:.2} ms",
         lat.len(),
         lat.len() as f64 / elapsed,
         pct(0.5),
@@ -72,10 +96,10 @@ fn report(mode: &str, clients: u64, mut lat: Vec<Duration>, elapsed: f64) {
 }
 
 /// The orchestrator alone: the baseline.
-async fn no_store(clients: u64, secs: u64) {
+async fn no_store(kind: &str, clients: u64, secs: u64, salt: u64) {
     let config = Config { policy_ids: vec![POLICY.into()], ..Config::default() };
     let server = serve(Emulator::new(config), "127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let setups = setup(&server.url(), clients, 0).await;
+    let setups = setup(&server.url(), clients, salt, &permissions(kind)).await;
     let deadline = Instant::now() + Duration::from_secs(secs);
     let start = Instant::now();
     let tasks: Vec<_> = setups
@@ -102,13 +126,14 @@ async fn no_store(clients: u64, secs: u64) {
     for t in tasks {
         lat.extend(t.await.unwrap());
     }
-    report("no store", clients, lat, start.elapsed().as_secs_f64());
+    report("no store", kind, clients, lat, start.elapsed().as_secs_f64());
     server.handle.stop().ok();
 }
 
 /// The same calls through the service over `store`.
 async fn with_store<St: SessionStore + Clone + 'static>(
     mode: &str,
+    kind: &str,
     store: St,
     clients: u64,
     secs: u64,
@@ -116,7 +141,7 @@ async fn with_store<St: SessionStore + Clone + 'static>(
 ) {
     let config = Config { policy_ids: vec![POLICY.into()], ..Config::default() };
     let server = serve(Emulator::new(config), "127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let setups = setup(&server.url(), clients, salt).await;
+    let setups = setup(&server.url(), clients, salt, &permissions(kind)).await;
     let mut workers = vec![];
     for (flow, session, key) in setups {
         store.save(&StoredSession::new(session.clone())).await.unwrap();
@@ -146,7 +171,7 @@ async fn with_store<St: SessionStore + Clone + 'static>(
     for t in tasks {
         lat.extend(t.await.unwrap());
     }
-    report(mode, clients, lat, start.elapsed().as_secs_f64());
+    report(mode, kind, clients, lat, start.elapsed().as_secs_f64());
     server.handle.stop().ok();
 }
 
@@ -158,21 +183,31 @@ fn main() {
     let secs: u64 = env("SESSKEY_BENCH_SECS", "5").parse().unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async move {
-        no_store(clients, secs).await;
-        with_store("memory", Arc::new(MemoryStore::new()), clients, secs, 100_000).await;
         let dir = std::env::temp_dir().join(format!("sesskey-bench-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let sqlite = SqlStore::sqlite(&dir.join("sessions.db")).await.unwrap();
-        with_store("sqlite", sqlite, clients, secs, 200_000).await;
-        let _ = std::fs::remove_dir_all(&dir);
-        match std::env::var("SESSKEY_TEST_DATABASE_URL") {
-            Ok(url) => {
-                let pg = SqlStore::connect(&url).await.unwrap();
-                let salt = 300_000 + u64::from(std::process::id());
-                with_store("postgres", pg, clients, secs, salt).await;
+        let pg = match std::env::var("SESSKEY_TEST_DATABASE_URL") {
+            Ok(url) => Some(SqlStore::connect(&url).await.unwrap()),
+            Err(_) => {
+                println!("postgres  | skipped: SESSKEY_TEST_DATABASE_URL is not set");
+                None
             }
-            Err(_) => println!("postgres  | skipped: SESSKEY_TEST_DATABASE_URL is not set"),
+        };
+        // Fresh keys per run (the PostgreSQL server may outlive it).
+        let mut salt = 1_000_000 * u64::from(std::process::id());
+        for kind in ["root", "budgets"] {
+            let mut next = || {
+                salt += 100_000;
+                salt
+            };
+            no_store(kind, clients, secs, next()).await;
+            with_store("memory", kind, Arc::new(MemoryStore::new()), clients, secs, next()).await;
+            with_store("sqlite", kind, sqlite.clone(), clients, secs, next()).await;
+            if let Some(pg) = &pg {
+                with_store("postgres", kind, pg.clone(), clients, secs, next()).await;
+            }
+            no_store(kind, clients, secs, next()).await;
         }
-        no_store(clients, secs).await;
+        let _ = std::fs::remove_dir_all(&dir);
     });
 }

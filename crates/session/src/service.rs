@@ -159,12 +159,15 @@ impl<C: WalletApiClient + Send + Sync, St: SessionStore> SessionService<C, St> {
         let nonce_key = (start.lease.key != 0).then_some(start.lease.key);
         let prepared =
             self.flow.prepare_for_session(session, key.address(), calls, nonce_key).await?;
-        if !prepared.max_gas_cost.is_zero() {
+        if !prepared.max_gas_cost.is_zero() && session.policy().limits_gas() {
             let gas = self
                 .store
                 .reserve(&session.session_id, &[], prepared.max_gas_cost, now, self.lease_secs)
                 .await?;
             reserved.push(gas);
+        } else if let Some(first) = reserved.first_mut() {
+            // No gas budget to hold it against: charged when the call ends, like the rest.
+            first.spend.gas = first.spend.gas.saturating_add(prepared.max_gas_cost);
         }
         tracing::Span::current().record("user_op", tracing::field::display(prepared.user_op_hash));
         let (call_id, _) = self.flow.sign_and_send(session, key, prepared).await?;

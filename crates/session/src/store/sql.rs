@@ -520,7 +520,11 @@ impl SessionStore for SqlStore {
         for _ in 0..LEASE_TRIES {
             let mut tx = self.begin().await?;
             let record = self.load_locked(&mut tx, id).await?;
-            let outstanding = self.outstanding(&mut tx, id, now).await?;
+            // Reservations only matter against a budget: a session without one keeps its
+            // call's spend in memory until the call ends.
+            let budgets = record.session.policy().has_budgets();
+            let outstanding =
+                if budgets { self.outstanding(&mut tx, id, now).await? } else { vec![] };
             let spend = judge(&record, &outstanding, calls, U256::ZERO, now)?;
             let s = &record.session;
             let want = (!record.installed).then_some(0);
@@ -532,8 +536,11 @@ impl SessionStore for SqlStore {
                 }
                 continue;
             };
-            let reservation =
-                self.insert_reservation(&mut tx, id, spend, now.saturating_add(ttl)).await?;
+            let reservation = if budgets {
+                self.insert_reservation(&mut tx, id, spend, now.saturating_add(ttl)).await?
+            } else {
+                Reservation { id: random_id(), session_id: *id, spend }
+            };
             tx.commit().await?;
             return Ok(Some(CallStart { record, reservation, lease }));
         }
@@ -558,14 +565,16 @@ impl SessionStore for SqlStore {
                 for s in &charged {
                     record.add_spend(s);
                 }
-                record.installed |= installed.is_some();
-                sqlx::query("UPDATE sessions SET record = $1, spent = $2 WHERE id = $3")
-                    .bind(json(&record)?)
-                    .bind(json(&SpendJson::from(&record.spent()))?)
-                    .bind(id.to_string())
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(store)?;
+                let spent = json(&SpendJson::from(&record.spent()))?;
+                // The record itself changes only when the key was installed.
+                let query = if installed.is_some() && !record.installed {
+                    record.installed = true;
+                    sqlx::query("UPDATE sessions SET record = $1, spent = $2 WHERE id = $3")
+                        .bind(json(&record)?)
+                } else {
+                    sqlx::query("UPDATE sessions SET spent = $1 WHERE id = $2")
+                };
+                query.bind(spent).bind(id.to_string()).execute(&mut **tx).await.map_err(store)?;
             }
             // This call's reservations, and any lapsed ones of the session.
             let ids: Vec<&str> = settled.iter().map(|(r, _)| r.id.as_str()).collect();

@@ -197,3 +197,41 @@ async fn a_revoked_session_is_refused_by_the_account() {
         "executeBatch has no validation now"
     );
 }
+
+/// Unsponsored calls are charged their maximum gas cost: reserved in the store against a
+/// `gas-limit`, or, on a session without budgets (nothing reserved), kept with the call and
+/// recorded when it ends. Either way the store's total is the sum of what each call reports.
+#[tokio::test(flavor = "multi_thread")]
+async fn gas_is_charged_with_or_without_a_gas_budget() {
+    let server = emulator().await;
+    let flow = Orchestrator::new(WalletClient::new(server.url()).unwrap(), None);
+    let owner = dev_owner();
+    flow.ensure_delegated(&owner, CHAIN, Duration::from_secs(5)).await.unwrap();
+    let shop = Address::repeat_byte(0x52);
+    let dir = temp_dir("gas");
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = SqlStore::sqlite(&dir.join("sessions.db")).await.unwrap();
+    let service = SessionService::new(flow.clone(), store).with_wait(Duration::from_secs(10));
+    let limited = vec![
+        Permission::ContractAccess(ContractAccess { address: shop }),
+        Permission::GasLimit(GasLimit { limit: U256::from(10u64.pow(17)) }),
+    ];
+    for permissions in [vec![Permission::Root], limited] {
+        let session = flow.create_session(&owner, &request(permissions, None)).await.unwrap();
+        service.store().save(&StoredSession::new(session.clone())).await.unwrap();
+        let mut total = U256::ZERO;
+        for _ in 0..3 {
+            let call = Call { to: shop, data: None, value: None };
+            let sent = service
+                .send_stored(&session.session_id, &dev_session_key(), vec![call], NOW)
+                .await
+                .unwrap();
+            assert!(matches!(sent.outcome, Outcome::Confirmed(_)), "{:?}", sent.outcome);
+            assert!(!sent.spent.gas.is_zero(), "an unsponsored call costs gas");
+            total += sent.spent.gas;
+        }
+        let record = service.store().load(&session.session_id).await.unwrap();
+        assert_eq!(record.spent_gas, total, "{:?}", session.permissions);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
