@@ -41,6 +41,17 @@ pub struct ServeArgs {
     /// Also accept WebSocket connections (default: HTTP only).
     #[arg(long)]
     pub ws: bool,
+    /// Answer the controls (`emulator_*`, `anvil_*`, `evm_*`) on a non-loopback address too
+    /// (on loopback they always answer).
+    #[arg(long)]
+    pub controls: bool,
+    /// With --cors, let browser pages of any origin call the controls too.
+    #[arg(long, requires = "cors")]
+    pub cors_controls: bool,
+    /// A host name clients may use to reach the server, besides its address and `localhost`
+    /// (requests naming any other host are refused); repeat for several.
+    #[arg(long = "allow-host")]
+    pub allowed_hosts: Vec<String>,
 }
 
 /// What each development account holds at genesis: 10,000 ETH.
@@ -101,6 +112,9 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .clone()
             .map(|url| sesskey_emulator::ForkConfig { url, block: args.fork_block }),
         ws: args.ws,
+        controls: args.controls.then_some(true),
+        cors_controls: args.cors_controls,
+        allowed_hosts: args.allowed_hosts.clone(),
     };
     let emulator =
         Emulator::launch(config, args.data_dir.as_deref()).await.map_err(|e| {
@@ -127,6 +141,17 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(url) = &args.fork_url {
         println!("Fork:        {url}");
+    }
+    match (running.controls, args.controls) {
+        (true, true) => println!("Controls:    on (--controls)"),
+        (true, false) => println!("Controls:    on (loopback only)"),
+        (false, _) => println!(
+            "Controls:    off: {} is not loopback (--controls turns them on)",
+            args.addr.ip()
+        ),
+    }
+    if running.controls && args.cors && !args.cors_controls {
+        println!("             refused to browser pages of other origins (--cors-controls)");
     }
     if chain_ids.len() > 1 {
         println!("eth_* of each chain: {}/chain/<chain id>", running.url());

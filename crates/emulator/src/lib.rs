@@ -15,6 +15,12 @@ pub use chain::{describe_revert, EthError, ForkConfig, MAX_LOG_RANGE};
 pub use clock::{uuid_v4, Clock, Ids, TimeError};
 pub use emulator::Emulator;
 pub use error::{Error, Result};
-pub use server::{serve, wallet_module, Controls, Running, MAX_REQUEST_BYTES};
+pub use server::{
+    is_control, serve, wallet_module, Controls, Running, BODY_TIMEOUT, MAX_BATCH, MAX_IN_FLIGHT,
+    MAX_REQUEST_BYTES,
+};
 pub use store::DATA_FILE;
-pub use wallet::{Config, BUNDLER, EMULATOR_PAYMASTER, USER_OPERATION_EVENT};
+pub use wallet::{
+    Config, BUNDLER, EMULATOR_PAYMASTER, MAX_CALLS, MAX_CHAIN_IDS, MAX_PERMISSIONS,
+    MAX_SIGNED_ELEMENTS, USER_OPERATION_EVENT,
+};

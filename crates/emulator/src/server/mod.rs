@@ -8,9 +8,11 @@
 
 mod controls;
 mod eth;
+mod guard;
 mod wallet;
 
 pub use controls::Controls;
+pub use guard::{is_control, BODY_TIMEOUT, MAX_BATCH};
 pub use wallet::wallet_module;
 
 use crate::Emulator;
@@ -20,6 +22,9 @@ use std::sync::Arc;
 
 /// The largest request body accepted.
 pub const MAX_REQUEST_BYTES: u32 = 1 << 20;
+
+/// The most requests handled at once (more wait for a slot, or get HTTP 429).
+pub const MAX_IN_FLIGHT: u32 = 1000;
 
 /// The chain a request's path names (`/chain/<id>`), put in the request's extensions.
 #[derive(Clone, Copy, Debug)]
@@ -44,6 +49,8 @@ pub struct Running {
     pub handle: ServerHandle,
     /// The core, for in-process inspection.
     pub emulator: Arc<Emulator>,
+    /// Whether the controls answer (see [`crate::Config::controls`]).
+    pub controls: bool,
 }
 
 impl Running {
@@ -72,27 +79,44 @@ pub async fn serve(emulator: Emulator, addr: SocketAddr) -> std::io::Result<Runn
         use sesskey_rpc::EmulatorApiServer;
         merge(&mut module, Controls(emulator.clone()).into_rpc().remove_context())?;
     }
-    let mut config = ServerConfig::builder().max_request_body_size(MAX_REQUEST_BYTES);
+    // Requests take a slot only once their body is in (the guard reads it first), so slots
+    // are held by work, not by slow senders; a connection must send its first request soon.
+    let mut config = ServerConfig::builder()
+        .max_request_body_size(MAX_REQUEST_BYTES)
+        .max_connections(MAX_IN_FLIGHT)
+        .set_first_request_timeout(Some(guard::BODY_TIMEOUT))
+        .set_batch_request_config(jsonrpsee::server::BatchRequestConfig::Limit(
+            guard::MAX_BATCH as u32,
+        ));
     if !emulator.config().ws {
         config = config.http_only();
     }
     let config = config.build();
     emulator.set_methods(module.method_names().map(str::to_string).collect());
     let cors = emulator.config().cors.then(tower_http::cors::CorsLayer::permissive);
-    let middleware = tower::ServiceBuilder::new().option_layer(cors).map_request(
-        |mut req: hyper::Request<_>| {
+    let controls = emulator.config().controls.unwrap_or(addr.ip().is_loopback());
+    let rules = guard::Rules {
+        bound: addr.ip(),
+        hosts: emulator.config().allowed_hosts.clone(),
+        controls,
+        cors_controls: emulator.config().cors_controls,
+        body_timeout: guard::BODY_TIMEOUT,
+    };
+    let middleware = tower::ServiceBuilder::new()
+        .option_layer(cors)
+        .layer(guard::GuardLayer(Arc::new(rules)))
+        .map_request(|mut req: hyper::Request<_>| {
             if let Some(id) = route(req.uri().path()) {
                 req.extensions_mut().insert(ChainRoute(id));
             }
             req
-        },
-    );
+        });
     let server =
         Server::builder().set_config(config).set_http_middleware(middleware).build(addr).await?;
     let addr = server.local_addr()?;
     let handle = server.start(module);
-    tracing::info!(%addr, "emulator listening");
-    Ok(Running { addr, handle, emulator })
+    tracing::info!(%addr, controls, "emulator listening");
+    Ok(Running { addr, handle, emulator, controls })
 }
 
 #[cfg(test)]

@@ -56,6 +56,8 @@ impl Core {
     /// `wallet_getCapabilities`: per served chain asked for (duplicates and unknown chains
     /// dropped before anything is built).
     pub(crate) fn get_capabilities(&self, chain_ids: Option<Vec<U64>>) -> R<Capabilities> {
+        let asked = chain_ids.as_ref().map_or(0, Vec::len);
+        super::errors::at_most("chainIds", asked, super::MAX_CHAIN_IDS)?;
         let served: Vec<u64> = self.chains.keys().copied().collect();
         let chains: std::collections::BTreeSet<u64> = match chain_ids {
             Some(ids) => ids

@@ -33,6 +33,14 @@ pub(crate) fn invalid(msg: impl Into<String>) -> WalletError {
     WalletError::InvalidParams(msg.into())
 }
 
+/// Refuses the list `field` when it holds more than `max` entries (-32602, naming it).
+pub(crate) fn at_most(field: &str, len: usize, max: usize) -> Result<(), WalletError> {
+    if len > max {
+        return Err(invalid(format!("invalid `{field}`: {len} entries; at most {max}")));
+    }
+    Ok(())
+}
+
 /// `bytes24` module address ‖ entity id.
 fn module_entity(module: Address, entity: u32) -> FixedBytes<24> {
     let mut b = [0u8; 24];

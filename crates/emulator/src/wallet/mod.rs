@@ -36,6 +36,15 @@ pub const USER_OPERATION_EVENT: &str =
 /// The paymaster's deposit at genesis, from which sponsored gas is paid: 1,000,000 ETH.
 const PAYMASTER_DEPOSIT: u128 = 1_000_000 * 10u128.pow(18);
 
+/// The most calls one `wallet_prepareCalls` may hold.
+pub const MAX_CALLS: usize = 1000;
+/// The most permissions one `wallet_createSession` may hold.
+pub const MAX_PERMISSIONS: usize = 100;
+/// The most chain ids one `wallet_getCapabilities` may name.
+pub const MAX_CHAIN_IDS: usize = 1000;
+/// The most elements one `wallet_sendPreparedCalls` array may hold.
+pub const MAX_SIGNED_ELEMENTS: usize = 16;
+
 /// How the emulator is set up.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -55,6 +64,13 @@ pub struct Config {
     pub fork: Option<ForkConfig>,
     /// Also accept WebSocket connections (off by default: plain HTTP only).
     pub ws: bool,
+    /// Whether the controls (`emulator_*`, `anvil_*`, `evm_*`) answer: `None` (the default)
+    /// turns them on when the server is bound to loopback and off on any other address.
+    pub controls: Option<bool>,
+    /// Let browser pages of another origin call the controls too (with `cors`).
+    pub cors_controls: bool,
+    /// Host names the server answers besides its bound address and `localhost`.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for Config {
@@ -68,6 +84,9 @@ impl Default for Config {
             genesis: vec![],
             fork: None,
             ws: false,
+            controls: None,
+            cors_controls: false,
+            allowed_hosts: vec![],
         }
     }
 }

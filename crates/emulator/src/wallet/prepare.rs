@@ -25,6 +25,11 @@ struct Signer {
 impl Core {
     /// `wallet_prepareCalls`.
     pub(crate) fn prepare_calls(&mut self, params: PrepareCallsParams) -> R<PreparedCalls> {
+        super::errors::at_most(
+            "calls",
+            params.calls.as_ref().map_or(0, Vec::len),
+            super::MAX_CALLS,
+        )?;
         let chain = self.check_chain(params.chain_id)?;
         let caps = params.capabilities.clone().unwrap_or_default();
         if params.paymaster_permit_signature.is_some()

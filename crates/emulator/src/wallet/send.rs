@@ -52,6 +52,7 @@ pub(crate) fn recover_signers(params: SendPreparedCallsParams) -> R<Signed> {
     let (auths, op) = match params.calls {
         SignedCalls::UserOperationV070(op) => (vec![], op),
         SignedCalls::Array(SignedArray { data }) => {
+            super::errors::at_most("data", data.len(), super::MAX_SIGNED_ELEMENTS)?;
             let mut auths = vec![];
             let mut ops = vec![];
             for e in data {

@@ -26,6 +26,7 @@ pub(crate) struct Resolved {
 impl Core {
     /// `wallet_createSession`.
     pub(crate) fn create_session(&mut self, params: CreateSessionParams) -> R<CreateSessionResult> {
+        super::errors::at_most("permissions", params.permissions.len(), super::MAX_PERMISSIONS)?;
         let chain = self.check_chain(params.chain_id)?;
         params.validate().map_err(|e| match e {
             Error::Permission(p) => invalid(format!("invalid `permissions`: {p}")),
