@@ -77,7 +77,9 @@ pub enum Command {
 /// Whatever `RUST_LOG` says, the JSON-RPC library logs at `info` at most: at `debug` and `trace`
 /// it prints whole request and answer bodies, which hold signatures.
 pub fn init_logging() {
-    tracing_subscriber::fmt().with_env_filter(log_filter()).with_writer(std::io::stderr).init();
+    // Signatures never reach the log, whoever logs them.
+    let writer = sesskey_rpc::redact::Redacting::new(std::io::stderr);
+    tracing_subscriber::fmt().with_env_filter(log_filter()).with_writer(writer).init();
 }
 
 /// `RUST_LOG` (default `warn`) with the JSON-RPC library's body dumps cut off.

@@ -4,6 +4,7 @@
 mod client;
 mod emulator;
 mod error;
+pub mod redact;
 mod retry;
 mod wallet;
 

@@ -29,6 +29,12 @@ fn the_demo_at_trace_level_logs_no_key_and_no_signature() {
     // The filter really was at trace: our own spans and the HTTP stack's trace lines are there.
     assert!(logs.contains("TRACE"), "no trace output, so this test would prove nothing");
     assert!(logs.contains("wallet_sendPreparedCalls"), "the flow's calls are not in the logs");
+    // The emulator's bodies are there, with the signatures redacted.
+    let sent = logs
+        .lines()
+        .find(|l| l.contains("sesskey_emulator::rpc: request method=wallet_sendPreparedCalls"))
+        .expect("the send's request body is logged");
+    assert!(sent.contains("\"signature\":\"<redacted>\""), "{sent}");
 
     let lower = logs.to_ascii_lowercase();
     for index in 0..2 {

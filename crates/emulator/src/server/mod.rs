@@ -9,6 +9,7 @@
 mod controls;
 mod eth;
 mod guard;
+mod log;
 mod wallet;
 
 pub use controls::Controls;
@@ -74,9 +75,11 @@ pub async fn serve(emulator: Emulator, addr: SocketAddr) -> std::io::Result<Runn
             .map_err(|e: jsonrpsee::core::RegisterMethodError| std::io::Error::other(e.to_string()))
     };
     merge(&mut module, eth::eth_module(emulator.clone()).remove_context())?;
-    merge(&mut module, controls::anvil_module(emulator.clone()).remove_context())?;
-    {
+    let controls = emulator.config().controls.unwrap_or(addr.ip().is_loopback());
+    // Controls that are off are not even registered (WebSocket messages never pass the guard).
+    if controls {
         use sesskey_rpc::EmulatorApiServer;
+        merge(&mut module, controls::anvil_module(emulator.clone()).remove_context())?;
         merge(&mut module, Controls(emulator.clone()).into_rpc().remove_context())?;
     }
     // Requests take a slot only once their body is in (the guard reads it first), so slots
@@ -94,7 +97,6 @@ pub async fn serve(emulator: Emulator, addr: SocketAddr) -> std::io::Result<Runn
     let config = config.build();
     emulator.set_methods(module.method_names().map(str::to_string).collect());
     let cors = emulator.config().cors.then(tower_http::cors::CorsLayer::permissive);
-    let controls = emulator.config().controls.unwrap_or(addr.ip().is_loopback());
     let rules = guard::Rules {
         bound: addr.ip(),
         hosts: emulator.config().allowed_hosts.clone(),
@@ -111,8 +113,14 @@ pub async fn serve(emulator: Emulator, addr: SocketAddr) -> std::io::Result<Runn
             }
             req
         });
-    let server =
-        Server::builder().set_config(config).set_http_middleware(middleware).build(addr).await?;
+    let rpc_middleware =
+        jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new().layer_fn(log::BodyLog);
+    let server = Server::builder()
+        .set_config(config)
+        .set_http_middleware(middleware)
+        .set_rpc_middleware(rpc_middleware)
+        .build(addr)
+        .await?;
     let addr = server.local_addr()?;
     let handle = server.start(module);
     tracing::info!(%addr, controls, "emulator listening");
