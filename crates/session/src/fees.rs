@@ -87,14 +87,10 @@ impl FeeCaps {
     }
 }
 
-/// The most an op may cost: all its gas at its maximum fee, or `None` if that overflows.
+/// The most an op may cost: all its gas at its maximum fee, or `None` if that overflows
+/// ([`UserOperationV07::max_gas_cost`]).
 pub fn max_gas_cost(op: &UserOperationV07) -> Option<U256> {
-    U256::from(op.call_gas_limit)
-        .checked_add(U256::from(op.verification_gas_limit))?
-        .checked_add(op.pre_verification_gas)?
-        .checked_add(U256::from(op.paymaster_verification_gas_limit.unwrap_or_default()))?
-        .checked_add(U256::from(op.paymaster_post_op_gas_limit.unwrap_or_default()))?
-        .checked_mul(U256::from(op.max_fee_per_gas))
+    op.max_gas_cost()
 }
 
 #[cfg(test)]
@@ -124,5 +120,55 @@ mod tests {
             max_gas_cost(&UserOperationV07 { max_fee_per_gas: U128::from(2), ..huge }),
             None
         );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
+
+        /// Over the whole range of every fee and gas field and of every cap: an op is refused
+        /// exactly when a field is over its cap, naming the first such field.
+        #[test]
+        fn caps_refuse_exactly_what_is_over(
+            fields in proptest::array::uniform7(proptest::prelude::any::<u128>()),
+            caps in proptest::array::uniform6(proptest::prelude::any::<u128>()),
+            shifts in proptest::array::uniform7(0u32..128),
+        ) {
+            // Shifted down so that small values are as likely as huge ones.
+            let f: Vec<u128> = fields.iter().zip(shifts).map(|(v, s)| v >> s).collect();
+            let c = FeeCaps {
+                max_fee_per_gas: caps[0],
+                max_priority_fee_per_gas: caps[1],
+                call_gas_limit: caps[2],
+                verification_gas_limit: caps[3],
+                pre_verification_gas: caps[4],
+                paymaster_gas_limit: caps[5],
+            };
+            let op = UserOperationV07 {
+                max_fee_per_gas: U128::from(f[0]),
+                max_priority_fee_per_gas: U128::from(f[1]),
+                call_gas_limit: U128::from(f[2]),
+                verification_gas_limit: U128::from(f[3]),
+                pre_verification_gas: U256::from(f[4]),
+                paymaster_verification_gas_limit: Some(U128::from(f[5])),
+                paymaster_post_op_gas_limit: Some(U128::from(f[6])),
+                ..Default::default()
+            };
+            let checks = [
+                ("data.maxFeePerGas", f[0] > c.max_fee_per_gas),
+                ("data.maxPriorityFeePerGas", f[1] > c.max_priority_fee_per_gas),
+                ("data.callGasLimit", f[2] > c.call_gas_limit),
+                ("data.verificationGasLimit", f[3] > c.verification_gas_limit),
+                ("data.preVerificationGas", f[4] > c.pre_verification_gas),
+                ("data.paymasterVerificationGasLimit", f[5] > c.paymaster_gas_limit),
+                ("data.paymasterPostOpGasLimit", f[6] > c.paymaster_gas_limit),
+            ];
+            match (c.check(&op), checks.iter().find(|(_, over)| *over)) {
+                (Ok(()), None) => {}
+                (Err(crate::Error::Mismatch { field, .. }), Some((first, _))) => {
+                    proptest::prop_assert_eq!(field, *first);
+                }
+                (got, want) => proptest::prop_assert!(false, "{got:?} but {want:?}"),
+            }
+        }
     }
 }

@@ -55,6 +55,40 @@ pub struct UserOperationV07 {
     pub paymaster_post_op_gas_limit: Option<U128>,
 }
 
+impl UserOperationV07 {
+    /// All the gas the op may use: call, verification, pre-verification and both paymaster
+    /// limits; `None` if the sum overflows 256 bits.
+    pub fn total_gas(&self) -> Option<U256> {
+        U256::from(self.call_gas_limit)
+            .checked_add(U256::from(self.verification_gas_limit))?
+            .checked_add(self.pre_verification_gas)?
+            .checked_add(U256::from(self.paymaster_verification_gas_limit.unwrap_or_default()))?
+            .checked_add(U256::from(self.paymaster_post_op_gas_limit.unwrap_or_default()))
+    }
+
+    /// The most the op may cost, in wei: all its gas at `maxFeePerGas`; `None` if that
+    /// overflows 256 bits (such an op can never be paid for, and must be refused).
+    ///
+    /// ```
+    /// use alloy_primitives::{U128, U256};
+    /// use sesskey_types::UserOperationV07;
+    ///
+    /// let op = UserOperationV07 {
+    ///     call_gas_limit: U128::from(100_000),
+    ///     verification_gas_limit: U128::from(50_000),
+    ///     pre_verification_gas: U256::from(50_000),
+    ///     max_fee_per_gas: U128::from(2_000_000_000u64),
+    ///     ..Default::default()
+    /// };
+    /// assert_eq!(op.max_gas_cost(), Some(U256::from(400_000_000_000_000u64)));
+    /// let huge = UserOperationV07 { pre_verification_gas: U256::MAX, ..op };
+    /// assert_eq!(huge.max_gas_cost(), None);
+    /// ```
+    pub fn max_gas_cost(&self) -> Option<U256> {
+        self.total_gas()?.checked_mul(U256::from(self.max_fee_per_gas))
+    }
+}
+
 /// A v0.6 user operation (EntryPoint `0x5FF137D4b0FDCD49DcA30c7CF57E578a026d2789`), unsigned;
 /// legacy Light Account v1.x only.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -210,3 +210,82 @@ proptest! {
         }
     }
 }
+
+/// Amounts over the whole 256-bit range: small, near each power of two, uniform, and the
+/// extremes.
+fn amount() -> impl Strategy<Value = U256> {
+    prop_oneof![
+        any::<u64>().prop_map(U256::from),
+        (0usize..256).prop_map(|shift| U256::from(1) << shift),
+        (0usize..256).prop_map(|shift| (U256::from(1) << shift) - U256::from(1)),
+        any::<[u8; 32]>().prop_map(U256::from_be_bytes),
+        Just(U256::MAX),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    /// Over the whole range of every allowance, amount spent, value, token amount and gas
+    /// cost: a batch is accepted exactly when what was spent plus what it spends fits every
+    /// limit (computed in 512 bits, without overflow), and it reports what it spends.
+    #[test]
+    fn limits_hold_over_the_whole_range(
+        native_limit in amount(), token_limit in amount(), gas_limit in amount(),
+        spent_native in amount(), spent_token in amount(), spent_gas in amount(),
+        values in proptest::collection::vec(amount(), 0..3),
+        tokens in proptest::collection::vec(amount(), 0..3),
+        gas in amount(),
+    ) {
+        let p = Policy {
+            account: ACCOUNT,
+            permissions: vec![
+                Permission::NativeTokenTransfer(NativeTokenTransfer { allowance: native_limit }),
+                Permission::Erc20TokenTransfer(Erc20TokenTransfer { address: TOKEN, allowance: token_limit }),
+                Permission::GasLimit(GasLimit { limit: gas_limit }),
+                Permission::ContractAccess(ContractAccess { address: SHOP }),
+            ],
+            expiry: 0,
+        };
+        let spent = Spend {
+            native: spent_native,
+            erc20: [(TOKEN, spent_token)].into_iter().collect(),
+            gas: spent_gas,
+        };
+        let mut calls: Vec<Call> = values.iter().map(|v| call(SHOP, &[], *v)).collect();
+        calls.extend(tokens.iter().map(|a| {
+            call(TOKEN, &transferCall { to: ANY, amount: *a }.abi_encode(), U256::ZERO)
+        }));
+        let wide = |v: U256| alloy_primitives::U512::from(v);
+        let sum = |xs: &[U256]| xs.iter().fold(alloy_primitives::U512::ZERO, |a, x| a + wide(*x));
+        // Spending nothing of a budget always fits it (as on chain: a zero value passes the
+        // hook even once the budget is used up).
+        let fits = |spent: U256, more: alloy_primitives::U512, limit: U256| {
+            more.is_zero() || wide(spent) + more <= wide(limit)
+        };
+        let fits_native = fits(spent_native, sum(&values), native_limit);
+        let fits_token = fits(spent_token, sum(&tokens), token_limit);
+        let fits_gas = fits(spent_gas, wide(gas), gas_limit);
+        match p.evaluate(&spent, 0, &calls, gas) {
+            Ok(batch) => {
+                prop_assert!(fits_native && fits_token && fits_gas);
+                prop_assert_eq!(wide(batch.native), sum(&values));
+                prop_assert_eq!(
+                    wide(batch.erc20.get(&TOKEN).copied().unwrap_or_default()),
+                    sum(&tokens)
+                );
+                prop_assert_eq!(batch.gas, gas);
+            }
+            Err(v) => {
+                let native_or_token = matches!(v, Violation::NativeAllowance { .. } | Violation::Erc20Allowance { .. });
+                prop_assert!(!(fits_native && fits_token && fits_gas), "{v}");
+                if native_or_token {
+                    prop_assert!(!fits_native || !fits_token, "{v}");
+                } else {
+                    prop_assert!(matches!(v, Violation::GasLimit { .. }), "{v}");
+                    prop_assert!(!fits_gas, "{v}");
+                }
+            }
+        }
+    }
+}

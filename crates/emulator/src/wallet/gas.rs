@@ -55,23 +55,9 @@ pub(crate) fn gas_used(op: &UserOperationV07, execution: u64, calls: usize) -> u
         .saturating_add(CALL_OVERHEAD.saturating_mul(calls as u64))
 }
 
-/// The most an op may cost: all its gas at its maximum fee. `None` when it does not fit in
-/// 256 bits (the op is refused, naming [`max_cost_field`]).
-pub(crate) fn op_max_cost(op: &UserOperationV07) -> Option<U256> {
-    total_gas(op)?.checked_mul(U256::from(op.max_fee_per_gas))
-}
-
-fn total_gas(op: &UserOperationV07) -> Option<U256> {
-    U256::from(op.call_gas_limit)
-        .checked_add(U256::from(op.verification_gas_limit))?
-        .checked_add(op.pre_verification_gas)?
-        .checked_add(U256::from(op.paymaster_verification_gas_limit.unwrap_or_default()))?
-        .checked_add(U256::from(op.paymaster_post_op_gas_limit.unwrap_or_default()))
-}
-
 /// The op's maximum cost, or a -32602 naming the field whose value makes it overflow.
 pub(crate) fn max_cost_checked(op: &UserOperationV07) -> R<U256> {
-    op_max_cost(op).ok_or_else(|| {
+    op.max_gas_cost().ok_or_else(|| {
         let fields = [
             ("preVerificationGas", op.pre_verification_gas),
             ("callGasLimit", U256::from(op.call_gas_limit)),
@@ -157,7 +143,7 @@ mod tests {
             max_fee_per_gas: U128::from(2u8),
             ..Default::default()
         };
-        assert_eq!(op_max_cost(&op), None);
+        assert_eq!(op.max_gas_cost(), None);
         let err = max_cost_checked(&op).unwrap_err().to_string();
         assert!(err.contains("preVerificationGas"), "{err}");
         let op = UserOperationV07 {

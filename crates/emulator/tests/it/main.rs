@@ -2,6 +2,7 @@
 
 mod evm;
 mod flow;
+mod gas_props;
 mod helpers;
 mod persistence;
 mod refusals;

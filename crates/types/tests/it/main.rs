@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod common;
+mod gas;
 mod roundtrip;
 mod samples;
 mod schema;
