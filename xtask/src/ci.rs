@@ -59,14 +59,28 @@ fn no_test_deps_in_binaries() -> Result<()> {
     Ok(())
 }
 
+/// The fuzz package.
+const FUZZ: &str = "sesskey-fuzz";
+
 /// `cargo xtask ci`: format, lints, fixtures, tests, doctests, docs.
 pub(crate) fn run(root: &Path) -> Result<()> {
     let start = Instant::now();
     run_step("fmt", cargo(&["fmt", "--all", "--check"]))?;
+    // The fuzz package's `libfuzzer` feature builds libFuzzer binaries that only `cargo xtask
+    // fuzz` can link: every all-features step leaves it out, and its own steps use no feature.
     run_step(
         "clippy",
-        cargo(&["clippy", "--workspace", "--all-targets", "--all-features", "--locked"]),
+        cargo(&[
+            "clippy",
+            "--workspace",
+            "--exclude",
+            FUZZ,
+            "--all-targets",
+            "--all-features",
+            "--locked",
+        ]),
     )?;
+    run_step("clippy fuzz", cargo(&["clippy", "-p", FUZZ, "--all-targets", "--locked"]))?;
     run_step(
         "check --no-default-features",
         cargo(&["check", "--workspace", "--no-default-features", "--locked"]),
@@ -76,18 +90,20 @@ pub(crate) fn run(root: &Path) -> Result<()> {
     crate::fixtures::generate(root, crate::fixtures::Mode::Check)?;
     // A real PostgreSQL for the store's tests, for this run only (stopped when this returns).
     let postgres = crate::postgres::start()?;
+    let all = ["--workspace", "--exclude", FUZZ, "--all-features", "--locked"];
     let mut tests = if has_nextest() {
-        cargo(&["nextest", "run", "--workspace", "--all-features", "--locked", "--no-fail-fast"])
+        cargo(&[&["nextest", "run"][..], &all, &["--no-fail-fast"]].concat())
     } else {
         println!("cargo-nextest is not installed: falling back to cargo test");
-        cargo(&["test", "--workspace", "--all-features", "--locked", "--no-fail-fast"])
+        cargo(&[&["test"][..], &all, &["--no-fail-fast"]].concat())
     };
     if let Some(server) = &postgres {
         tests.env(crate::postgres::URL_VAR, &server.url);
     }
     run_step("tests", tests)?;
-    run_step("doctests", cargo(&["test", "--doc", "--workspace", "--all-features", "--locked"]))?;
-    run_step("docs", cargo(&["doc", "--workspace", "--no-deps", "--all-features", "--locked"]))?;
+    run_step("fuzz regressions", cargo(&["test", "-p", FUZZ, "--locked"]))?;
+    run_step("doctests", cargo(&[&["test", "--doc"][..], &all].concat()))?;
+    run_step("docs", cargo(&[&["doc", "--no-deps"][..], &all].concat()))?;
     println!("\ncargo xtask ci: all steps passed in {:.1}s", start.elapsed().as_secs_f64());
     Ok(())
 }

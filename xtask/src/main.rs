@@ -5,6 +5,8 @@
 //!   `sesskey demo`.
 //! - `cargo xtask bench`: every benchmark and load generator.
 //! - `cargo xtask contracts`: compile `fixtures/contracts/*.sol` with npm's solc into JSON.
+//! - `cargo xtask fuzz [--secs N] [--runs N] [TARGET…]`: the fuzz targets of `fuzz/`, seeded
+//!   from `fixtures/`.
 //! - `cargo xtask ci`: everything CI runs, in order.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -12,6 +14,7 @@ mod ci;
 mod contracts;
 mod emulator_fixtures;
 mod fixtures;
+mod fuzz;
 mod postgres;
 mod signing_fixtures;
 
@@ -19,7 +22,7 @@ use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
 
 const USAGE: &str =
-    "usage: cargo xtask <fixtures [--check] | contracts | integration | bench | ci>";
+    "usage: cargo xtask <fixtures [--check] | contracts | integration | bench | fuzz [--secs N] [--runs N] [TARGET…] | ci>";
 
 fn main() -> Result<()> {
     let root = repo_root();
@@ -33,6 +36,7 @@ fn main() -> Result<()> {
         ["integration"] => ci::integration(),
         ["bench"] => ci::bench(),
         ["ci"] => ci::run(&root),
+        ["fuzz", rest @ ..] => fuzz::run(&root, rest),
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
             Ok(())
