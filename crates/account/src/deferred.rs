@@ -65,6 +65,16 @@ impl DeferredAction {
         if typed.types.keys().any(|k| k != "DeferredAction" && k != "EIP712Domain") {
             return Err(bad("unexpected extra types"));
         }
+        // A declared domain type must be exactly the two fields the domain holds: anything else
+        // hashes differently from the action (or not at all) in the signer's wallet.
+        if let Some(domain_type) = typed.types.get("EIP712Domain") {
+            let expected = [("chainId", "uint256"), ("verifyingContract", "address")];
+            if domain_type.len() != 2
+                || domain_type.iter().zip(expected).any(|(f, (n, t))| f.name != n || f.ty != t)
+            {
+                return Err(bad("EIP712Domain is not (uint256 chainId,address verifyingContract)"));
+            }
+        }
         let domain = typed.domain.as_ref().ok_or_else(|| bad("no domain"))?;
         if domain.name.is_some() || domain.version.is_some() || domain.salt.is_some() {
             return Err(bad("the domain has fields other than chainId and verifyingContract"));

@@ -79,9 +79,34 @@ fn typed_data_of_another_shape_is_refused() {
     let mut extra = good.clone();
     extra.message.insert("extra".into(), serde_json::json!(1));
     assert!(DeferredAction::from_typed_data(&extra).is_err());
-    let mut primary = good;
+    let mut primary = good.clone();
     primary.primary_type = "Mail".into();
     assert!(DeferredAction::from_typed_data(&primary).is_err());
+    // A declared domain type other than (chainId, verifyingContract), as the fuzzer found
+    // (fuzz/regressions/typed_data): it would hash differently in the owner's wallet.
+    let domain = |fields: &[(&str, &str)]| {
+        let mut t = good.clone();
+        t.types.insert(
+            "EIP712Domain".into(),
+            fields
+                .iter()
+                .map(|(n, ty)| sesskey_types::TypedDataField {
+                    name: (*n).into(),
+                    ty: (*ty).into(),
+                })
+                .collect(),
+        );
+        t
+    };
+    let declared = domain(&[("chainId", "uint256"), ("verifyingContract", "address")]);
+    assert_eq!(DeferredAction::from_typed_data(&declared).unwrap(), action);
+    for wrong in [
+        domain(&[("chainId", "uint256"), ("verifyingContract", "0081037")]),
+        domain(&[("verifyingContract", "address"), ("chainId", "uint256")]),
+        domain(&[("chainId", "uint256")]),
+    ] {
+        assert!(DeferredAction::from_typed_data(&wrong).is_err());
+    }
 }
 
 proptest! {

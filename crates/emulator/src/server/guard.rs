@@ -36,6 +36,9 @@ pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// The most requests one batch may hold.
 pub const MAX_BATCH: usize = 1000;
 
+/// The most bytes a batch's answers may add up to (beyond, the batch is refused).
+pub const MAX_BATCH_ANSWER_BYTES: usize = 10 << 20;
+
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What the guard lets through.
@@ -382,7 +385,18 @@ where
         );
     }
     let mut answers: Vec<String> = vec![];
+    let mut size = 0usize;
     for entry in entries {
+        if size > MAX_BATCH_ANSWER_BYTES {
+            return json(
+                StatusCode::OK,
+                error_object(
+                    "null",
+                    -32600,
+                    &format!("Invalid Request: the batch's answers exceed {MAX_BATCH_ANSWER_BYTES} bytes; send fewer requests at once"),
+                ),
+            );
+        }
         let raw = entry.get().as_bytes();
         let (req, keep) = match single(rules, raw, cross) {
             Single::Refuse(answer) => {
@@ -405,7 +419,9 @@ where
         let status = answer.status();
         match answer.into_body().collect().await {
             Ok(b) if status.is_success() => {
-                answers.push(String::from_utf8_lossy(&b.to_bytes()).into_owned())
+                let text = String::from_utf8_lossy(&b.to_bytes()).into_owned();
+                size = size.saturating_add(text.len());
+                answers.push(text);
             }
             _ => answers.push(error_object("null", -32603, "Internal error")),
         }
