@@ -145,3 +145,29 @@ pub(crate) fn explain(source: &str, json_out: bool) -> anyhow::Result<u8> {
     }
     Ok(if ok { 0 } else { 1 })
 }
+
+/// Runs `sesskey explain --sig SIG SOURCE`: decodes call data with a function signature.
+pub(crate) fn explain_call_data(source: &str, sig: &str, json_out: bool) -> anyhow::Result<u8> {
+    let text = if source.starts_with("0x") {
+        source.to_string()
+    } else if source == "-" {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s)?;
+        s
+    } else {
+        std::fs::read_to_string(source).with_context(|| format!("reading {source}"))?
+    };
+    let data = alloy_primitives::hex::decode(text.trim())
+        .with_context(|| format!("`{}` is not hex call data", text.trim()))?;
+    let sig = crate::calls::Signature::parse(sig).map_err(|e| anyhow!(e))?;
+    let args = sig.decode(&data).map_err(|e| anyhow!(e))?;
+    if json_out {
+        println!("{}", json!({ "function": sig.canonical(), "args": args }));
+    } else {
+        println!("{}", sig.canonical());
+        for a in args {
+            println!("{a}");
+        }
+    }
+    Ok(0)
+}

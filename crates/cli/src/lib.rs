@@ -2,6 +2,7 @@
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![allow(clippy::print_stdout)]
 
+pub mod calls;
 mod demo;
 mod explain;
 mod serve;
@@ -54,9 +55,16 @@ pub enum Command {
     },
     /// Decode a prepareCalls or createSession answer, recompute its digests and say whether
     /// `rawPayload` matches (exit 1 if not).
+    ///
+    /// With `--sig`, decode call data instead: `sesskey explain --sig 'transfer(address,uint256)'
+    /// 0xa9059cbb…` prints the arguments.
     Explain {
-        /// A file, or `-` for standard input.
+        /// A file, or `-` for standard input (with `--sig`: the call data itself, or a file or
+        /// `-` holding it).
         source: String,
+        /// A function signature to decode `source` as call data with.
+        #[arg(long)]
+        sig: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -118,7 +126,10 @@ pub async fn run_with(cli: Cli, env: Env) -> anyhow::Result<u8> {
         }
         Command::Send { args, store } => sessions::send(args, store, env).await,
         Command::Status { args, json } => sessions::status(args, json).await,
-        Command::Explain { source, json } => explain::explain(&source, json),
+        Command::Explain { source, sig: Some(sig), json } => {
+            explain::explain_call_data(&source, &sig, json)
+        }
+        Command::Explain { source, sig: None, json } => explain::explain(&source, json),
     }
 }
 
@@ -297,6 +308,135 @@ mod tests {
         assert_eq!(parse_duration("90s"), Ok(90));
         assert_eq!(parse_duration("2h"), Ok(7200));
         assert!(parse_duration("2w").is_err());
+    }
+
+    /// `sesskey send` as cast takes calls: a deployed Counter bumped through a session with a
+    /// signature and arguments, then two calls in one operation (`--call`), then a calls file;
+    /// `explain --sig` reads the call data back.
+    #[tokio::test]
+    async fn send_takes_signatures_and_arguments() {
+        use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+        use alloy_eips::Encodable2718;
+        use alloy_primitives::{Address, Bytes, U256, U64};
+        use alloy_signer::SignerSync;
+        use jsonrpsee::core::client::ClientT;
+        use jsonrpsee::rpc_params;
+        let (server, url, owner, policy) = emulator_with_delegated_owner().await;
+        // Deploy fixtures/contracts/Counter.sol with a plain transaction.
+        let deployer = alloy_signer_local::PrivateKeySigner::random();
+        server
+            .emulator
+            .set_balance(U64::from(31337), deployer.address(), U256::from(10u64.pow(18)))
+            .unwrap();
+        let artifact: serde_json::Value =
+            serde_json::from_str(include_str!("../../../fixtures/contracts/Counter.json")).unwrap();
+        let code: Bytes = artifact["bytecode"].as_str().unwrap().parse().unwrap();
+        let tx = TxEip1559 {
+            chain_id: 31337,
+            gas_limit: 1_000_000,
+            max_fee_per_gas: 10_000_000_000,
+            max_priority_fee_per_gas: 1,
+            to: alloy_primitives::TxKind::Create,
+            input: code,
+            ..Default::default()
+        };
+        let sig = deployer.sign_hash_sync(&tx.signature_hash()).unwrap();
+        let raw = Bytes::from(TxEnvelope::from(tx.into_signed(sig)).encoded_2718());
+        let rpc = jsonrpsee::http_client::HttpClient::builder().build(&url).unwrap();
+        let hash: alloy_primitives::B256 =
+            rpc.request("eth_sendRawTransaction", rpc_params![raw]).await.unwrap();
+        let receipt: serde_json::Value =
+            rpc.request("eth_getTransactionReceipt", rpc_params![hash]).await.unwrap();
+        let counter: Address = receipt["contractAddress"].as_str().unwrap().parse().unwrap();
+        let value = || async {
+            let call = serde_json::json!({"to": counter, "data": "0x3fa4f245"}); // value()
+            let out: Bytes = rpc.request("eth_call", rpc_params![call, "latest"]).await.unwrap();
+            U256::from_be_slice(&out)
+        };
+
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let dir = std::env::temp_dir().join(format!("sesskey-cast-{}-{nanos}", std::process::id()));
+        let store = dir.to_str().unwrap().to_string();
+        let env = Env::from_pairs([
+            ("OWNER_PRIVATE_KEY", alloy_primitives::hex::encode(owner.to_bytes())),
+            ("SESSKEY_PASSWORD", "correct horse".to_string()),
+        ]);
+        let counter_s = counter.to_string();
+        let cli = Cli::parse_from([
+            "sesskey",
+            "session",
+            "create",
+            "--rpc-url",
+            &url,
+            "--chain-id",
+            "31337",
+            "--policy-id",
+            &policy,
+            "--contract",
+            &counter_s,
+            "--store",
+            &store,
+        ]);
+        assert_eq!(run_with(cli, env.clone()).await.unwrap(), 0);
+        let id = sessions_in(&dir).await[0].session.session_id.to_string();
+        let send = |rest: &[&str]| {
+            let mut argv = vec![
+                "sesskey",
+                "send",
+                "--session",
+                &id,
+                "--rpc-url",
+                &url,
+                "--policy-id",
+                &policy,
+                "--store",
+                &store,
+            ];
+            argv.extend_from_slice(rest);
+            Cli::parse_from(argv)
+        };
+        assert_eq!(
+            run_with(send(&[&counter_s, "bump(uint256)", "5"]), env.clone()).await.unwrap(),
+            0
+        );
+        assert_eq!(value().await, U256::from(5));
+        let two = format!(
+            r#"{{"to":"{counter_s}","sig":"function bump(uint256 amount)","args":["1e2"]}}"#
+        );
+        let raw = format!(
+            r#"{{"to":"{counter_s}","data":"0xb20eb4c40000000000000000000000000000000000000000000000000000000000000003"}}"#
+        );
+        assert_eq!(
+            run_with(send(&["--call", &two, "--call", &raw]), env.clone()).await.unwrap(),
+            0
+        );
+        assert_eq!(value().await, U256::from(108), "5 + 100 + 3, in one operation");
+        let file = dir.join("calls.json");
+        std::fs::write(
+            &file,
+            format!(r#"[{{"to":"{counter_s}","sig":"bump(uint256)","args":["2"]}}]"#),
+        )
+        .unwrap();
+        let file_s = file.to_str().unwrap().to_string();
+        assert_eq!(run_with(send(&["--calls", &file_s]), env.clone()).await.unwrap(), 0);
+        assert_eq!(value().await, U256::from(110));
+        // Bad input is refused before anything is sent.
+        let e = run_with(send(&[&counter_s, "bump(uint256)"]), env.clone()).await.unwrap_err();
+        assert!(e.to_string().contains("takes 1 argument(s), 0 given"), "{e}");
+        let e = run_with(send(&["nowhere", "bump(uint256)", "1"]), env.clone()).await.unwrap_err();
+        assert!(e.to_string().contains("is not an address"), "{e}");
+        assert_eq!(value().await, U256::from(110));
+        // explain --sig decodes call data.
+        let cli = Cli::parse_from([
+            "sesskey",
+            "explain",
+            "--sig",
+            "bump(uint256)",
+            "0xb20eb4c40000000000000000000000000000000000000000000000000000000000000003",
+        ]);
+        assert_eq!(run_with(cli, Env::default()).await.unwrap(), 0);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// `session request` for an owner who signs elsewhere, then `session complete` with the

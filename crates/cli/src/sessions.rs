@@ -191,19 +191,90 @@ pub struct SendArgs {
     /// A paymaster policy id for gas.
     #[arg(long)]
     pub policy_id: Option<String>,
-    /// The call's target.
+    /// The call's target (or give it first among the positional arguments).
     #[arg(long)]
-    pub to: Address,
-    /// The value, in wei.
-    #[arg(long)]
+    pub to: Option<Address>,
+    /// The value: wei (`1000`) or with a unit (`20gwei`, `0.1ether`).
+    #[arg(long, value_parser = crate::calls::parse_value)]
     pub value: Option<U256>,
-    /// The call data (hex).
+    /// The call data (hex), instead of a signature and arguments.
     #[arg(long)]
     pub data: Option<Bytes>,
+    /// One more call, as JSON: `{"to":"0x…","value":"1gwei","sig":"f(uint256)","args":["1"]}`
+    /// or with `"data"`; repeat for several calls in one operation.
+    #[arg(long = "call", value_name = "JSON")]
+    pub extra_calls: Vec<String>,
+    /// A JSON file holding an array of calls (as `--call` takes them).
+    #[arg(long, value_name = "FILE")]
+    pub calls: Option<std::path::PathBuf>,
+    /// `[TO] [SIG] [ARGS…]`, as cast takes them: `0xToken 'transfer(address,uint256)' 0xabc… 100`.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "TO SIG ARGS")]
+    pub call: Vec<String>,
     /// Kept for scripts: `send` always follows the call to its final status, since the
     /// session's budgets are settled with it.
     #[arg(long)]
     pub wait: bool,
+}
+
+impl SendArgs {
+    /// The calls to send: the one named by `--to`/`TO`, `SIG`, `ARGS`, `--value`, `--data`,
+    /// then each `--call`, then the `--calls` file's.
+    pub fn calls_to_send(&self) -> anyhow::Result<Vec<Call>> {
+        use crate::calls::{CallSpec, Signature};
+        let mut positional = self.call.iter();
+        let to = match self.to {
+            Some(to) => Some(to),
+            None => match positional.next() {
+                Some(t) => Some(t.parse::<Address>().map_err(|e| {
+                    anyhow::anyhow!("`{t}` is not an address (the call's target comes first): {e}")
+                })?),
+                None => None,
+            },
+        };
+        let mut calls = vec![];
+        match (to, positional.next()) {
+            (Some(to), sig) => {
+                let data = match (sig, &self.data) {
+                    (Some(_), Some(_)) => anyhow::bail!("give a signature or --data, not both"),
+                    (Some(sig), None) => {
+                        let args: Vec<String> = positional.cloned().collect();
+                        Some(
+                            Signature::parse(sig)
+                                .map_err(anyhow::Error::msg)?
+                                .encode(&args)
+                                .map_err(anyhow::Error::msg)?,
+                        )
+                    }
+                    (None, data) => data.clone(),
+                };
+                calls.push(Call { to, data, value: self.value });
+            }
+            (None, _) if self.value.is_some() || self.data.is_some() => {
+                anyhow::bail!("--value and --data need a target: --to 0x… (or the first argument)")
+            }
+            (None, _) => {}
+        }
+        for spec in &self.extra_calls {
+            let spec: CallSpec =
+                serde_json::from_str(spec).map_err(|e| anyhow::anyhow!("--call `{spec}`: {e}"))?;
+            calls.push(spec.to_call().map_err(anyhow::Error::msg)?);
+        }
+        if let Some(file) = &self.calls {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;
+            let specs: Vec<CallSpec> = serde_json::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            for spec in specs {
+                calls.push(spec.to_call().map_err(anyhow::Error::msg)?);
+            }
+        }
+        if calls.is_empty() {
+            anyhow::bail!(
+                "nothing to send: give a target (`sesskey send --session ID 0xTo 'f(uint256)' 1`), --call or --calls"
+            );
+        }
+        Ok(calls)
+    }
 }
 
 /// Flags of `sesskey status`.
@@ -558,10 +629,10 @@ fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
 pub(crate) async fn send(a: SendArgs, args: StoreArgs, env: Env) -> anyhow::Result<u8> {
     let store = store(&args, &env).await?;
     let key = load_key(&store, &a.session, &env)?;
+    let calls = a.calls_to_send()?;
     let flow = Orchestrator::new(WalletClient::new(&a.rpc_url)?, a.policy_id);
     let service = SessionService::new(flow, store.db.clone()).with_wait(Duration::from_secs(120));
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
-    let calls = vec![Call { to: a.to, data: a.data, value: a.value }];
     let sent = service.send_stored(&a.session, &key, calls, now).await?;
     let status = sent.outcome.status();
     if args.json {

@@ -16,8 +16,8 @@ pub use clock::{uuid_v4, Clock, Ids, TimeError};
 pub use emulator::Emulator;
 pub use error::{Error, Result};
 pub use server::{
-    is_control, serve, wallet_module, Controls, Running, BODY_TIMEOUT, MAX_BATCH, MAX_IN_FLIGHT,
-    MAX_REQUEST_BYTES,
+    is_control, serve, wallet_module, Controls, Running, BODY_TIMEOUT, MAX_BATCH,
+    MAX_BATCH_ANSWER_BYTES, MAX_IN_FLIGHT, MAX_REQUEST_BYTES,
 };
 pub use store::DATA_FILE;
 pub use wallet::{

@@ -13,7 +13,7 @@ mod log;
 mod wallet;
 
 pub use controls::Controls;
-pub use guard::{is_control, BODY_TIMEOUT, MAX_BATCH};
+pub use guard::{is_control, BODY_TIMEOUT, MAX_BATCH, MAX_BATCH_ANSWER_BYTES};
 pub use wallet::wallet_module;
 
 use crate::Emulator;
