@@ -544,6 +544,42 @@ mod tests {
     }
 
     #[test]
+    fn send_arguments_parse_with_flags_after_them() {
+        let parse = |rest: &[&str]| {
+            let mut argv = vec![
+                "sesskey",
+                "send",
+                "--session",
+                "0x00000000000000000000000000000001",
+                "--rpc-url",
+                "http://x",
+            ];
+            argv.extend_from_slice(rest);
+            match Cli::try_parse_from(argv).unwrap().command {
+                Command::Send { args, .. } => args,
+                other => panic!("{other:?}"),
+            }
+        };
+        let a = parse(&[
+            "0x5151515151515151515151515151515151515151",
+            "f(int256,uint256)",
+            "-5",
+            "7",
+            "--value",
+            "1gwei",
+        ]);
+        assert_eq!(
+            a.call,
+            ["0x5151515151515151515151515151515151515151", "f(int256,uint256)", "-5", "7"]
+        );
+        assert_eq!(a.value, Some(alloy_primitives::U256::from(1_000_000_000u64)));
+        let calls = a.calls_to_send().unwrap();
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].value, a.value);
+        assert_eq!(calls[0].data.as_ref().unwrap().len(), 4 + 64);
+    }
+
+    #[test]
     fn serve_flags_parse() {
         let cli = Cli::parse_from([
             "sesskey",

@@ -208,7 +208,7 @@ pub struct SendArgs {
     #[arg(long, value_name = "FILE")]
     pub calls: Option<std::path::PathBuf>,
     /// `[TO] [SIG] [ARGS…]`, as cast takes them: `0xToken 'transfer(address,uint256)' 0xabc… 100`.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "TO SIG ARGS")]
+    #[arg(num_args = 0.., allow_negative_numbers = true, value_name = "TO SIG ARGS")]
     pub call: Vec<String>,
     /// Kept for scripts: `send` always follows the call to its final status, since the
     /// session's budgets are settled with it.
