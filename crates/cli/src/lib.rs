@@ -125,7 +125,7 @@ pub async fn run_with(cli: Cli, env: Env) -> anyhow::Result<u8> {
             sessions::session(command, store, env).await.map(|()| 0)
         }
         Command::Send { args, store } => sessions::send(args, store, env).await,
-        Command::Status { args, json } => sessions::status(args, json).await,
+        Command::Status { args, json } => sessions::status(args, json, env).await,
         Command::Explain { source, sig: Some(sig), json } => {
             explain::explain_call_data(&source, &sig, json)
         }
@@ -362,6 +362,17 @@ mod tests {
             ("OWNER_PRIVATE_KEY", alloy_primitives::hex::encode(owner.to_bytes())),
             ("SESSKEY_PASSWORD", "correct horse".to_string()),
         ]);
+        // The owner is delegated already: `delegate --json` says so and succeeds.
+        let cli = Cli::parse_from([
+            "sesskey",
+            "delegate",
+            "--rpc-url",
+            &url,
+            "--chain-id",
+            "31337",
+            "--json",
+        ]);
+        assert_eq!(run_with(cli, env.clone()).await.unwrap(), 0);
         let counter_s = counter.to_string();
         let cli = Cli::parse_from([
             "sesskey",
@@ -577,6 +588,15 @@ mod tests {
         assert_eq!(calls.len(), 1);
         assert_eq!(calls[0].value, a.value);
         assert_eq!(calls[0].data.as_ref().unwrap().len(), 4 + 64);
+    }
+
+    /// A command that talks to a server and is given no endpoint says how to give one.
+    #[tokio::test]
+    async fn a_missing_endpoint_says_what_to_do() {
+        let cli = Cli::parse_from(["sesskey", "status", "0x01"]);
+        let e = run_with(cli, Env::default()).await.unwrap_err();
+        assert!(e.to_string().starts_with("no endpoint: pass --rpc-url URL"), "{e}");
+        assert!(e.to_string().contains("ALCHEMY_API_KEY"), "{e}");
     }
 
     #[test]

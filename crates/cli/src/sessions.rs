@@ -59,9 +59,9 @@ pub enum SessionCommand {
     Revoke {
         /// The session id.
         id: SessionId,
-        /// The Wallet API endpoint.
+        /// The Wallet API endpoint (default: Alchemy's, when `ALCHEMY_API_KEY` is set).
         #[arg(long)]
-        rpc_url: String,
+        rpc_url: Option<String>,
         /// A paymaster policy id for gas.
         #[arg(long)]
         policy_id: Option<String>,
@@ -76,11 +76,11 @@ pub enum SessionCommand {
 /// Flags of `sesskey session create`.
 #[derive(Debug, Args)]
 pub struct CreateArgs {
-    /// The Wallet API endpoint.
+    /// The Wallet API endpoint (default: Alchemy's, when `ALCHEMY_API_KEY` is set).
     #[arg(long)]
-    pub rpc_url: String,
+    pub rpc_url: Option<String>,
     /// The chain, decimal or 0x-hex.
-    #[arg(long, value_parser = crate::serve::parse_chain_id)]
+    #[arg(long, env = "CHAIN_ID", value_parser = crate::serve::parse_chain_id)]
     pub chain_id: u64,
     /// A paymaster policy id for gas.
     #[arg(long)]
@@ -151,32 +151,60 @@ fn owner_key(a: &CreateArgs, env: &Env) -> anyhow::Result<PrivateKeySigner> {
 /// Flags of `sesskey delegate`.
 #[derive(Debug, Args)]
 pub struct DelegateArgs {
-    /// The Wallet API endpoint.
+    /// The Wallet API endpoint (default: Alchemy's, when `ALCHEMY_API_KEY` is set).
     #[arg(long)]
-    pub rpc_url: String,
+    pub rpc_url: Option<String>,
     /// The chain, decimal or 0x-hex.
-    #[arg(long, value_parser = crate::serve::parse_chain_id)]
+    #[arg(long, env = "CHAIN_ID", value_parser = crate::serve::parse_chain_id)]
     pub chain_id: u64,
     /// A paymaster policy id for gas.
     #[arg(long)]
     pub policy_id: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The client for a command: `--rpc-url`, else Alchemy's endpoint with `ALCHEMY_API_KEY`.
+pub(crate) fn endpoint(rpc_url: Option<&str>, env: &Env) -> anyhow::Result<WalletClient> {
+    match (rpc_url, env.get("ALCHEMY_API_KEY")) {
+        (Some(url), _) => Ok(WalletClient::new(url)?),
+        (None, Some(key)) => Ok(WalletClient::alchemy(&key)?),
+        (None, None) => bail!(
+            "no endpoint: pass --rpc-url URL (`sesskey serve` listens on http://127.0.0.1:8545), \
+             or set ALCHEMY_API_KEY to use Alchemy's"
+        ),
+    }
 }
 
 /// Runs `sesskey delegate`: the owner (`OWNER_PRIVATE_KEY`) delegates its EIP-7702 account.
 pub(crate) async fn delegate(a: DelegateArgs, env: Env) -> anyhow::Result<u8> {
     let owner = env.key("OWNER_PRIVATE_KEY")?;
-    let flow = Orchestrator::new(WalletClient::new(&a.rpc_url)?, a.policy_id);
-    match flow.ensure_delegated(&owner, a.chain_id, Duration::from_secs(120)).await? {
-        None => println!("{} is already delegated", owner.address()),
-        Some(Outcome::Confirmed(s)) => {
-            println!("{} delegated: call {}, status {}", owner.address(), s.id, s.status)
-        }
-        Some(other) => {
-            println!("delegation failed: status {}", other.status().status);
-            return Ok(1);
+    let flow = Orchestrator::new(endpoint(a.rpc_url.as_deref(), &env)?, a.policy_id);
+    let account = owner.address();
+    let outcome = flow.ensure_delegated(&owner, a.chain_id, Duration::from_secs(120)).await?;
+    let confirmed = matches!(outcome, None | Some(Outcome::Confirmed(_)));
+    if a.json {
+        let status = outcome.as_ref().map(|o| o.status());
+        println!(
+            "{}",
+            serde_json::json!({
+                "account": account,
+                "alreadyDelegated": outcome.is_none(),
+                "callId": status.map(|s| s.id.clone()),
+                "status": status.map(|s| s.status),
+            })
+        );
+    } else {
+        match &outcome {
+            None => println!("{account} is already delegated"),
+            Some(Outcome::Confirmed(s)) => {
+                println!("{account} delegated: call {}, status {}", s.id, s.status)
+            }
+            Some(other) => println!("delegation failed: status {}", other.status().status),
         }
     }
-    Ok(0)
+    Ok(if confirmed { 0 } else { 1 })
 }
 
 /// Flags of `sesskey send`.
@@ -185,9 +213,9 @@ pub struct SendArgs {
     /// The session id.
     #[arg(long)]
     pub session: SessionId,
-    /// The Wallet API endpoint.
+    /// The Wallet API endpoint (default: Alchemy's, when `ALCHEMY_API_KEY` is set).
     #[arg(long)]
-    pub rpc_url: String,
+    pub rpc_url: Option<String>,
     /// A paymaster policy id for gas.
     #[arg(long)]
     pub policy_id: Option<String>,
@@ -282,9 +310,9 @@ impl SendArgs {
 pub struct StatusArgs {
     /// The call id.
     pub call_id: Bytes,
-    /// The Wallet API endpoint.
+    /// The Wallet API endpoint (default: Alchemy's, when `ALCHEMY_API_KEY` is set).
     #[arg(long)]
-    pub rpc_url: String,
+    pub rpc_url: Option<String>,
     /// Wait for the final status.
     #[arg(long)]
     pub wait: bool,
@@ -508,7 +536,8 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
             let password = key_password(&a, &env)?;
             let key = PrivateKeySigner::random();
             let request = session_request(&a, owner.address(), key.address())?;
-            let flow = Orchestrator::new(WalletClient::new(&a.rpc_url)?, a.policy_id.clone());
+            let flow =
+                Orchestrator::new(endpoint(a.rpc_url.as_deref(), &env)?, a.policy_id.clone());
             let session = flow.create_session(&owner, &request).await?;
             let location = save_key(&store, &session.session_id, &key, password.as_deref())?;
             let record = StoredSession::new(session).with_key(location);
@@ -527,7 +556,8 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
             let password = key_password(&a, &env)?;
             let key = PrivateKeySigner::random();
             let request = session_request(&a, account, key.address())?;
-            let flow = Orchestrator::new(WalletClient::new(&a.rpc_url)?, a.policy_id.clone());
+            let flow =
+                Orchestrator::new(endpoint(a.rpc_url.as_deref(), &env)?, a.policy_id.clone());
             let pending = flow.request_session(&request).await?;
             let id = pending.session_id;
             save_key(&store, &id, &key, password.as_deref())?;
@@ -584,7 +614,7 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
         }
         SessionCommand::Revoke { id, rpc_url, policy_id } => {
             let owner = env.key("OWNER_PRIVATE_KEY")?;
-            let flow = Orchestrator::new(WalletClient::new(&rpc_url)?, policy_id);
+            let flow = Orchestrator::new(endpoint(rpc_url.as_deref(), &env)?, policy_id);
             let service =
                 SessionService::new(flow, store.db.clone()).with_wait(Duration::from_secs(120));
             let outcome = service.revoke(&id, &owner).await?;
@@ -630,7 +660,7 @@ pub(crate) async fn send(a: SendArgs, args: StoreArgs, env: Env) -> anyhow::Resu
     let store = store(&args, &env).await?;
     let key = load_key(&store, &a.session, &env)?;
     let calls = a.calls_to_send()?;
-    let flow = Orchestrator::new(WalletClient::new(&a.rpc_url)?, a.policy_id);
+    let flow = Orchestrator::new(endpoint(a.rpc_url.as_deref(), &env)?, a.policy_id);
     let service = SessionService::new(flow, store.db.clone()).with_wait(Duration::from_secs(120));
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
     let sent = service.send_stored(&a.session, &key, calls, now).await?;
@@ -648,8 +678,8 @@ pub(crate) async fn send(a: SendArgs, args: StoreArgs, env: Env) -> anyhow::Resu
 }
 
 /// Runs `sesskey status`.
-pub(crate) async fn status(a: StatusArgs, json: bool) -> anyhow::Result<u8> {
-    let client = WalletClient::new(&a.rpc_url)?;
+pub(crate) async fn status(a: StatusArgs, json: bool, env: Env) -> anyhow::Result<u8> {
+    let client = endpoint(a.rpc_url.as_deref(), &env)?;
     let id = CallId(a.call_id);
     let status = if a.wait {
         Orchestrator::new(client, None)
