@@ -11,7 +11,7 @@ mod sessions;
 use clap::{Parser, Subcommand};
 pub use demo::{DemoArgs, Env};
 pub use explain::explain_value;
-pub use serve::{parse_chain_id, ServeArgs};
+pub use serve::{dev_accounts, parse_chain_id, ServeArgs, ANVIL_MNEMONIC};
 pub use sessions::{
     parse_duration, CreateArgs, DelegateArgs, SendArgs, SessionCommand, StatusArgs, StoreArgs,
 };
@@ -597,6 +597,22 @@ mod tests {
         let e = run_with(cli, Env::default()).await.unwrap_err();
         assert!(e.to_string().starts_with("no endpoint: pass --rpc-url URL"), "{e}");
         assert!(e.to_string().contains("ALCHEMY_API_KEY"), "{e}");
+    }
+
+    /// anvil's accounts, as foundry's cast derives them
+    /// (`cast wallet private-key --mnemonic 'test … junk' --mnemonic-index 0`, and `cast wallet
+    /// address … --mnemonic-index 9`).
+    #[test]
+    fn dev_accounts_are_anvils() {
+        let keys = dev_accounts(ANVIL_MNEMONIC, 10).unwrap();
+        assert_eq!(
+            alloy_primitives::hex::encode(keys[0].to_bytes()),
+            "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+        );
+        assert_eq!(keys[0].address().to_string(), "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266");
+        assert_eq!(keys[9].address().to_string(), "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720");
+        let e = dev_accounts("not a mnemonic at all", 1).unwrap_err().to_string();
+        assert!(!e.contains("not a mnemonic"), "the error never quotes the mnemonic: {e}");
     }
 
     #[test]

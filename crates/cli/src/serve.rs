@@ -41,6 +41,17 @@ pub struct ServeArgs {
     /// Also accept WebSocket connections (default: HTTP only).
     #[arg(long)]
     pub ws: bool,
+    /// The BIP-39 mnemonic the development accounts derive from (default: anvil's public test
+    /// mnemonic `test test … junk`, whose private keys are printed; a mnemonic of yours has its
+    /// keys left unprinted).
+    #[arg(long, env = "SESSKEY_MNEMONIC", hide_env_values = true)]
+    pub mnemonic: Option<String>,
+    /// How many development accounts to derive and fund.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub accounts: u32,
+    /// What each development account holds at genesis, in ETH.
+    #[arg(long, default_value = "10000")]
+    pub balance: String,
     /// Answer the controls (`emulator_*`, `anvil_*`, `evm_*`) on a non-loopback address too
     /// (on loopback they always answer).
     #[arg(long)]
@@ -54,8 +65,27 @@ pub struct ServeArgs {
     pub allowed_hosts: Vec<String>,
 }
 
-/// What each development account holds at genesis: 10,000 ETH.
-const DEV_BALANCE_WEI: u128 = 10_000 * 10u128.pow(18);
+/// anvil's test mnemonic: what tutorials, scripts and the official clients' examples use.
+pub const ANVIL_MNEMONIC: &str = "test test test test test test test test test test test junk";
+
+/// The development accounts: `count` keys of `mnemonic` at `m/44'/60'/0'/0/i`, as anvil
+/// derives them.
+pub fn dev_accounts(
+    mnemonic: &str,
+    count: u32,
+) -> anyhow::Result<Vec<alloy_signer_local::PrivateKeySigner>> {
+    use alloy_signer_local::{coins_bip39::English, MnemonicBuilder};
+    (0..count)
+        .map(|i| {
+            MnemonicBuilder::<English>::default()
+                .phrase(mnemonic)
+                .index(i)
+                .and_then(|b| b.build())
+                // The error never quotes the mnemonic.
+                .map_err(|e| anyhow::anyhow!("deriving development account {i}: {e}"))
+        })
+        .collect()
+}
 
 /// Parses a chain id in decimal or `0x` hex.
 pub fn parse_chain_id(s: &str) -> Result<u64, String> {
@@ -93,20 +123,27 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         generated
     };
+    let balance = crate::calls::parse_value(&format!("{}ether", args.balance))
+        .map_err(|e| anyhow::anyhow!("--balance: {e}"))?;
+    let public = args.mnemonic.is_none();
+    let mnemonic = args.mnemonic.clone().unwrap_or_else(|| ANVIL_MNEMONIC.to_string());
+    let accounts = dev_accounts(&mnemonic, args.accounts)?;
+    // sesskey's own development keys (the seed document's test mnemonic) are funded too: the
+    // spec's examples and sesskey's tests use them.
+    let sesskey_keys: Vec<_> = (0..5).map(sesskey_signing::dev::dev_key).collect();
+    let mut genesis: Vec<(alloy_primitives::Address, alloy_primitives::U256)> = vec![];
+    for key in accounts.iter().chain(&sesskey_keys) {
+        if !genesis.iter().any(|(a, _)| *a == key.address()) {
+            genesis.push((key.address(), balance));
+        }
+    }
     let config = Config {
         chain_ids: chain_ids.clone(),
         policy_ids: policy_ids.clone(),
         settle_after_ms: args.settle_after_ms,
         deterministic_start: args.deterministic.then_some(DETERMINISTIC_START),
         cors: args.cors,
-        genesis: (0..5)
-            .map(|i| {
-                (
-                    sesskey_signing::dev::dev_key(i).address(),
-                    alloy_primitives::U256::from(DEV_BALANCE_WEI),
-                )
-            })
-            .collect(),
+        genesis: genesis.clone(),
         fork: args
             .fork_url
             .clone()
@@ -157,16 +194,34 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         println!("eth_* of each chain: {}/chain/<chain id>", running.url());
     }
     println!();
-    println!(
-        "Development keys (public test keys: never hold real funds with them), 10000 ETH each"
-    );
-    for i in 0..5 {
-        let key = sesskey_signing::dev::dev_key(i);
+    let eth = alloy_primitives::utils::format_ether(balance);
+    let eth =
+        if eth.contains('.') { eth.trim_end_matches('0').trim_end_matches('.') } else { &eth };
+    println!("Available accounts ({eth} ETH each)");
+    println!("==================");
+    for (i, key) in accounts.iter().enumerate() {
         println!("({i}) {}", key.address());
     }
     println!();
-    println!("Private keys: accounts 0-4 of the test mnemonic");
-    println!("  shallow car worth decorate number cloth strong select organ champion keep race");
+    if public {
+        println!("Private keys (anvil's public test mnemonic: never hold real funds with them)");
+        println!("==================");
+        for (i, key) in accounts.iter().enumerate() {
+            println!("({i}) 0x{}", alloy_primitives::hex::encode(key.to_bytes()));
+        }
+        println!();
+        println!("Mnemonic:        {ANVIL_MNEMONIC}");
+    } else {
+        println!("Private keys:    not printed (derived from your --mnemonic)");
+    }
+    println!("Derivation path: m/44'/60'/0'/0/");
+    println!();
+    println!("Also funded, {eth} ETH each: sesskey's development keys 0-4 (the seed document's");
+    println!("test mnemonic `shallow car worth decorate number cloth strong select organ champion");
+    println!("keep race`, used by the spec's examples and `sesskey demo`):");
+    for (i, key) in sesskey_keys.iter().enumerate() {
+        println!("({i}) {}", key.address());
+    }
     let handle = running.handle.clone();
     tokio::select! {
         () = handle.stopped() => {}

@@ -189,7 +189,7 @@ pub(crate) async fn delegate(a: DelegateArgs, env: Env) -> anyhow::Result<u8> {
         println!(
             "{}",
             serde_json::json!({
-                "account": account,
+                "account": account.to_string(),
                 "alreadyDelegated": outcome.is_none(),
                 "callId": status.map(|s| s.id.clone()),
                 "status": status.map(|s| s.status),
