@@ -6,9 +6,8 @@
 //! 15 s, most of it waiting for the body timeout).
 
 use sesskey_emulator::{BODY_TIMEOUT, MAX_CHAIN_IDS, MAX_REQUEST_BYTES};
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -22,27 +21,11 @@ fn spawn(extra: &[&str]) -> (Child, SocketAddr) {
 /// `sesskey serve --addr bind` with `extra` flags: the process, a loopback address that
 /// reaches it, and its banner's `Controls:` line.
 fn spawn_at(bind: &str, extra: &[&str]) -> (Child, SocketAddr, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sesskey"))
-        .args(["serve", "--addr", bind])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let mut addr: Option<SocketAddr> = None;
-    let controls = loop {
-        let line = lines.next().expect("the server prints its banner").unwrap();
-        if let Some(rest) = line.strip_prefix("Listening on http://") {
-            addr = Some(rest.split_whitespace().next().unwrap().parse().unwrap());
-        }
-        if line.starts_with("Controls:") {
-            break line;
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    let mut addr = addr.expect("a Listening line");
+    let mut args: Vec<&std::ffi::OsStr> = vec!["--addr".as_ref(), bind.as_ref()];
+    args.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
+    let (child, url, controls) = crate::serve(&args);
+    let mut addr: SocketAddr =
+        url.strip_prefix("http://").expect("an http URL").parse().expect("an address");
     addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     (child, addr, controls)
 }

@@ -7,8 +7,7 @@ use sesskey_rpc::{RetryPolicy, WalletApiClient, WalletClient};
 use sesskey_signing::dev::dev_key;
 use sesskey_signing::*;
 use sesskey_types::*;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,23 +16,15 @@ const POLICY: &str = "6e7c3a8f-2b1d-4c5e-9f0a-1b2c3d4e5f60";
 const CHAIN: u64 = 31337;
 
 fn spawn(dir: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sesskey"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--policy-id", POLICY, "--data-dir"])
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let url = loop {
-        let line = lines.next().expect("the server prints its URL").unwrap();
-        if let Some(rest) = line.strip_prefix("Listening on ") {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    // Keep reading so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
+    let args: [&std::ffi::OsStr; 6] = [
+        "--addr".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--policy-id".as_ref(),
+        POLICY.as_ref(),
+        "--data-dir".as_ref(),
+        dir.as_os_str(),
+    ];
+    let (child, url, _) = crate::serve(&args);
     (child, url)
 }
 

@@ -21,7 +21,7 @@ pub(crate) const SPEC: SpecId = SpecId::PRAGUE;
 pub(crate) fn intrinsic_gas(data: &[u8]) -> u64 {
     let zeros = data.iter().filter(|b| **b == 0).count() as u64;
     let others = data.len() as u64 - zeros;
-    21_000 + zeros * 4 + others * 16
+    21_000u64.saturating_add(zeros.saturating_mul(4)).saturating_add(others.saturating_mul(16))
 }
 
 /// How one call of an operation ended.

@@ -298,7 +298,7 @@ impl Chain {
         if guess < hi && attempt(guess)?.is_ok() {
             hi = guess;
         }
-        while hi.saturating_sub(lo) > 1 && (hi - lo) * 1000 > hi {
+        while hi.saturating_sub(lo) > 1 && (hi - lo).saturating_mul(1000) > hi {
             let mid = lo + (hi - lo) / 2;
             if attempt(mid)?.is_ok() {
                 hi = mid;
