@@ -5,6 +5,7 @@
 pub mod calls;
 mod demo;
 mod explain;
+mod progress;
 mod serve;
 mod sessions;
 

@@ -660,10 +660,14 @@ pub(crate) async fn send(a: SendArgs, args: StoreArgs, env: Env) -> anyhow::Resu
     let store = store(&args, &env).await?;
     let key = load_key(&store, &a.session, &env)?;
     let calls = a.calls_to_send()?;
-    let flow = Orchestrator::new(endpoint(a.rpc_url.as_deref(), &env)?, a.policy_id);
+    let spinner = crate::progress::Spinner::start("sending", !args.json);
+    let flow = Orchestrator::new(endpoint(a.rpc_url.as_deref(), &env)?, a.policy_id)
+        .with_progress(spinner.observer());
     let service = SessionService::new(flow, store.db.clone()).with_wait(Duration::from_secs(120));
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
-    let sent = service.send_stored(&a.session, &key, calls, now).await?;
+    let sent = service.send_stored(&a.session, &key, calls, now).await;
+    spinner.finish();
+    let sent = sent?;
     let status = sent.outcome.status();
     if args.json {
         println!(
@@ -682,11 +686,13 @@ pub(crate) async fn status(a: StatusArgs, json: bool, env: Env) -> anyhow::Resul
     let client = endpoint(a.rpc_url.as_deref(), &env)?;
     let id = CallId(a.call_id);
     let status = if a.wait {
-        Orchestrator::new(client, None)
+        let spinner = crate::progress::Spinner::start("waiting", !json);
+        let outcome = Orchestrator::new(client, None)
+            .with_progress(spinner.observer())
             .wait_for_status(&id, Duration::from_secs(120))
-            .await?
-            .status()
-            .clone()
+            .await;
+        spinner.finish();
+        outcome?.status().clone()
     } else {
         client.get_calls_status(id).await.map_err(sesskey_rpc::Error::from)?
     };

@@ -11,7 +11,7 @@ mod store;
 
 pub use error::{Error, Result};
 pub use fees::{max_gas_cost, FeeCaps};
-pub use orchestrator::{Orchestrator, Outcome, PreparedSessionOp, SentCalls};
+pub use orchestrator::{Orchestrator, Outcome, PreparedSessionOp, ProgressFn, SentCalls};
 pub use pending::PendingSession;
 pub use service::{SessionService, StoredCall, DEFAULT_LEASE_SECS};
 pub use session::Session;

@@ -75,14 +75,31 @@ pub struct PreparedSessionOp {
     pub calls: Vec<Call>,
 }
 
+/// Told each status a wait polls (for a progress display).
+pub type ProgressFn = std::sync::Arc<dyn Fn(&CallsStatus) + Send + Sync>;
+
 /// The orchestrator: generic over any Wallet API client (an HTTP `WalletClient`, a test double).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Orchestrator<C> {
     client: C,
     policy_id: Option<String>,
     poll: Duration,
     context_form: bool,
     caps: FeeCaps,
+    progress: Option<ProgressFn>,
+}
+
+impl<C: std::fmt::Debug> std::fmt::Debug for Orchestrator<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Orchestrator")
+            .field("client", &self.client)
+            .field("policy_id", &self.policy_id)
+            .field("poll", &self.poll)
+            .field("context_form", &self.context_form)
+            .field("caps", &self.caps)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
 }
 
 fn sponsorship(policy_id: &Option<String>) -> Option<PaymasterService> {
@@ -103,7 +120,15 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
             poll: Duration::from_millis(100),
             context_form: false,
             caps: FeeCaps::default(),
+            progress: None,
         }
+    }
+
+    /// Calls `progress` with each status [`Self::wait_for_status`] polls (a CLI shows a
+    /// spinner with it).
+    pub fn with_progress(mut self, progress: ProgressFn) -> Self {
+        self.progress = Some(progress);
+        self
     }
 
     /// Caps on the fee and gas fields of every operation this orchestrator signs (default:
@@ -537,6 +562,9 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
                 .get_calls_status(call_id.clone())
                 .await
                 .map_err(sesskey_rpc::Error::from)?;
+            if let Some(progress) = &self.progress {
+                progress(&status);
+            }
             if let Some(outcome) = Outcome::of(status) {
                 return Ok(outcome);
             }
