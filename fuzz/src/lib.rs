@@ -22,9 +22,12 @@ use sesskey_account::{
 use sesskey_signing::{parse_signature, recover, typed_data_digest};
 use sesskey_types::{Call, Method, Part, Permission, SignatureData, TypedDataJson};
 
+/// A target's body: one input.
+pub type Target = fn(&[u8]);
+
 /// The targets, by name (the binaries in `fuzz_targets/` and the folders of
 /// `fuzz/regressions/`).
-pub const TARGETS: [(&str, fn(&[u8])); 5] = [
+pub const TARGETS: [(&str, Target); 5] = [
     ("wallet_api", wallet_api),
     ("typed_data", typed_data),
     ("signatures", signatures),
