@@ -379,6 +379,10 @@ impl Emulator {
     pub fn settle(&self) -> R<usize> {
         self.call(|c| Ok(c.settle()))
     }
+    /// What the page shows: chains, accounts, sessions and recent calls.
+    pub fn overview(&self) -> crate::wallet::overview::Overview {
+        self.lock().core.overview()
+    }
     /// Every session and what is left of its budgets.
     pub fn list_sessions(&self) -> Vec<SessionInfo> {
         self.lock().core.list_sessions()

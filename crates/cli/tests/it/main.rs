@@ -4,6 +4,7 @@
 mod hostile;
 mod kill;
 mod logs;
+mod page;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

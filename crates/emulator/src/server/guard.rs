@@ -54,6 +54,8 @@ pub(crate) struct Rules {
     pub(crate) cors_controls: bool,
     /// How long a body may take.
     pub(crate) body_timeout: Duration,
+    /// The emulator, for the page's overview.
+    pub(crate) emulator: Option<Arc<crate::Emulator>>,
 }
 
 /// Whether `method` is one of the controls (the emulator's own, or anvil-style).
@@ -205,6 +207,14 @@ where
         }
     }
     let cross = cross_origin(&req);
+    if req.method() == Method::GET && !req.headers().contains_key(UPGRADE) {
+        match req.uri().path() {
+            "/" | "/index.html" | "/overview" => {
+                return page(&rules, req.uri().path(), cross).await
+            }
+            _ => {}
+        }
+    }
     if req.method() != Method::POST {
         if req.headers().contains_key(UPGRADE) && cross && rules.controls && !rules.cors_controls {
             return text(
@@ -260,6 +270,40 @@ where
         },
         // Not JSON-RPC at all: the service answers it (a parse error).
         _ => call(inner, rebuild(body.to_vec())).await,
+    }
+}
+
+/// The page, embedded in the binary (no network needed).
+const PAGE: &str = include_str!("page.html");
+
+/// `GET /` (the page) and `GET /overview` (what it shows, as JSON), under the controls' rules:
+/// they show the emulator's sessions.
+async fn page(rules: &Rules, path: &str, cross: bool) -> HttpResponse {
+    if !rules.controls {
+        return text(
+            StatusCode::NOT_FOUND,
+            "the page is off with the controls (start `sesskey serve` with --controls, or on loopback)\n",
+        );
+    }
+    if cross && !rules.cors_controls {
+        return text(StatusCode::FORBIDDEN, "the page is not served to other origins\n");
+    }
+    if path != "/overview" {
+        let mut r = HttpResponse::new(HttpBody::from(PAGE));
+        r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+        return r;
+    }
+    let Some(emulator) = rules.emulator.clone() else {
+        return text(StatusCode::NOT_FOUND, "no overview here\n");
+    };
+    match tokio::task::spawn_blocking(move || serde_json::to_string(&emulator.overview())).await {
+        Ok(Ok(body)) => {
+            let mut r = json(StatusCode::OK, body);
+            r.headers_mut()
+                .insert(hyper::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        _ => jsonrpsee::server::http::response::internal_error(),
     }
 }
 
@@ -443,6 +487,7 @@ mod tests {
             controls: true,
             cors_controls: false,
             body_timeout: BODY_TIMEOUT,
+            emulator: None,
         }
     }
 

@@ -103,6 +103,7 @@ pub async fn serve(emulator: Emulator, addr: SocketAddr) -> std::io::Result<Runn
         controls,
         cors_controls: emulator.config().cors_controls,
         body_timeout: guard::BODY_TIMEOUT,
+        emulator: Some(emulator.clone()),
     };
     let middleware = tower::ServiceBuilder::new()
         .option_layer(cors)

@@ -7,6 +7,7 @@ mod bundle;
 mod controls;
 pub(crate) mod errors;
 mod gas;
+pub(crate) mod overview;
 mod policy;
 mod prepare;
 pub(crate) mod send;
