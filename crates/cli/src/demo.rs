@@ -126,16 +126,11 @@ pub(crate) async fn demo(args: DemoArgs, env: Env) -> anyhow::Result<bool> {
         };
         let server = serve(Emulator::new(config), "127.0.0.1:0".parse()?).await?;
         say!("Started the Wallet API emulator in this process at {}", server.url());
-        say!("Using development keys 0 (owner) and 1 (session key): public test keys, never for real funds.");
+        say!("Using anvil's development accounts 0 (owner) and 1 (session key): public test keys, never for real funds.");
         let client = WalletClient::new(server.url())?;
-        (
-            client,
-            31337,
-            Some(policy),
-            sesskey_signing::dev::dev_key(0),
-            sesskey_signing::dev::dev_key(1),
-            Some(server),
-        )
+        let mut keys = crate::serve::dev_accounts(crate::serve::ANVIL_MNEMONIC, 2)?.into_iter();
+        let (owner, key) = (keys.next().context("account 0")?, keys.next().context("account 1")?);
+        (client, 31337, Some(policy), owner, key, Some(server))
     };
     say!(
         "Chain {chain} ({chain:#x}), paymaster policy {}",
