@@ -52,6 +52,9 @@ pub struct ServeArgs {
     /// What each development account holds at genesis, in ETH.
     #[arg(long, default_value = "10000")]
     pub balance: String,
+    /// Print the banner as one JSON object (URL, chains, policies, controls, accounts).
+    #[arg(long)]
+    pub json: bool,
     /// Answer the controls (`emulator_*`, `anvil_*`, `evm_*`) on a non-loopback address too
     /// (on loopback they always answer).
     #[arg(long)]
@@ -164,6 +167,27 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         })?;
     let chain_ids = emulator.chain_ids();
     let running = start(emulator, args.addr).await.context("starting the server")?;
+    if args.json {
+        let accounts: Vec<serde_json::Value> = accounts
+            .iter()
+            .map(|k| {
+                let key = public.then(|| format!("0x{}", alloy_primitives::hex::encode(k.to_bytes())));
+                serde_json::json!({ "address": k.address().to_string(), "privateKey": key, "balance": balance })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({
+                "url": running.url(),
+                "chainIds": chain_ids,
+                "policyIds": policy_ids,
+                "controls": running.controls,
+                "accounts": accounts,
+                "sesskeyDevAccounts": sesskey_keys.iter().map(|k| k.address().to_string()).collect::<Vec<_>>(),
+            })
+        );
+        return wait(running).await;
+    }
     println!("sesskey emulator of Alchemy's Wallet API");
     println!();
     println!("Listening on {} (also /v2/<any key>)", running.url());
@@ -222,6 +246,11 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     for (i, key) in sesskey_keys.iter().enumerate() {
         println!("({i}) {}", key.address());
     }
+    wait(running).await
+}
+
+/// Serves until the server stops, Ctrl-C or SIGTERM.
+async fn wait(running: sesskey_emulator::Running) -> anyhow::Result<()> {
     let handle = running.handle.clone();
     tokio::select! {
         () = handle.stopped() => {}

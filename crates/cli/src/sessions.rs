@@ -433,8 +433,13 @@ fn load_key(store: &CliStore, id: &SessionId, env: &Env) -> anyhow::Result<Priva
         return PrivateKeySigner::decrypt_keystore(&keystore, password)
             .map_err(|_| anyhow!("cannot unlock {}: wrong SESSKEY_PASSWORD?", keystore.display()));
     }
-    let text =
-        std::fs::read_to_string(&plain).with_context(|| format!("no key file for session {id}"))?;
+    let text = std::fs::read_to_string(&plain).with_context(|| {
+        format!(
+            "no key for session {id} in {} (`sesskey session list` shows the saved sessions; \
+             --store or SESSKEY_HOME picks another folder)",
+            store.dir().display()
+        )
+    })?;
     text.trim().parse().map_err(|_| anyhow!("{} does not hold a private key", plain.display()))
 }
 

@@ -1,6 +1,7 @@
 //! The `sesskey` binary as a user runs it: `serve` with a data folder, killed with SIGKILL
 //! under load and restarted; hostile clients; logs at trace level.
 
+mod banner;
 mod hostile;
 mod kill;
 mod logs;
