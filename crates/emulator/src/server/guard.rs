@@ -14,6 +14,8 @@
 //!   controls are off, and to browser pages of another origin unless `--cors-controls` is given.
 //!   A WebSocket upgrade from another origin is refused while the controls are on for the server
 //!   and off for browsers (its messages could not be told apart).
+//! - **The page**: `GET /` serves the embedded page and `GET /overview` its data, under the
+//!   controls' rules (they show the emulator's sessions).
 
 use super::MAX_REQUEST_BYTES;
 use http_body_util::BodyExt;
