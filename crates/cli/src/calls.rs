@@ -1,18 +1,19 @@
 //! Calls the way cast takes them: a human-readable function signature and its arguments as
 //! strings (coerced by alloy's dynamic ABI), values with units, several calls from a JSON file.
 
-use alloy_dyn_abi::{DynSolType, DynSolValue};
-use alloy_primitives::{keccak256, Address, Bytes, U256};
+use alloy_dyn_abi::{DynSolType, DynSolValue, JsonAbiExt, Specifier};
+use alloy_json_abi::Function;
+use alloy_primitives::{Address, Bytes, U256};
 use serde::Deserialize;
 use sesskey_types::Call;
 
-/// A function signature, parsed: `transfer(address,uint256)`, or with parameter names and
-/// spaces (`transfer(address to, uint256 amount)`), or with a `function ` prefix.
+/// A function signature, parsed by alloy's `Function::parse`: `transfer(address,uint256)`,
+/// or with parameter names (`transfer(address to, uint256 amount)`), a `function ` prefix,
+/// tuples and arrays.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Signature {
-    /// The function's name.
-    pub name: String,
-    /// Its parameters, in order.
+    function: Function,
+    /// Its parameters' types, in order.
     pub params: Vec<DynSolType>,
 }
 
@@ -27,46 +28,24 @@ impl Signature {
     /// assert_eq!(s.selector(), [0xa9, 0x05, 0x9c, 0xbb]);
     /// ```
     pub fn parse(sig: &str) -> Result<Self, String> {
-        let sig = sig.trim();
-        let sig = sig.strip_prefix("function ").unwrap_or(sig).trim();
-        let open = sig
-            .find('(')
-            .ok_or_else(|| format!("`{sig}` is not a function signature (`name(type,…)`)"))?;
-        let close = sig
-            .rfind(')')
-            .filter(|c| *c > open)
-            .ok_or_else(|| format!("`{sig}` has no closing parenthesis"))?;
-        let name = sig[..open].trim();
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(format!("`{name}` is not a function name"));
-        }
-        let inner = &sig[open + 1..close];
-        let mut params = vec![];
-        for raw in split_top_level(inner) {
-            let raw = raw.trim();
-            if raw.is_empty() {
-                continue;
-            }
-            // Drop a parameter name and a data location (`uint256 amount`, `bytes calldata d`).
-            let ty = strip_name(raw);
-            params.push(DynSolType::parse(ty).map_err(|e| format!("`{raw}`: {e}"))?);
-        }
-        if inner.trim().is_empty() {
-            params.clear();
-        }
-        Ok(Self { name: name.to_string(), params })
+        let function = Function::parse(sig.trim())
+            .map_err(|e| format!("`{sig}` is not a function signature: {e}"))?;
+        let params = function
+            .inputs
+            .iter()
+            .map(|p| p.resolve().map_err(|e| format!("`{}`: {e}", p.ty)))
+            .collect::<Result<_, _>>()?;
+        Ok(Self { function, params })
     }
 
     /// The canonical form the selector hashes: `name(type1,type2)`.
     pub fn canonical(&self) -> String {
-        let types: Vec<String> =
-            self.params.iter().map(|t| t.sol_type_name().into_owned()).collect();
-        format!("{}({})", self.name, types.join(","))
+        self.function.signature()
     }
 
     /// The 4-byte selector.
     pub fn selector(&self) -> [u8; 4] {
-        keccak256(self.canonical().as_bytes())[..4].try_into().expect("4 bytes")
+        self.function.selector().0
     }
 
     /// The call data for `args`, each coerced from its string form (`0xabc…`, `100`, `1e18`,
@@ -96,9 +75,7 @@ impl Signature {
             })?;
             values.push(v);
         }
-        let mut out = self.selector().to_vec();
-        out.extend(DynSolValue::Tuple(values).abi_encode_params());
-        Ok(out.into())
+        self.function.abi_encode_input(&values).map(Into::into).map_err(|e| e.to_string())
     }
 
     /// Decodes call data made for this signature into its arguments, printed.
@@ -114,9 +91,8 @@ impl Signature {
                 alloy_primitives::hex::encode(self.selector())
             ));
         }
-        let tuple = DynSolType::Tuple(self.params.clone());
-        let decoded = tuple.abi_decode_params(params).map_err(|e| format!("decoding: {e}"))?;
-        let DynSolValue::Tuple(values) = decoded else { return Err("not a tuple".into()) };
+        let values =
+            self.function.abi_decode_input(params).map_err(|e| format!("decoding: {e}"))?;
         Ok(values.iter().map(show).collect())
     }
 }
@@ -141,33 +117,6 @@ fn show(v: &DynSolValue) -> String {
         }
         DynSolValue::Function(f) => format!("0x{}", alloy_primitives::hex::encode(f.as_slice())),
     }
-}
-
-/// Splits at commas outside parentheses and brackets.
-fn split_top_level(s: &str) -> Vec<&str> {
-    let mut out = vec![];
-    let (mut depth, mut start) = (0i32, 0);
-    for (i, c) in s.char_indices() {
-        match c {
-            '(' | '[' => depth += 1,
-            ')' | ']' => depth -= 1,
-            ',' if depth == 0 => {
-                out.push(&s[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    out.push(&s[start..]);
-    out
-}
-
-/// `uint256 amount` → `uint256`; `bytes calldata data` → `bytes`; a tuple type is kept whole.
-fn strip_name(param: &str) -> &str {
-    if param.ends_with(')') || param.ends_with(']') || !param.contains(' ') {
-        return param;
-    }
-    param.split_whitespace().next().unwrap_or(param)
 }
 
 /// Parses a value: plain wei (`1000`), or a number with a unit (`0.1ether`, `20gwei`, `5 wei`).

@@ -95,27 +95,25 @@ fn report(mode: &str, kind: &str, clients: u64, mut lat: Vec<Duration>, elapsed:
     );
 }
 
-/// The orchestrator alone: the baseline.
-async fn no_store(kind: &str, clients: u64, secs: u64, salt: u64) {
-    let config = Config { policy_ids: vec![POLICY.into()], ..Config::default() };
-    let server = serve(Emulator::new(config), "127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let setups = setup(&server.url(), clients, salt, &permissions(kind)).await;
+/// Runs `call` in a loop on each worker, concurrently, for `secs` seconds: every call's
+/// latency, and the seconds it all took.
+async fn drive<W, F, Fut>(workers: Vec<W>, secs: u64, call: F) -> (Vec<Duration>, f64)
+where
+    W: Send + Sync + 'static,
+    F: Fn(Arc<W>) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     let deadline = Instant::now() + Duration::from_secs(secs);
     let start = Instant::now();
-    let tasks: Vec<_> = setups
+    let tasks: Vec<_> = workers
         .into_iter()
-        .map(|(flow, session, key)| {
+        .map(|w| {
+            let (w, call) = (Arc::new(w), call.clone());
             tokio::spawn(async move {
                 let mut lat = vec![];
                 while Instant::now() < deadline {
                     let t = Instant::now();
-                    let sent = flow
-                        .send_calls(&session, &key, call(), &Default::default(), 0)
-                        .await
-                        .unwrap();
-                    let outcome =
-                        flow.wait_for_status(&sent.call_id, Duration::from_secs(10)).await.unwrap();
-                    assert!(matches!(outcome, Outcome::Confirmed(_)));
+                    call(w.clone()).await;
                     lat.push(t.elapsed());
                 }
                 lat
@@ -126,7 +124,22 @@ async fn no_store(kind: &str, clients: u64, secs: u64, salt: u64) {
     for t in tasks {
         lat.extend(t.await.unwrap());
     }
-    report("no store", kind, clients, lat, start.elapsed().as_secs_f64());
+    (lat, start.elapsed().as_secs_f64())
+}
+
+/// The orchestrator alone: the baseline.
+async fn no_store(kind: &str, clients: u64, secs: u64, salt: u64) {
+    let config = Config { policy_ids: vec![POLICY.into()], ..Config::default() };
+    let server = serve(Emulator::new(config), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let setups = setup(&server.url(), clients, salt, &permissions(kind)).await;
+    let (lat, elapsed) = drive(setups, secs, |w| async move {
+        let (flow, session, key) = &*w;
+        let sent = flow.send_calls(session, key, call(), &Default::default(), 0).await.unwrap();
+        let outcome = flow.wait_for_status(&sent.call_id, Duration::from_secs(10)).await.unwrap();
+        assert!(matches!(outcome, Outcome::Confirmed(_)));
+    })
+    .await;
+    report("no store", kind, clients, lat, elapsed);
     server.handle.stop().ok();
 }
 
@@ -150,28 +163,13 @@ async fn with_store<St: SessionStore + Clone + 'static>(
         service.send_stored(&session.session_id, &key, call(), 0).await.unwrap();
         workers.push((service, session.session_id, key));
     }
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let start = Instant::now();
-    let tasks: Vec<_> = workers
-        .into_iter()
-        .map(|(service, id, key)| {
-            tokio::spawn(async move {
-                let mut lat = vec![];
-                while Instant::now() < deadline {
-                    let t = Instant::now();
-                    let sent = service.send_stored(&id, &key, call(), 0).await.unwrap();
-                    assert!(matches!(sent.outcome, Outcome::Confirmed(_)));
-                    lat.push(t.elapsed());
-                }
-                lat
-            })
-        })
-        .collect();
-    let mut lat = vec![];
-    for t in tasks {
-        lat.extend(t.await.unwrap());
-    }
-    report(mode, kind, clients, lat, start.elapsed().as_secs_f64());
+    let (lat, elapsed) = drive(workers, secs, |w| async move {
+        let (service, id, key) = &*w;
+        let sent = service.send_stored(id, key, call(), 0).await.unwrap();
+        assert!(matches!(sent.outcome, Outcome::Confirmed(_)));
+    })
+    .await;
+    report(mode, kind, clients, lat, elapsed);
     server.handle.stop().ok();
 }
 

@@ -19,6 +19,7 @@
 
 use super::MAX_REQUEST_BYTES;
 use http_body_util::BodyExt;
+use hyper::body::Bytes;
 use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, HOST, ORIGIN, UPGRADE};
 use hyper::{Method, StatusCode};
 use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse};
@@ -246,8 +247,9 @@ where
         Ok(Err(_)) => return text(StatusCode::BAD_REQUEST, "the request body was cut off\n"),
         Ok(Ok(collected)) => collected.to_bytes(),
     };
-    let rebuild = |body: Vec<u8>| {
-        let mut r = HttpRequest::new(HttpBody::from(body));
+    // The body as read, handed on without a copy.
+    let rebuild = |body: Bytes| {
+        let mut r = HttpRequest::new(HttpBody::new(http_body_util::Full::new(body)));
         *r.method_mut() = parts.method.clone();
         *r.uri_mut() = parts.uri.clone();
         *r.headers_mut() = parts.headers.clone();
@@ -259,9 +261,9 @@ where
     match start.map(|i| body[i]) {
         Some(b'[') => batch(&rules, inner, &body, cross, rebuild).await,
         Some(b'{') => match single(&rules, &body, cross) {
-            Single::Pass => call(inner, rebuild(body.to_vec())).await,
+            Single::Pass => call(inner, rebuild(body)).await,
             Single::Notification(with_id) => {
-                let answer = call(inner, rebuild(with_id)).await;
+                let answer = call(inner, rebuild(with_id.into())).await;
                 if answer.status().is_success() {
                     empty()
                 } else {
@@ -271,7 +273,7 @@ where
             Single::Refuse(answer) => json(StatusCode::OK, answer),
         },
         // Not JSON-RPC at all: the service answers it (a parse error).
-        _ => call(inner, rebuild(body.to_vec())).await,
+        _ => call(inner, rebuild(body)).await,
     }
 }
 
@@ -406,13 +408,13 @@ async fn batch<S>(
     inner: S,
     body: &[u8],
     cross: bool,
-    rebuild: impl Fn(Vec<u8>) -> HttpRequest,
+    rebuild: impl Fn(Bytes) -> HttpRequest,
 ) -> HttpResponse
 where
     S: tower::Service<HttpRequest, Response = HttpResponse, Error = BoxError> + Clone,
 {
     let Ok(entries) = serde_json::from_slice::<Vec<&RawValue>>(body) else {
-        return call(inner, rebuild(body.to_vec())).await;
+        return call(inner, rebuild(Bytes::copy_from_slice(body))).await;
     };
     if entries.is_empty() {
         return json(StatusCode::OK, error_object("null", -32600, "Invalid Request: empty batch"));
@@ -451,12 +453,12 @@ where
                 }
                 continue;
             }
-            Single::Pass if raw.first() == Some(&b'{') => (raw.to_vec(), true),
+            Single::Pass if raw.first() == Some(&b'{') => (Bytes::copy_from_slice(raw), true),
             Single::Pass => {
                 answers.push(error_object("null", -32600, "Invalid Request"));
                 continue;
             }
-            Single::Notification(with_id) => (with_id, false),
+            Single::Notification(with_id) => (with_id.into(), false),
         };
         let answer = call(inner.clone(), rebuild(req)).await;
         if !keep {

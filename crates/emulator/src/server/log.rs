@@ -31,20 +31,25 @@ where
 
     fn call<'a>(&self, request: Request<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
         let service = self.0.clone();
-        let bodies = tracing::enabled!(target: TARGET, tracing::Level::TRACE);
-        let method = request.method_name().to_string();
-        if bodies {
+        // Nothing is copied or redacted unless someone listens.
+        let method = tracing::enabled!(target: TARGET, tracing::Level::DEBUG)
+            .then(|| request.method_name().to_string());
+        let bodies = method.is_some() && tracing::enabled!(target: TARGET, tracing::Level::TRACE);
+        if let (true, Some(method)) = (bodies, &method) {
             let params = request.params().as_str().map(redact_json).unwrap_or_default();
             tracing::trace!(target: TARGET, %method, %params, "request");
         }
         async move {
             let rp = service.call(request).await;
-            match rp.as_error_code() {
-                Some(code) => tracing::debug!(target: TARGET, %method, code, "refused"),
-                None => tracing::debug!(target: TARGET, %method, "answered"),
-            }
-            if bodies {
-                tracing::trace!(target: TARGET, %method, answer = %redact_json(rp.as_json().get()), "answer");
+            if let Some(method) = method {
+                match rp.as_error_code() {
+                    Some(code) => tracing::debug!(target: TARGET, %method, code, "refused"),
+                    None => tracing::debug!(target: TARGET, %method, "answered"),
+                }
+                if bodies {
+                    let answer = redact_json(rp.as_json().get());
+                    tracing::trace!(target: TARGET, %method, %answer, "answer");
+                }
             }
             rp
         }

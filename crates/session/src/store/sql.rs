@@ -250,6 +250,28 @@ impl SqlStore {
         Ok(out)
     }
 
+    /// Judges `calls` and `gas` against the locked `record`'s budgets and reserves what they
+    /// spend. Reservations only matter against a budget: for a session without one, nothing is
+    /// written and the spend stays with the call until it ends.
+    async fn reserve_in(
+        &self,
+        tx: &mut Tx,
+        record: &StoredSession,
+        calls: &[Call],
+        gas: U256,
+        now: u64,
+        ttl: u64,
+    ) -> Result<Reservation> {
+        let id = &record.session.session_id;
+        if !record.session.policy().has_budgets() {
+            let spend = judge(record, &[], calls, gas, now)?;
+            return Ok(Reservation { id: random_id(), session_id: *id, spend });
+        }
+        let outstanding = self.outstanding(tx, id, now).await?;
+        let spend = judge(record, &outstanding, calls, gas, now)?;
+        self.insert_reservation(tx, id, spend, now.saturating_add(ttl)).await
+    }
+
     async fn insert_reservation(
         &self,
         tx: &mut Tx,
@@ -470,9 +492,7 @@ impl SessionStore for SqlStore {
     ) -> Result<Reservation> {
         let mut tx = self.begin().await?;
         let record = self.load_locked(&mut tx, id).await?;
-        let outstanding = self.outstanding(&mut tx, id, now).await?;
-        let spend = judge(&record, &outstanding, calls, gas, now)?;
-        let r = self.insert_reservation(&mut tx, id, spend, now.saturating_add(ttl)).await?;
+        let r = self.reserve_in(&mut tx, &record, calls, gas, now, ttl).await?;
         tx.commit().await?;
         Ok(r)
     }
@@ -520,12 +540,8 @@ impl SessionStore for SqlStore {
         for _ in 0..LEASE_TRIES {
             let mut tx = self.begin().await?;
             let record = self.load_locked(&mut tx, id).await?;
-            // Reservations only matter against a budget: a session without one keeps its
-            // call's spend in memory until the call ends.
-            let budgets = record.session.policy().has_budgets();
-            let outstanding =
-                if budgets { self.outstanding(&mut tx, id, now).await? } else { vec![] };
-            let spend = judge(&record, &outstanding, calls, U256::ZERO, now)?;
+            let reservation =
+                self.reserve_in(&mut tx, &record, calls, U256::ZERO, now, ttl).await?;
             let s = &record.session;
             let want = (!record.installed).then_some(0);
             let Some(lease) =
@@ -535,11 +551,6 @@ impl SessionStore for SqlStore {
                     return Ok(None);
                 }
                 continue;
-            };
-            let reservation = if budgets {
-                self.insert_reservation(&mut tx, id, spend, now.saturating_add(ttl)).await?
-            } else {
-                Reservation { id: random_id(), session_id: *id, spend }
             };
             tx.commit().await?;
             return Ok(Some(CallStart { record, reservation, lease }));

@@ -30,6 +30,18 @@ fn deployer() -> alloy_signer_local::PrivateKeySigner {
     sesskey_signing::dev::dev_key(3)
 }
 
+/// A loopback emulator, an orchestrator on it (sponsored by `policy` when given) and the
+/// development owner, already delegated.
+pub(crate) async fn delegated_owner(
+    policy: Option<&str>,
+) -> (Running, Orchestrator<WalletClient>, alloy_signer_local::PrivateKeySigner) {
+    let server = emulator().await;
+    let flow = Orchestrator::new(WalletClient::new(server.url()).unwrap(), policy.map(Into::into));
+    let owner = dev_owner();
+    flow.ensure_delegated(&owner, CHAIN, Duration::from_secs(5)).await.unwrap();
+    (server, flow, owner)
+}
+
 /// Deploys `fixtures/contracts/Token.json` (1,000,000 units to the deployer) with a signed
 /// `eth_sendRawTransaction`, and answers its address.
 pub(crate) async fn deploy_token(server: &Running) -> Address {
@@ -334,10 +346,7 @@ async fn a_reverting_call_is_reported_as_reverted() {
 /// record of what was spent is ahead of the server's, so only the client can refuse.)
 #[tokio::test]
 async fn the_gas_limit_is_enforced_before_signing() {
-    let server = emulator().await;
-    let flow = Orchestrator::new(WalletClient::new(server.url()).unwrap(), None);
-    let owner = dev_owner();
-    flow.ensure_delegated(&owner, CHAIN, Duration::from_secs(5)).await.unwrap();
+    let (_server, flow, owner) = delegated_owner(None).await;
     let shop = Address::repeat_byte(0x51);
     let session = flow
         .create_session(

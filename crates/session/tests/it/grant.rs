@@ -2,11 +2,10 @@
 //! digest, as `cast wallet sign --no-hash` does, or the typed data, as a browser wallet does),
 //! the backend completes. A stranger's signature gives no session.
 
-use crate::flow::{emulator, request, CHAIN, POLICY};
+use crate::flow::{delegated_owner, request, POLICY};
 use alloy_signer::SignerSync;
-use sesskey_rpc::WalletClient;
-use sesskey_session::{Error, Orchestrator, Outcome, PendingSession};
-use sesskey_signing::dev::{dev_key, dev_owner, dev_session_key};
+use sesskey_session::{Error, Outcome, PendingSession};
+use sesskey_signing::dev::{dev_key, dev_session_key};
 use sesskey_types::*;
 use std::time::Duration;
 
@@ -16,10 +15,7 @@ fn wire(sig: alloy_primitives::Signature) -> SignatureData {
 
 #[tokio::test]
 async fn the_owner_signs_elsewhere_and_the_backend_completes() {
-    let server = emulator().await;
-    let flow = Orchestrator::new(WalletClient::new(server.url()).unwrap(), Some(POLICY.into()));
-    let owner = dev_owner();
-    flow.ensure_delegated(&owner, CHAIN, Duration::from_secs(5)).await.unwrap();
+    let (_server, flow, owner) = delegated_owner(Some(POLICY)).await;
 
     // The raw digest, signed with no prefix; the request crosses a process boundary as JSON.
     let pending = flow.request_session(&request(vec![Permission::Root], None)).await.unwrap();

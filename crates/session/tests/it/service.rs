@@ -1,14 +1,14 @@
 //! The service in the library: many calls in flight on one session, and a fleet of workers
 //! sharing sessions through one PostgreSQL store.
 
-use crate::flow::{emulator, request, CHAIN, POLICY};
+use crate::flow::{delegated_owner, request, CHAIN, POLICY};
 use crate::store::{postgres, temp_dir};
 use alloy_primitives::{Address, U256, U64};
 use sesskey_rpc::WalletClient;
 use sesskey_session::{
     Error, Orchestrator, Outcome, SessionService, SessionStore, SqlStore, StoredSession,
 };
-use sesskey_signing::dev::{dev_owner, dev_session_key};
+use sesskey_signing::dev::dev_session_key;
 use sesskey_types::*;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,10 +17,7 @@ const NOW: u64 = 1_800_000_000;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sixteen_concurrent_sends_on_one_session_all_confirm() {
-    let server = emulator().await;
-    let flow = Orchestrator::new(WalletClient::new(server.url()).unwrap(), Some(POLICY.into()));
-    let owner = dev_owner();
-    flow.ensure_delegated(&owner, CHAIN, Duration::from_secs(5)).await.unwrap();
+    let (_server, flow, owner) = delegated_owner(Some(POLICY)).await;
     let session =
         flow.create_session(&owner, &request(vec![Permission::Root], None)).await.unwrap();
     let dir = temp_dir("service");
@@ -58,10 +55,7 @@ async fn a_fleet_of_workers_shares_budgets_through_postgres() {
         return;
     }
     let url = std::env::var("SESSKEY_TEST_DATABASE_URL").unwrap();
-    let server = emulator().await;
-    let flow = Orchestrator::new(WalletClient::new(server.url()).unwrap(), Some(POLICY.into()));
-    let owner = dev_owner();
-    flow.ensure_delegated(&owner, CHAIN, Duration::from_secs(5)).await.unwrap();
+    let (server, flow, owner) = delegated_owner(Some(POLICY)).await;
     let allowance = 1_000u64;
     let shops = [Address::repeat_byte(0x61), Address::repeat_byte(0x62)];
     let store = SqlStore::connect(&url).await.unwrap();
@@ -147,10 +141,7 @@ async fn a_fleet_of_workers_shares_budgets_through_postgres() {
 /// refuses the key's next op as the account would (not only the store).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_revoked_session_is_refused_by_the_account() {
-    let server = emulator().await;
-    let flow = Orchestrator::new(WalletClient::new(server.url()).unwrap(), Some(POLICY.into()));
-    let owner = dev_owner();
-    flow.ensure_delegated(&owner, CHAIN, Duration::from_secs(5)).await.unwrap();
+    let (_server, flow, owner) = delegated_owner(Some(POLICY)).await;
     let shop = Address::repeat_byte(0x51);
     let session = flow
         .create_session(
@@ -203,10 +194,7 @@ async fn a_revoked_session_is_refused_by_the_account() {
 /// recorded when it ends. Either way the store's total is the sum of what each call reports.
 #[tokio::test(flavor = "multi_thread")]
 async fn gas_is_charged_with_or_without_a_gas_budget() {
-    let server = emulator().await;
-    let flow = Orchestrator::new(WalletClient::new(server.url()).unwrap(), None);
-    let owner = dev_owner();
-    flow.ensure_delegated(&owner, CHAIN, Duration::from_secs(5)).await.unwrap();
+    let (_server, flow, owner) = delegated_owner(None).await;
     let shop = Address::repeat_byte(0x52);
     let dir = temp_dir("gas");
     std::fs::create_dir_all(&dir).unwrap();
