@@ -4,17 +4,24 @@
 //! - `memory`, `sqlite`, `postgres`: the same call through `SessionService::send_stored`
 //!   (load, lease a nonce key, reserve, prepare, verify, sign, send, wait, settle, release).
 //!
-//! Each runs twice: with `root` sessions (no budget, so nothing to reserve) and with `budgets`
-//! sessions (a native allowance and a gas limit: every call reserves its value and its gas).
+//! Each runs with `root` sessions (no budget, so nothing to reserve) and with `budgets`
+//! sessions (contract access, a native allowance and a gas limit; every call sends 1 wei, so
+//! every call reserves its value in the store and records it when it ends).
+//!
+//! The machine is shared and noisy, so the modes take turns, round after round, and each is
+//! summed up by its median round, as a ratio to the median of the no-store rounds of the same
+//! run. Each round also prints how busy the machine's CPUs were.
 //!
 //! Run: `cargo xtask bench` or `cargo bench -p sesskey-session --bench flow`
-//! (env: `SESSKEY_BENCH_CLIENTS` = 8, `SESSKEY_BENCH_SECS` = 5; the PostgreSQL run needs
+//! (env: `SESSKEY_BENCH_CLIENTS` = 8, `SESSKEY_BENCH_SECS` = 4 per round,
+//! `SESSKEY_BENCH_ROUNDS` = 3, `SESSKEY_BENCH_MODES` = `no-store,memory,sqlite,postgres`,
+//! `SESSKEY_BENCH_KINDS` = `root,budgets`; the PostgreSQL run needs
 //! `SESSKEY_TEST_DATABASE_URL`, which `cargo xtask bench` sets up as `cargo xtask ci` does).
 #![allow(missing_docs, clippy::print_stdout)]
 
 use alloy_primitives::{keccak256, Address, U256, U64};
 use alloy_signer_local::{PrivateKeySigner, Secp256k1Signer};
-use sesskey_emulator::{serve, Config, Emulator};
+use sesskey_emulator::{serve, Config, Emulator, Running};
 use sesskey_rpc::{RetryPolicy, WalletClient};
 use sesskey_session::{
     MemoryStore, Orchestrator, Outcome, Session, SessionService, SessionStore, SqlStore,
@@ -36,18 +43,25 @@ fn key(i: u64) -> PrivateKeySigner {
 
 type Flow = Orchestrator<WalletClient>;
 
-/// A worker's orchestrator, session and key, on a fresh server.
+/// A fresh server, its owners funded, and each worker's orchestrator, session and key.
 async fn setup(
-    url: &str,
     clients: u64,
     salt: u64,
-    permissions: &[Permission],
-) -> Vec<(Flow, Session, Secp256k1Signer)> {
+    kind: &str,
+) -> (Running, Vec<(Flow, Session, Secp256k1Signer)>) {
+    let owners: Vec<_> = (0..clients).map(|i| key(salt + 10_000 + i).to_secp256k1()).collect();
+    let emulator = Emulator::new(Config { policy_ids: vec![POLICY.into()], ..Config::default() });
+    for owner in &owners {
+        emulator
+            .set_balance(U64::from(31337), owner.address(), U256::from(10u128.pow(20)))
+            .unwrap();
+    }
+    let server = serve(emulator, "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let mut out = vec![];
-    for i in 0..clients {
-        let client = WalletClient::builder().url(url).retry(RetryPolicy::NONE).build().unwrap();
+    for (i, owner) in (0..clients).zip(owners) {
+        let client =
+            WalletClient::builder().url(server.url()).retry(RetryPolicy::NONE).build().unwrap();
         let flow = Orchestrator::new(client, Some(POLICY.into()));
-        let owner = key(salt + 10_000 + i).to_secp256k1();
         let session_key = key(salt + 20_000 + i).to_secp256k1();
         flow.ensure_delegated(&owner, 31337, Duration::from_secs(10)).await.unwrap();
         let request = CreateSessionParams {
@@ -55,23 +69,25 @@ async fn setup(
             chain_id: U64::from(31337),
             expiry_sec: None,
             key: SessionKey { public_key: session_key.address(), ty: KeyType::Secp256k1 },
-            permissions: permissions.to_vec(),
+            permissions: permissions(kind),
         };
         let session = flow.create_session(&owner, &request).await.unwrap();
         out.push((flow, session, session_key));
     }
-    out
+    (server, out)
 }
 
 const TARGET: Address = Address::repeat_byte(0x42);
 
-fn call() -> Vec<Call> {
-    vec![Call { to: TARGET, data: None, value: None }]
+/// A run's call: to the target, with 1 wei on `budgets` sessions.
+fn call(kind: &str) -> Vec<Call> {
+    let value = (kind == "budgets").then_some(U256::from(1));
+    vec![Call { to: TARGET, data: None, value }]
 }
 
 /// The sessions a run uses: `root` (no budget: nothing to reserve), or `budgets` (access to
 /// the target, a native allowance and a gas limit, all far above what the run spends: every
-/// call reserves its value and its gas).
+/// call reserves its value, and its gas when it is not sponsored).
 fn permissions(kind: &str) -> Vec<Permission> {
     match kind {
         "root" => vec![Permission::Root],
@@ -83,16 +99,39 @@ fn permissions(kind: &str) -> Vec<Permission> {
     }
 }
 
-fn report(mode: &str, kind: &str, clients: u64, mut lat: Vec<Duration>, elapsed: f64) {
-    lat.sort();
-    let pct = |p: f64| lat[((lat.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1e3;
-    println!(
-        "{mode:<9} | {kind:<7} | clients {clients} | complete session calls {} in {elapsed:.1}s = {:.0} calls/s | p50 {:.2} ms, p99 {:.2} ms",
-        lat.len(),
-        lat.len() as f64 / elapsed,
-        pct(0.5),
-        pct(0.99)
-    );
+/// One round of one mode.
+struct Round {
+    calls_per_sec: f64,
+    latencies: Vec<Duration>,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1e3
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// How busy the machine's CPUs were between two readings of `/proc/stat` (Linux), in %.
+fn cpu_busy(before: Option<(u64, u64)>, after: Option<(u64, u64)>) -> String {
+    match (before, after) {
+        (Some((b0, t0)), Some((b1, t1))) if t1 > t0 => {
+            format!("{:.0}%", 100.0 * (b1 - b0) as f64 / (t1 - t0) as f64)
+        }
+        _ => "n/a".into(),
+    }
+}
+
+/// Busy and total CPU time so far, from `/proc/stat`.
+fn cpu() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> =
+        stat.lines().next()?.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+    let idle = fields.get(3)? + fields.get(4)?;
+    let total: u64 = fields.iter().sum();
+    Some((total - idle, total))
 }
 
 /// Runs `call` in a loop on each worker, concurrently, for `secs` seconds: every call's
@@ -128,49 +167,44 @@ where
 }
 
 /// The orchestrator alone: the baseline.
-async fn no_store(kind: &str, clients: u64, secs: u64, salt: u64) {
-    let config = Config { policy_ids: vec![POLICY.into()], ..Config::default() };
-    let server = serve(Emulator::new(config), "127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let setups = setup(&server.url(), clients, salt, &permissions(kind)).await;
-    let (lat, elapsed) = drive(setups, secs, |w| async move {
+async fn no_store(kind: &'static str, clients: u64, secs: u64, salt: u64) -> (Vec<Duration>, f64) {
+    let (server, setups) = setup(clients, salt, kind).await;
+    let result = drive(setups, secs, move |w| async move {
         let (flow, session, key) = &*w;
-        let sent = flow.send_calls(session, key, call(), &Default::default(), 0).await.unwrap();
+        let sent = flow.send_calls(session, key, call(kind), &Default::default(), 0).await.unwrap();
         let outcome = flow.wait_for_status(&sent.call_id, Duration::from_secs(10)).await.unwrap();
         assert!(matches!(outcome, Outcome::Confirmed(_)));
     })
     .await;
-    report("no store", kind, clients, lat, elapsed);
     server.handle.stop().ok();
+    result
 }
 
 /// The same calls through the service over `store`.
 async fn with_store<St: SessionStore + Clone + 'static>(
-    mode: &str,
-    kind: &str,
+    kind: &'static str,
     store: St,
     clients: u64,
     secs: u64,
     salt: u64,
-) {
-    let config = Config { policy_ids: vec![POLICY.into()], ..Config::default() };
-    let server = serve(Emulator::new(config), "127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let setups = setup(&server.url(), clients, salt, &permissions(kind)).await;
+) -> (Vec<Duration>, f64) {
+    let (server, setups) = setup(clients, salt, kind).await;
     let mut workers = vec![];
     for (flow, session, key) in setups {
         store.save(&StoredSession::new(session.clone())).await.unwrap();
         let service = SessionService::new(flow, store.clone()).with_wait(Duration::from_secs(10));
         // The first op installs the key (it goes alone on the serial nonce key).
-        service.send_stored(&session.session_id, &key, call(), 0).await.unwrap();
+        service.send_stored(&session.session_id, &key, call(kind), 0).await.unwrap();
         workers.push((service, session.session_id, key));
     }
-    let (lat, elapsed) = drive(workers, secs, |w| async move {
+    let result = drive(workers, secs, move |w| async move {
         let (service, id, key) = &*w;
-        let sent = service.send_stored(id, key, call(), 0).await.unwrap();
+        let sent = service.send_stored(id, key, call(kind), 0).await.unwrap();
         assert!(matches!(sent.outcome, Outcome::Confirmed(_)));
     })
     .await;
-    report(mode, kind, clients, lat, elapsed);
     server.handle.stop().ok();
+    result
 }
 
 fn main() {
@@ -178,7 +212,10 @@ fn main() {
         return;
     }
     let clients: u64 = env("SESSKEY_BENCH_CLIENTS", "8").parse().unwrap();
-    let secs: u64 = env("SESSKEY_BENCH_SECS", "5").parse().unwrap();
+    let secs: u64 = env("SESSKEY_BENCH_SECS", "4").parse().unwrap();
+    let rounds: usize = env("SESSKEY_BENCH_ROUNDS", "3").parse().unwrap();
+    let modes = env("SESSKEY_BENCH_MODES", "no-store,memory,sqlite,postgres");
+    let kinds = env("SESSKEY_BENCH_KINDS", "root,budgets");
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async move {
         let dir = std::env::temp_dir().join(format!("sesskey-bench-{}", std::process::id()));
@@ -191,20 +228,68 @@ fn main() {
                 None
             }
         };
+        let modes: Vec<&'static str> = ["no-store", "memory", "sqlite", "postgres"]
+            .into_iter()
+            .filter(|m| modes.split(',').any(|x| x.trim() == *m))
+            .filter(|m| *m != "postgres" || pg.is_some())
+            .collect();
         // Fresh keys per run (the PostgreSQL server may outlive it).
         let mut salt = 1_000_000 * u64::from(std::process::id());
         for kind in ["root", "budgets"] {
-            let mut next = || {
-                salt += 100_000;
-                salt
-            };
-            no_store(kind, clients, secs, next()).await;
-            with_store("memory", kind, Arc::new(MemoryStore::new()), clients, secs, next()).await;
-            with_store("sqlite", kind, sqlite.clone(), clients, secs, next()).await;
-            if let Some(pg) = &pg {
-                with_store("postgres", kind, pg.clone(), clients, secs, next()).await;
+            if !kinds.split(',').any(|k| k.trim() == kind) {
+                continue;
             }
-            no_store(kind, clients, secs, next()).await;
+            let mut results: Vec<(&str, Vec<Round>)> =
+                modes.iter().map(|m| (*m, vec![])).collect();
+            for round in 1..=rounds {
+                for (mode, rounds_of) in &mut results {
+                    salt += 100_000;
+                    let before = cpu();
+                    let (mut latencies, elapsed) = match *mode {
+                        "no-store" => no_store(kind, clients, secs, salt).await,
+                        "memory" => {
+                            let store = Arc::new(MemoryStore::new());
+                            with_store(kind, store, clients, secs, salt).await
+                        }
+                        "sqlite" => with_store(kind, sqlite.clone(), clients, secs, salt).await,
+                        _ => {
+                            let Some(pg) = pg.clone() else { continue };
+                            with_store(kind, pg, clients, secs, salt).await
+                        }
+                    };
+                    let busy = cpu_busy(before, cpu());
+                    latencies.sort();
+                    let calls_per_sec = latencies.len() as f64 / elapsed;
+                    println!(
+                        "{mode:<9} | {kind:<7} | round {round} | clients {clients} | {} calls in {elapsed:.1}s = {calls_per_sec:.0} calls/s | p50 {:.2} ms, p99 {:.2} ms | CPU busy {busy}",
+                        latencies.len(),
+                        percentile(&latencies, 0.5),
+                        percentile(&latencies, 0.99),
+                    );
+                    rounds_of.push(Round { calls_per_sec, latencies });
+                }
+            }
+            let baseline = results
+                .iter()
+                .find(|(m, _)| *m == "no-store")
+                .map(|(_, r)| median(r.iter().map(|r| r.calls_per_sec).collect()));
+            for (mode, rounds_of) in &results {
+                let per_sec = median(rounds_of.iter().map(|r| r.calls_per_sec).collect());
+                let mut all: Vec<Duration> =
+                    rounds_of.iter().flat_map(|r| r.latencies.iter().copied()).collect();
+                all.sort();
+                let against = match baseline {
+                    Some(b) if *mode != "no-store" => {
+                        format!(" = {:+.0}% against no store", 100.0 * (per_sec / b - 1.0))
+                    }
+                    _ => String::new(),
+                };
+                println!(
+                    "SUMMARY {mode:<9} | {kind:<7} | median of {rounds} rounds {per_sec:.0} calls/s{against} | p50 {:.2} ms, p99 {:.2} ms",
+                    percentile(&all, 0.5),
+                    percentile(&all, 0.99),
+                );
+            }
         }
         let _ = std::fs::remove_dir_all(&dir);
     });

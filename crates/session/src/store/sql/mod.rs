@@ -4,6 +4,10 @@
 //! The same SQL runs on both engines; only how a transaction takes its lock differs: SQLite
 //! begins `IMMEDIATE` (one writer at a time, across processes), PostgreSQL locks the session's
 //! row `FOR UPDATE`.
+//!
+//! The calls' starts and ends go through a writer of the store's own (see `batch`): it
+//! commits whatever queued up while it was busy in one transaction, on a connection and a
+//! thread of its own.
 
 use super::{
     judge, random_id, CallStart, NonceLease, Reservation, SessionStore, SpendJson, StoredSession,
@@ -16,6 +20,8 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use std::sync::Once;
 
+mod batch;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,8 +31,20 @@ enum Engine {
 }
 
 /// Sessions in SQLite or PostgreSQL.
+///
+/// Calls' starts and ends (and [`reserve`](SessionStore::reserve) and
+/// [`settle`](SessionStore::settle)) go through the store's writer task, which commits
+/// whatever has queued up while it was busy in one transaction (group commit): each caller is
+/// answered after the commit, and is refused or failed on its own.
 #[derive(Clone, Debug)]
 pub struct SqlStore {
+    db: Db,
+    ops: tokio::sync::mpsc::Sender<batch::Op>,
+}
+
+/// The database, as the writer task and the store's other methods use it.
+#[derive(Clone, Debug)]
+struct Db {
     pool: AnyPool,
     engine: Engine,
     /// SQLite has one writer at a time: this process's writers queue here rather than in
@@ -93,6 +111,33 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// A pool on `url` (at most `max` connections; one for an in-memory SQLite database).
+async fn open_pool(url: &str, engine: Engine, max: Option<u32>) -> Result<AnyPool> {
+    let mut options = AnyPoolOptions::new();
+    if url.contains(":memory:") {
+        options = options.max_connections(1);
+    } else if let Some(max) = max {
+        options = options.max_connections(max);
+    }
+    if engine == Engine::Sqlite {
+        // WAL: readers never wait for the writer; NORMAL: a commit survives the process
+        // dying (only a power loss may lose the last ones), without an fsync per commit.
+        options = options.after_connect(|conn, _| {
+            Box::pin(async move {
+                use sqlx::Executor;
+                conn.execute("PRAGMA journal_mode = WAL").await?;
+                conn.execute("PRAGMA synchronous = NORMAL").await?;
+                conn.execute("PRAGMA busy_timeout = 10000").await?;
+                Ok(())
+            })
+        });
+    }
+    options
+        .connect(url)
+        .await
+        .map_err(|e| Error::Store(format!("connecting to {}: {e}", redact(url))))
+}
+
 impl SqlStore {
     /// Connects to `url` (`sqlite://path` — created if missing —, `sqlite::memory:`, or
     /// `postgres://…`) and applies the migrations.
@@ -115,29 +160,13 @@ impl SqlStore {
             }
             _ => url.to_string(),
         };
-        let mut options = AnyPoolOptions::new();
-        if url.contains(":memory:") {
-            options = options.max_connections(1);
-        }
-        if engine == Engine::Sqlite {
-            // WAL: readers never wait for the writer; NORMAL: a commit survives the process
-            // dying (only a power loss may lose the last ones), without an fsync per commit.
-            options = options.after_connect(|conn, _| {
-                Box::pin(async move {
-                    use sqlx::Executor;
-                    conn.execute("PRAGMA journal_mode = WAL").await?;
-                    conn.execute("PRAGMA synchronous = NORMAL").await?;
-                    conn.execute("PRAGMA busy_timeout = 10000").await?;
-                    Ok(())
-                })
-            });
-        }
-        let pool = options
-            .connect(&url)
-            .await
-            .map_err(|e| Error::Store(format!("connecting to {}: {e}", redact(&url))))?;
+        let pool = open_pool(&url, engine, None).await?;
         MIGRATOR.run(&pool).await.map_err(|e| Error::Store(format!("migrating: {e}")))?;
-        Ok(Self { pool, engine, writer: Default::default() })
+        let db = Db { pool, engine, writer: Default::default() };
+        // An in-memory database exists once, in its pool: its writer shares it. Any other
+        // gets a connection of its own, on the writer's own thread.
+        let own = (!url.contains(":memory:")).then_some(url.as_str());
+        Ok(Self { ops: batch::start(db.clone(), own).await?, db })
     }
 
     /// Opens (creating it if needed) the SQLite file at `path`.
@@ -145,6 +174,14 @@ impl SqlStore {
         Self::connect(&format!("sqlite://{}", path.display())).await
     }
 
+    /// Imports sessions from a JSON folder of the first version, once per folder: a folder
+    /// already imported is skipped, and sessions already in the store are kept.
+    pub async fn import_folder(&self, folder: &super::JsonFolder) -> Result<usize> {
+        self.db.import_folder(folder).await
+    }
+}
+
+impl Db {
     async fn begin(&self) -> Result<Tx> {
         match self.engine {
             Engine::Sqlite => {
@@ -166,9 +203,7 @@ impl SqlStore {
         }
     }
 
-    /// Imports sessions from a JSON folder of the first version, once per folder: a folder
-    /// already imported is skipped, and sessions already in the store are kept.
-    pub async fn import_folder(&self, folder: &super::JsonFolder) -> Result<usize> {
+    async fn import_folder(&self, folder: &super::JsonFolder) -> Result<usize> {
         let source = folder.dir().display().to_string();
         let done = sqlx::query("SELECT source FROM imports WHERE source = $1")
             .bind(source.clone())
@@ -204,16 +239,26 @@ impl SqlStore {
 }
 
 fn record_of(row: &AnyRow) -> Result<StoredSession> {
-    let text: String = row.try_get("record").map_err(store)?;
-    let mut record: StoredSession = parse(&text, "session")?;
+    let record: String = row.try_get("record").map_err(store)?;
     let spent: String = row.try_get("spent").map_err(store)?;
-    let spent: Spend = parse::<SpendJson>(&spent, "spent")?.into();
+    let revoked: i64 = row.try_get("revoked").map_err(store)?;
+    record_from(&record, &spent, revoked)
+}
+
+/// A session from its row's columns.
+fn record_from(record: &str, spent: &str, revoked: i64) -> Result<StoredSession> {
+    let mut record: StoredSession = parse(record, "session")?;
+    let spent: Spend = parse::<SpendJson>(spent, "spent")?.into();
     record.spent_native = spent.native;
     record.spent_gas = spent.gas;
     record.spent_erc20 = spent.erc20.into_iter().collect();
-    let revoked: i64 = row.try_get("revoked").map_err(store)?;
     record.revoked = revoked != 0;
     Ok(record)
+}
+
+/// An account as the lease rows keep it: lower-case hex (without computing the checksum).
+fn account_text(account: &Address) -> String {
+    format!("{account:#x}")
 }
 
 fn unknown(id: &SessionId) -> Error {
@@ -221,7 +266,7 @@ fn unknown(id: &SessionId) -> Error {
 }
 
 /// The steps of the store's transactions, each on an open write transaction.
-impl SqlStore {
+impl Db {
     async fn load_locked(&self, tx: &mut Tx, id: &SessionId) -> Result<StoredSession> {
         let row = sqlx::query(self.select_locked())
             .bind(id.to_string())
@@ -230,67 +275,6 @@ impl SqlStore {
             .map_err(store)?
             .ok_or_else(|| unknown(id))?;
         record_of(&row)
-    }
-
-    /// The spends reserved on `id` and not lapsed at `now`. (Lapsed rows, left by calls that
-    /// never came back, are ignored here and deleted when their session's next call ends.)
-    async fn outstanding(&self, tx: &mut Tx, id: &SessionId, now: u64) -> Result<Vec<Spend>> {
-        let rows =
-            sqlx::query("SELECT spend FROM reservations WHERE session_id = $1 AND expires_at > $2")
-                .bind(id.to_string())
-                .bind(i64::try_from(now).map_err(store)?)
-                .fetch_all(&mut ***tx)
-                .await
-                .map_err(store)?;
-        let mut out = vec![];
-        for r in &rows {
-            let text: String = r.try_get("spend").map_err(store)?;
-            out.push(Spend::from(parse::<SpendJson>(&text, "reservation")?));
-        }
-        Ok(out)
-    }
-
-    /// Judges `calls` and `gas` against the locked `record`'s budgets and reserves what they
-    /// spend. Reservations only matter against a budget: for a session without one, nothing is
-    /// written and the spend stays with the call until it ends.
-    async fn reserve_in(
-        &self,
-        tx: &mut Tx,
-        record: &StoredSession,
-        calls: &[Call],
-        gas: U256,
-        now: u64,
-        ttl: u64,
-    ) -> Result<Reservation> {
-        let id = &record.session.session_id;
-        if !record.session.policy().has_budgets() {
-            let spend = judge(record, &[], calls, gas, now)?;
-            return Ok(Reservation { id: random_id(), session_id: *id, spend });
-        }
-        let outstanding = self.outstanding(tx, id, now).await?;
-        let spend = judge(record, &outstanding, calls, gas, now)?;
-        self.insert_reservation(tx, id, spend, now.saturating_add(ttl)).await
-    }
-
-    async fn insert_reservation(
-        &self,
-        tx: &mut Tx,
-        id: &SessionId,
-        spend: Spend,
-        expires: u64,
-    ) -> Result<Reservation> {
-        let reservation = Reservation { id: random_id(), session_id: *id, spend };
-        sqlx::query(
-            "INSERT INTO reservations (id, session_id, spend, expires_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(reservation.id.clone())
-        .bind(id.to_string())
-        .bind(json(&SpendJson::from(&reservation.spend))?)
-        .bind(i64::try_from(expires).map_err(store)?)
-        .execute(&mut ***tx)
-        .await
-        .map_err(store)?;
-        Ok(reservation)
     }
 
     /// One try at a lease: `Ok(None)` when `want` is held, or when another writer took the
@@ -306,7 +290,7 @@ impl SqlStore {
     ) -> Result<Option<NonceLease>> {
         let (now_i, chain_i) =
             (i64::try_from(now).map_err(store)?, i64::try_from(chain_id).map_err(store)?);
-        let who = account.to_string().to_lowercase();
+        let who = account_text(&account);
         let rows = sqlx::query(
             "SELECT nonce_key FROM nonce_leases \
              WHERE account = $1 AND chain_id = $2 AND expires_at > $3 ORDER BY nonce_key",
@@ -366,30 +350,11 @@ impl SqlStore {
         Ok(Some(NonceLease { account, chain_id, key, token }))
     }
 
-    async fn settle_in(&self, tx: &mut Tx, r: &Reservation, spent: Option<&Spend>) -> Result<()> {
-        if let Some(spent) = spent {
-            let mut record = self.load_locked(tx, &r.session_id).await?;
-            record.add_spend(spent);
-            sqlx::query("UPDATE sessions SET spent = $1 WHERE id = $2")
-                .bind(json(&SpendJson::from(&record.spent()))?)
-                .bind(r.session_id.to_string())
-                .execute(&mut ***tx)
-                .await
-                .map_err(store)?;
-        }
-        sqlx::query("DELETE FROM reservations WHERE id = $1")
-            .bind(r.id.clone())
-            .execute(&mut ***tx)
-            .await
-            .map_err(store)?;
-        Ok(())
-    }
-
     async fn release_in(&self, tx: &mut Tx, lease: &NonceLease) -> Result<()> {
         sqlx::query(
             "DELETE FROM nonce_leases WHERE account = $1 AND chain_id = $2 AND nonce_key = $3 AND token = $4",
         )
-        .bind(lease.account.to_string().to_lowercase())
+        .bind(account_text(&lease.account))
         .bind(i64::try_from(lease.chain_id).map_err(store)?)
         .bind(i64::try_from(lease.key).map_err(store)?)
         .bind(lease.token.clone())
@@ -422,7 +387,7 @@ impl SessionStore for SqlStore {
         .bind(json(record)?)
         .bind(json(&SpendJson::from(&record.spent()))?)
         .bind(i64::from(record.revoked))
-        .execute(&self.pool)
+        .execute(&self.db.pool)
         .await
         .map_err(store)?;
         Ok(())
@@ -431,7 +396,7 @@ impl SessionStore for SqlStore {
     async fn load(&self, id: &SessionId) -> Result<StoredSession> {
         let row = sqlx::query("SELECT record, spent, revoked FROM sessions WHERE id = $1")
             .bind(id.to_string())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.db.pool)
             .await
             .map_err(store)?
             .ok_or_else(|| unknown(id))?;
@@ -440,14 +405,14 @@ impl SessionStore for SqlStore {
 
     async fn list(&self) -> Result<Vec<StoredSession>> {
         let rows = sqlx::query("SELECT record, spent, revoked FROM sessions ORDER BY id")
-            .fetch_all(&self.pool)
+            .fetch_all(&self.db.pool)
             .await
             .map_err(store)?;
         rows.iter().map(record_of).collect()
     }
 
     async fn remove(&self, id: &SessionId) -> Result<()> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.db.begin().await?;
         sqlx::query("DELETE FROM reservations WHERE session_id = $1")
             .bind(id.to_string())
             .execute(&mut **tx)
@@ -467,7 +432,7 @@ impl SessionStore for SqlStore {
     async fn mark_revoked(&self, id: &SessionId) -> Result<()> {
         let r = sqlx::query("UPDATE sessions SET revoked = 1 WHERE id = $1")
             .bind(id.to_string())
-            .execute(&self.pool)
+            .execute(&self.db.pool)
             .await
             .map_err(store)?;
         if r.rows_affected() == 0 {
@@ -477,8 +442,8 @@ impl SessionStore for SqlStore {
     }
 
     async fn mark_installed(&self, id: &SessionId) -> Result<()> {
-        let mut tx = self.begin().await?;
-        self.mark_installed_in(&mut tx, id).await?;
+        let mut tx = self.db.begin().await?;
+        self.db.mark_installed_in(&mut tx, id).await?;
         tx.commit().await
     }
 
@@ -490,17 +455,21 @@ impl SessionStore for SqlStore {
         now: u64,
         ttl: u64,
     ) -> Result<Reservation> {
-        let mut tx = self.begin().await?;
-        let record = self.load_locked(&mut tx, id).await?;
-        let r = self.reserve_in(&mut tx, &record, calls, gas, now, ttl).await?;
-        tx.commit().await?;
-        Ok(r)
+        let begin = batch::Begin::new(*id, calls.to_vec(), gas, now, ttl, false);
+        match self.submit_begin(begin).await? {
+            Some(start) => Ok(start.reservation),
+            None => Err(Error::Store("a reservation was answered as a nonce lease".into())),
+        }
     }
 
     async fn settle(&self, reservation: &Reservation, spent: Option<&Spend>) -> Result<()> {
-        let mut tx = self.begin().await?;
-        self.settle_in(&mut tx, reservation, spent).await?;
-        tx.commit().await
+        let end = batch::End {
+            settled: vec![(reservation.clone(), spent.cloned())],
+            lease: None,
+            installed: None,
+            now: 0,
+        };
+        self.submit_end(end).await
     }
 
     async fn lease_nonce_key(
@@ -512,8 +481,8 @@ impl SessionStore for SqlStore {
         ttl: u64,
     ) -> Result<Option<NonceLease>> {
         for _ in 0..LEASE_TRIES {
-            let mut tx = self.begin().await?;
-            let lease = self.try_lease(&mut tx, account, chain_id, want, now, ttl).await?;
+            let mut tx = self.db.begin().await?;
+            let lease = self.db.try_lease(&mut tx, account, chain_id, want, now, ttl).await?;
             tx.commit().await?;
             if lease.is_some() || want.is_some() {
                 return Ok(lease);
@@ -524,12 +493,13 @@ impl SessionStore for SqlStore {
     }
 
     async fn release_nonce_key(&self, lease: &NonceLease) -> Result<()> {
-        let mut tx = self.begin().await?;
-        self.release_in(&mut tx, lease).await?;
+        let mut tx = self.db.begin().await?;
+        self.db.release_in(&mut tx, lease).await?;
         tx.commit().await
     }
 
-    /// One transaction: load (locked), reserve, lease.
+    /// With the other starts queued at the time, in one transaction: load (locked), reserve,
+    /// lease.
     async fn begin_call(
         &self,
         id: &SessionId,
@@ -537,28 +507,18 @@ impl SessionStore for SqlStore {
         now: u64,
         ttl: u64,
     ) -> Result<Option<CallStart>> {
-        for _ in 0..LEASE_TRIES {
-            let mut tx = self.begin().await?;
-            let record = self.load_locked(&mut tx, id).await?;
-            let reservation =
-                self.reserve_in(&mut tx, &record, calls, U256::ZERO, now, ttl).await?;
-            let s = &record.session;
-            let want = (!record.installed).then_some(0);
-            let Some(lease) =
-                self.try_lease(&mut tx, s.account, s.chain_id.to(), want, now, ttl).await?
-            else {
-                if want.is_some() {
-                    return Ok(None);
-                }
-                continue;
-            };
-            tx.commit().await?;
-            return Ok(Some(CallStart { record, reservation, lease }));
+        let begin = batch::Begin::new(*id, calls.to_vec(), U256::ZERO, now, ttl, true);
+        let Some(start) = self.submit_begin(begin).await? else { return Ok(None) };
+        match start.lease {
+            Some(lease) => {
+                Ok(Some(CallStart { record: start.record, reservation: start.reservation, lease }))
+            }
+            None => Err(Error::Store("a call began without a nonce lease".into())),
         }
-        Err(no_free_key())
     }
 
-    /// One transaction: settle, mark installed, release.
+    /// With the other ends queued at the time, in one transaction: settle, mark installed,
+    /// release.
     async fn end_call(
         &self,
         settled: &[(Reservation, Option<Spend>)],
@@ -566,54 +526,25 @@ impl SessionStore for SqlStore {
         installed: Option<&SessionId>,
         now: u64,
     ) -> Result<()> {
-        let mut tx = self.begin().await?;
-        // One read and one write of the session row, whatever was settled.
-        let charged: Vec<&Spend> = settled.iter().filter_map(|(_, s)| s.as_ref()).collect();
-        if let Some(first) = settled.first() {
-            let id = first.0.session_id;
-            if !charged.is_empty() || installed.is_some() {
-                let mut record = self.load_locked(&mut tx, &id).await?;
-                for s in &charged {
-                    record.add_spend(s);
-                }
-                let spent = json(&SpendJson::from(&record.spent()))?;
-                // The record itself changes only when the key was installed.
-                let query = if installed.is_some() && !record.installed {
-                    record.installed = true;
-                    sqlx::query("UPDATE sessions SET record = $1, spent = $2 WHERE id = $3")
-                        .bind(json(&record)?)
-                } else {
-                    sqlx::query("UPDATE sessions SET spent = $1 WHERE id = $2")
-                };
-                query.bind(spent).bind(id.to_string()).execute(&mut **tx).await.map_err(store)?;
-            }
-            // This call's reservations, and any lapsed ones of the session.
-            let ids: Vec<&str> = settled.iter().map(|(r, _)| r.id.as_str()).collect();
-            sqlx::query("DELETE FROM reservations WHERE session_id = $1 AND (expires_at <= $2 OR id = $3 OR id = $4)")
-                .bind(id.to_string())
-                .bind(i64::try_from(now).map_err(store)?)
-                .bind(ids[0].to_string())
-                .bind(ids.get(1).copied().unwrap_or(ids[0]).to_string())
-                .execute(&mut **tx)
-                .await
-                .map_err(store)?;
-            for extra in ids.iter().skip(2) {
-                sqlx::query("DELETE FROM reservations WHERE id = $1")
-                    .bind(extra.to_string())
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(store)?;
-            }
-        } else if let Some(id) = installed {
-            self.mark_installed_in(&mut tx, id).await?;
-        }
-        self.release_in(&mut tx, lease).await?;
-        tx.commit().await
+        let end = batch::End {
+            settled: settled.to_vec(),
+            lease: Some(lease.clone()),
+            installed: installed.copied(),
+            now,
+        };
+        self.submit_end(end).await
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn accounts_are_kept_in_lower_case() {
+        let a: alloy_primitives::Address =
+            "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed".parse().unwrap();
+        assert_eq!(super::account_text(&a), "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed");
+    }
+
     #[test]
     fn passwords_never_print() {
         assert_eq!(
