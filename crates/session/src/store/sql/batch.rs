@@ -16,7 +16,7 @@ use super::{
 use alloy_primitives::{Address, U256};
 use sesskey_account::Spend;
 use sesskey_types::{Call, SessionId};
-use sqlx::{AnyConnection, Connection, Executor, Row};
+use sqlx::{AnyConnection, Connection, Row};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use tokio::sync::{mpsc, oneshot};
 
@@ -425,27 +425,24 @@ impl Db {
         ops: &[Op],
         known: &mut Known,
     ) -> std::result::Result<Vec<Outcome>, Failure> {
-        let sqlite = self.engine == Engine::Sqlite;
         let mut outcomes: Vec<Option<Outcome>> = ops.iter().map(|_| None).collect();
+        let begin = match self.engine {
+            Engine::Sqlite => "BEGIN IMMEDIATE",
+            Engine::Postgres => "BEGIN",
+        };
 
         // One read: the sessions judged or changed (locked), the reservations of those
         // judged, and the keys leased on their accounts. A session seen before is known: its
         // account and whether it has budgets never change.
         let (ids, judged, accounts) = to_read(ops, known);
-        let reads = !(ids.is_empty() && judged.is_empty() && accounts.is_empty());
         let mut begun = false;
         let mut read = Read::default();
-        if reads {
-            let mut script = Script::default();
-            if sqlite {
-                script.statement("BEGIN IMMEDIATE".into());
-            } else {
-                conn.execute("BEGIN").await?;
-            }
+        if !(ids.is_empty() && judged.is_empty() && accounts.is_empty()) {
+            let mut script = Script::new(self.engine);
+            script.statement(begin.into());
             begun = true;
             read_rows(&mut script, self.engine, &ids, &judged, &accounts);
-            read =
-                parse_read(script.query().fetch_all(&mut *conn).await?, &ids, &judged, &accounts)?;
+            read = parse_read(script.fetch_all(conn).await?, &ids, &judged, &accounts)?;
         }
         if known.len() > MAX_KNOWN {
             known.clear();
@@ -467,10 +464,10 @@ impl Db {
             .filter(|a| !accounts.contains(a))
             .collect();
         if !first_seen.is_empty() {
-            let mut script = Script::default();
+            let mut script = Script::new(self.engine);
             let none = BTreeSet::new();
             read_rows(&mut script, self.engine, &none, &none, &first_seen);
-            let rows = script.query().fetch_all(&mut *conn).await?;
+            let rows = script.fetch_all(conn).await?;
             read.held.extend(parse_read(rows, &none, &none, &first_seen)?.held);
         }
 
@@ -485,50 +482,35 @@ impl Db {
         }
         let planned = start_calls(ops, &mut read, &mut outcomes);
 
-        // The writes, in order: what the ends free, the leases (a key another writer took
-        // since our read is not ours: that start goes round again), the reservations (only
-        // of starts that got their key), the sessions' spend and installed flag.
-        let mut writes = Statements::new(self.engine);
-        delete_reservations(writes.next(), &freed);
-        delete_leases(writes.next(), &freed.released);
+        // The writes, in order, and the commit, as one command: what the ends free, the
+        // leases (a key another writer took since our read is not ours: that start goes
+        // round again), the reservations (only of starts that got their key), the sessions'
+        // spend and installed flag.
+        let mut script = Script::new(self.engine);
+        delete_reservations(&mut script, &freed);
+        release_leases(&mut script, &freed.released);
         let lease_now = planned.iter().filter(|p| p.started.lease.is_some()).map(|p| p.now).min();
-        insert_leases(writes.next(), &planned, lease_now.unwrap_or(0));
-        insert_reservations(writes.next(), &planned);
-        update_sessions(writes.next(), &read.sessions)?;
+        insert_leases(&mut script, &planned, lease_now.unwrap_or(0));
+        insert_reservations(&mut script, &planned);
+        update_sessions(&mut script, &read.sessions)?;
+        if !begun && !script.is_empty() {
+            script.prepend(begin);
+            begun = true;
+        }
         let mut leased = HashSet::new();
-        let scripts = writes.into_scripts();
-        if sqlite {
-            let mut script = scripts.into_iter().next().unwrap_or_default();
-            if !begun && !script.is_empty() {
-                script.prepend("BEGIN IMMEDIATE");
-                begun = true;
-            }
-            if begun {
-                script.statement("COMMIT".into());
-            }
-            if !script.is_empty() {
-                for row in script.query().fetch_all(&mut *conn).await? {
-                    leased.insert(row.try_get::<String, _>("token")?);
-                }
-            }
-        } else {
-            if !begun && scripts.len() > 1 {
-                conn.execute("BEGIN").await?;
-                begun = true;
-            }
-            for script in scripts {
-                for row in script.query().fetch_all(&mut *conn).await? {
-                    leased.insert(row.try_get::<String, _>("token")?);
-                }
-            }
-            if begun {
-                conn.execute("COMMIT").await?;
+        if begun {
+            script.statement("COMMIT".into());
+            for row in script.fetch_all(conn).await? {
+                leased.insert(row.try_get::<String, _>("token")?);
             }
         }
         for p in planned {
             let got = p.started.lease.as_ref().is_none_or(|l| leased.contains(&l.token));
-            outcomes[p.op] =
-                Some(if got { Outcome::Began(Ok(Some(Box::new(p.started)))) } else { Outcome::Retry });
+            outcomes[p.op] = Some(if got {
+                Outcome::Began(Ok(Some(Box::new(p.started))))
+            } else {
+                Outcome::Retry
+            });
         }
         Ok(outcomes
             .into_iter()
@@ -627,33 +609,60 @@ enum Bind {
     Int(i64),
 }
 
-/// SQL text with `$n` placeholders, and their values: one statement, or (on SQLite) several
-/// run as one command.
-#[derive(Default)]
+/// SQL text and its values: one statement, or several run as one command.
+///
+/// On SQLite the values are bound (`$n` placeholders, numbered across the statements). On
+/// PostgreSQL, whose bound statements go one per round trip, the script is sent as one simple
+/// query instead, each text value written inside dollar quotes under a tag drawn at random for
+/// the script (a value that holds the tag refuses the script), each integer as its digits.
 struct Script {
     sql: String,
     binds: Vec<Bind>,
+    /// PostgreSQL: the dollar-quote tag.
+    tag: Option<String>,
+    /// A value held the tag.
+    tainted: bool,
 }
 
 impl Script {
-    /// Binds a text value: its placeholder.
-    fn text(&mut self, v: String) -> String {
-        self.binds.push(Bind::Text(v));
-        format!("${}", self.binds.len())
+    fn new(engine: Engine) -> Self {
+        let tag = match engine {
+            Engine::Sqlite => None,
+            Engine::Postgres => Some(format!("$sk{}$", random_id())),
+        };
+        Self { sql: String::new(), binds: vec![], tag, tainted: false }
     }
 
-    /// Binds an integer: its placeholder.
+    /// A text value: its placeholder, or its quoted literal.
+    fn text(&mut self, v: String) -> String {
+        match &self.tag {
+            Some(tag) => {
+                self.tainted |= v.contains(tag.as_str());
+                format!("{tag}{v}{tag}")
+            }
+            None => {
+                self.binds.push(Bind::Text(v));
+                format!("${}", self.binds.len())
+            }
+        }
+    }
+
+    /// An integer: its placeholder, or its digits.
     fn int(&mut self, v: i64) -> String {
+        if self.tag.is_some() {
+            return v.to_string();
+        }
         self.binds.push(Bind::Int(v));
         format!("${}", self.binds.len())
     }
 
-    /// Binds each text value: their placeholders, comma-separated.
+    /// Text values, comma-separated.
     fn texts(&mut self, vs: impl IntoIterator<Item = String>) -> String {
         vs.into_iter().map(|v| self.text(v)).collect::<Vec<_>>().join(", ")
     }
 
-    /// Appends a statement (text built here, with placeholders; never a value).
+    /// Appends a statement (built from fixed text and what [`text`](Self::text) and
+    /// [`int`](Self::int) answered).
     fn statement(&mut self, sql: String) {
         if !self.sql.is_empty() {
             self.sql.push_str(";\n");
@@ -661,7 +670,7 @@ impl Script {
         self.sql.push_str(&sql);
     }
 
-    /// Puts a statement without placeholders first.
+    /// Puts a statement without values first.
     fn prepend(&mut self, sql: &str) {
         self.sql = format!("{sql};\n{}", self.sql);
     }
@@ -670,41 +679,29 @@ impl Script {
         self.sql.is_empty()
     }
 
-    fn query(self) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(self.sql));
+    /// Runs it: the rows of every statement.
+    async fn fetch_all(
+        self,
+        conn: &mut AnyConnection,
+    ) -> std::result::Result<Vec<sqlx::any::AnyRow>, Failure> {
+        if self.tainted {
+            return Err(Failure {
+                message: "a value holds the script's quoting tag".into(),
+                transient: false,
+            });
+        }
+        let sql = sqlx::AssertSqlSafe(self.sql);
+        if self.tag.is_some() {
+            return Ok(sqlx::raw_sql(sql).fetch_all(&mut *conn).await?);
+        }
+        let mut q = sqlx::query(sql);
         for b in self.binds {
             q = match b {
                 Bind::Text(v) => q.bind(v),
                 Bind::Int(v) => q.bind(v),
             };
         }
-        q
-    }
-}
-
-/// The writes of a transaction: on SQLite one script, on PostgreSQL one per statement.
-struct Statements {
-    engine: Engine,
-    scripts: Vec<Script>,
-}
-
-impl Statements {
-    const fn new(engine: Engine) -> Self {
-        Self { engine, scripts: vec![] }
-    }
-
-    /// Where the next statement goes.
-    fn next(&mut self) -> &mut Script {
-        if self.engine == Engine::Postgres || self.scripts.is_empty() {
-            self.scripts.push(Script::default());
-        }
-        let last = self.scripts.len() - 1;
-        &mut self.scripts[last]
-    }
-
-    /// The scripts that hold a statement.
-    fn into_scripts(self) -> Vec<Script> {
-        self.scripts.into_iter().filter(|s| !s.is_empty()).collect()
+        Ok(q.fetch_all(&mut *conn).await?)
     }
 }
 
@@ -823,8 +820,9 @@ fn delete_reservations(s: &mut Script, freed: &Freed<'_>) {
     s.statement(sql);
 }
 
-/// Returns the leases `released` (each only while it is still its holder's).
-fn delete_leases(s: &mut Script, released: &[&NonceLease]) {
+/// Returns the leases `released` (each only while it is still its holder's). The row stays,
+/// lapsed, for the key's next lease to take over: updated in place, never a new index entry.
+fn release_leases(s: &mut Script, released: &[&NonceLease]) {
     if released.is_empty() {
         return;
     }
@@ -838,7 +836,7 @@ fn delete_leases(s: &mut Script, released: &[&NonceLease]) {
             s.text(l.token.clone())
         ));
     }
-    s.statement(format!("DELETE FROM nonce_leases WHERE {}", conds.join(" OR ")));
+    s.statement(format!("UPDATE nonce_leases SET expires_at = 0 WHERE {}", conds.join(" OR ")));
 }
 
 /// Inserts the planned leases, taking over any that lapsed by `now`; answers the tokens of

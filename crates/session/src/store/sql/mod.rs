@@ -352,7 +352,8 @@ impl Db {
 
     async fn release_in(&self, tx: &mut Tx, lease: &NonceLease) -> Result<()> {
         sqlx::query(
-            "DELETE FROM nonce_leases WHERE account = $1 AND chain_id = $2 AND nonce_key = $3 AND token = $4",
+            "UPDATE nonce_leases SET expires_at = 0 \
+             WHERE account = $1 AND chain_id = $2 AND nonce_key = $3 AND token = $4",
         )
         .bind(account_text(&lease.account))
         .bind(i64::try_from(lease.chain_id).map_err(store)?)
