@@ -6,6 +6,7 @@ use sesskey_session::{
     Error, JsonFolder, MemoryStore, Session, SessionStore, SqlStore, StoredSession,
 };
 use sesskey_types::{Call, ContractAccess, NativeTokenTransfer, Permission, SessionId};
+use std::future::Future;
 use std::sync::Arc;
 
 fn session(id: u8, allowance: u64) -> Session {
@@ -24,6 +25,11 @@ fn session(id: u8, allowance: u64) -> Session {
         ],
         owner_signature: FixedBytes::repeat_byte(3),
     }
+}
+
+/// A session on a fresh account: a shared server keeps the leases of earlier runs.
+fn fresh(id: u8, allowance: u64) -> Session {
+    Session { account: Address::from(rand::random::<[u8; 20]>()), ..session(id, allowance) }
 }
 
 fn pay(wei: u64) -> Vec<Call> {
@@ -199,5 +205,144 @@ async fn a_json_folder_is_imported_once() {
     folder.save(&StoredSession::new(session(41, 100))).unwrap();
     assert_eq!(store.import_folder(&folder).await.unwrap(), 0, "imported once");
     assert!(dir.join(format!("{}.json", old.session.session_id)).exists(), "left as it was");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The SQL store's writer commits the starts and ends that queue up together: each caller
+/// still gets its own answer. Many at once on four sessions: one far over its allowance, one
+/// revoked, one unknown, one fine. `salt` keeps runs on a shared server apart.
+async fn batched_answers_stay_their_callers(store: Arc<SqlStore>, salt: u8) {
+    let ok = fresh(salt, 1_000);
+    let poor = fresh(salt.wrapping_add(1), 5);
+    let revoked = fresh(salt.wrapping_add(2), 1_000);
+    let unknown = fresh(salt.wrapping_add(3), 1_000);
+    for s in [&ok, &poor, &revoked, &unknown] {
+        let _ = store.remove(&s.session_id).await;
+    }
+    for s in [&ok, &poor, &revoked] {
+        let mut record = StoredSession::new(s.clone());
+        record.installed = true;
+        store.save(&record).await.unwrap();
+    }
+    store.mark_revoked(&revoked.session_id).await.unwrap();
+    let tasks: Vec<_> = (0..40u64)
+        .map(|i| {
+            let store = store.clone();
+            let id = [&ok, &poor, &revoked, &unknown][(i % 4) as usize].session_id;
+            tokio::spawn(async move { (i % 4, store.begin_call(&id, &pay(10), 6_000, 60).await) })
+        })
+        .collect();
+    let mut keys = vec![];
+    for t in tasks {
+        match t.await.unwrap() {
+            (0, Ok(Some(start))) => keys.push(start.lease.key),
+            (1, Err(Error::Preflight(_))) | (2, Err(Error::Revoked(_))) => {}
+            (3, Err(Error::Store(e))) => assert!(e.contains("no session"), "{e}"),
+            (kind, other) => panic!("session kind {kind}: {other:?}"),
+        }
+    }
+    assert_eq!(keys.len(), 10);
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 10, "every granted call holds its own key");
+    // The ten starts reserved 100 of the 1000.
+    let over = store.reserve(&ok.session_id, &pay(901), U256::ZERO, 6_000, 60).await;
+    assert!(matches!(over, Err(Error::Preflight(_))), "{over:?}");
+    store.reserve(&ok.session_id, &pay(900), U256::ZERO, 6_000, 60).await.unwrap();
+    for s in [&ok, &poor, &revoked] {
+        store.remove(&s.session_id).await.unwrap();
+    }
+}
+
+/// A caller that goes away while its start is queued gets nothing, and holds nothing: what the
+/// writer granted it is given back (here the first op's key, which the next start needs).
+async fn a_caller_gone_holds_nothing(store: Arc<SqlStore>, salt: u8) {
+    let s = fresh(salt, 1_000);
+    let _ = store.remove(&s.session_id).await;
+    store.save(&StoredSession::new(s.clone())).await.unwrap();
+    // Polled once (which queues the start), then dropped.
+    let calls = pay(1);
+    let mut gone = Box::pin(store.begin_call(&s.session_id, &calls, 7_000, 600));
+    let polled = gone.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+    drop(gone);
+    if let std::task::Poll::Ready(answered) = polled {
+        // Answered within its first poll (the writer was that quick): give it back by hand.
+        let start = answered.unwrap().unwrap();
+        store.end_call(&[(start.reservation, None)], &start.lease, None, 7_000).await.unwrap();
+    }
+    // The next start may share the orphan's transaction (and find the key held): it asks
+    // again, as the service does. The clock stands still, so only the give-back frees it.
+    let mut next = None;
+    for _ in 0..50 {
+        next = store.begin_call(&s.session_id, &pay(1), 7_000, 600).await.unwrap();
+        if next.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let next = next.expect("the first op's key was given back");
+    assert_eq!(next.lease.key, 0);
+    store.end_call(&[(next.reservation, None)], &next.lease, None, 7_000).await.unwrap();
+    store.remove(&s.session_id).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sqlite_writer_answers_each_caller() {
+    let dir = temp_dir("sqlite-batch");
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = Arc::new(SqlStore::sqlite(&dir.join("sessions.db")).await.unwrap());
+    batched_answers_stay_their_callers(store.clone(), 50).await;
+    a_caller_gone_holds_nothing(store, 60).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_postgres_writer_answers_each_caller() {
+    if let Some(store) = postgres().await {
+        let store = Arc::new(store);
+        batched_answers_stay_their_callers(store.clone(), 70).await;
+        a_caller_gone_holds_nothing(store, 80).await;
+    }
+}
+
+/// A session row whose text no longer parses fails the calls on that session, with what is
+/// wrong, and no other: the other calls of the same transaction go through.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_damaged_row_fails_only_its_own_calls() {
+    let dir = temp_dir("sqlite-damaged");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("sessions.db");
+    let store = Arc::new(SqlStore::sqlite(&path).await.unwrap());
+    let (good, bad) = (session(90, 1_000), session(91, 1_000));
+    for s in [&good, &bad] {
+        let mut record = StoredSession::new(s.clone());
+        record.installed = true;
+        store.save(&record).await.unwrap();
+    }
+    // Damage one row behind the store's back.
+    {
+        use sqlx::Connection;
+        let mut conn =
+            sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+        sqlx::query("UPDATE sessions SET record = '{\"session\": 7' WHERE id = $1")
+            .bind(bad.session_id.to_string())
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let tasks: Vec<_> = (0..12u64)
+        .map(|i| {
+            let store = store.clone();
+            let id = if i % 2 == 0 { good.session_id } else { bad.session_id };
+            tokio::spawn(async move { (i % 2, store.begin_call(&id, &pay(1), 8_000, 60).await) })
+        })
+        .collect();
+    for t in tasks {
+        match t.await.unwrap() {
+            (0, Ok(Some(_))) => {}
+            (1, Err(Error::Store(e))) => assert!(e.contains("damaged session row"), "{e}"),
+            (kind, other) => panic!("{kind}: {other:?}"),
+        }
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -991,3 +991,34 @@ const MAX_KNOWN: usize = 100_000;
 fn time(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Engine, Script};
+
+    #[test]
+    fn postgres_values_are_quoted_under_the_scripts_tag() {
+        let mut s = Script::new(Engine::Postgres);
+        let tag = s.tag.clone().unwrap();
+        assert!(tag.starts_with("$sk") && tag.ends_with('$'));
+        assert_eq!(s.text("it's $1; DROP".into()), format!("{tag}it's $1; DROP{tag}"));
+        assert_eq!(s.int(-7), "-7");
+        assert!(s.binds.is_empty() && !s.tainted);
+        // A value that holds the tag would end the quote: the script is refused.
+        s.text(format!("x{tag}; DELETE FROM sessions; --"));
+        assert!(s.tainted);
+        assert_ne!(Script::new(Engine::Postgres).tag, Some(tag), "a tag per script");
+    }
+
+    #[test]
+    fn sqlite_values_are_bound() {
+        let mut s = Script::new(Engine::Sqlite);
+        assert_eq!(s.text("a".into()), "$1");
+        assert_eq!(s.int(2), "$2");
+        assert_eq!(s.texts(["b".to_string(), "c".to_string()]), "$3, $4");
+        s.statement("SELECT 1".into());
+        s.statement("SELECT 2".into());
+        s.prepend("BEGIN IMMEDIATE");
+        assert_eq!(s.sql, "BEGIN IMMEDIATE;\nSELECT 1;\nSELECT 2");
+    }
+}
