@@ -17,7 +17,7 @@ use alloy_primitives::{Address, U256};
 use sesskey_account::Spend;
 use sesskey_types::{Call, SessionId};
 use sqlx::{AnyConnection, Connection, Row};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use tokio::sync::{mpsc, oneshot};
 
 /// At most this many starts and ends in one transaction.
@@ -157,8 +157,14 @@ pub(super) async fn start(db: Db, own: Option<&str>) -> Result<mpsc::Sender<Op>>
 /// only user of its pool).
 async fn writer(db: Db, mut rx: mpsc::Receiver<Op>, keep: bool) {
     let mut again: Vec<Op> = vec![];
-    let mut state =
-        State { known: Known::new(), conn: None, keep, used: std::time::Instant::now() };
+    let mut state = State {
+        known: Known::new(),
+        conn: None,
+        keep,
+        used: std::time::Instant::now(),
+        statements: Statements::new(db.engine),
+        prepared: false,
+    };
     loop {
         if again.is_empty() {
             match rx.recv().await {
@@ -398,21 +404,36 @@ impl Db {
                 Err(_) => {
                     conn.close_on_drop();
                     drop(conn);
+                    state.prepared = false;
                     self.pool.acquire().await?
                 }
             },
             Some(conn) => conn,
-            None => self.pool.acquire().await?,
+            None => {
+                state.prepared = false;
+                self.pool.acquire().await?
+            }
         };
         let _turn = match self.engine {
             Engine::Sqlite => Some(self.writer.lock().await),
             Engine::Postgres => None,
         };
-        let result = self.apply_on(&mut conn, ops, &mut state.known).await;
+        let result = async {
+            if !state.prepared && self.engine == Engine::Postgres {
+                let sql = sqlx::AssertSqlSafe(state.statements.prepare());
+                sqlx::raw_sql(sql).execute(&mut *conn).await?;
+            }
+            state.prepared = true;
+            self.apply_on(&mut conn, &state.statements, ops, &mut state.known).await
+        }
+        .await;
         if result.is_err() {
             // A transaction may be left open on it: never reuse it.
             conn.close_on_drop();
-        } else if state.keep {
+            state.prepared = false;
+        } else if !state.keep {
+            state.prepared = false;
+        } else {
             state.conn = Some(conn);
             state.used = std::time::Instant::now();
         }
@@ -422,6 +443,7 @@ impl Db {
     async fn apply_on(
         &self,
         conn: &mut AnyConnection,
+        statements: &Statements,
         ops: &[Op],
         known: &mut Known,
     ) -> std::result::Result<Vec<Outcome>, Failure> {
@@ -439,9 +461,9 @@ impl Db {
         let mut read = Read::default();
         if !(ids.is_empty() && judged.is_empty() && accounts.is_empty()) {
             let mut script = Script::new(self.engine);
-            script.statement(begin.into());
+            script.plain(begin);
             begun = true;
-            read_rows(&mut script, self.engine, &ids, &judged, &accounts);
+            read_rows(&mut script, statements, &ids, &judged, &accounts)?;
             read = parse_read(script.fetch_all(conn).await?, &ids, &judged, &accounts)?;
         }
         if known.len() > MAX_KNOWN {
@@ -466,7 +488,7 @@ impl Db {
         if !first_seen.is_empty() {
             let mut script = Script::new(self.engine);
             let none = BTreeSet::new();
-            read_rows(&mut script, self.engine, &none, &none, &first_seen);
+            read_rows(&mut script, statements, &none, &none, &first_seen)?;
             let rows = script.fetch_all(conn).await?;
             read.held.extend(parse_read(rows, &none, &none, &first_seen)?.held);
         }
@@ -487,19 +509,14 @@ impl Db {
         // round again), the reservations (only of starts that got their key), the sessions'
         // spend and installed flag.
         let mut script = Script::new(self.engine);
-        delete_reservations(&mut script, &freed);
-        release_leases(&mut script, &freed.released);
-        let lease_now = planned.iter().filter(|p| p.started.lease.is_some()).map(|p| p.now).min();
-        insert_leases(&mut script, &planned, lease_now.unwrap_or(0));
-        insert_reservations(&mut script, &planned);
-        update_sessions(&mut script, &read.sessions)?;
+        write_rows(&mut script, statements, &freed, &planned, &read.sessions)?;
         if !begun && !script.is_empty() {
             script.prepend(begin);
             begun = true;
         }
         let mut leased = HashSet::new();
         if begun {
-            script.statement("COMMIT".into());
+            script.plain("COMMIT");
             for row in script.fetch_all(conn).await? {
                 leased.insert(row.try_get::<String, _>("token")?);
             }
@@ -603,21 +620,144 @@ fn start_calls(ops: &[Op], read: &mut Read, outcomes: &mut [Option<Outcome>]) ->
     planned
 }
 
-/// A value bound to a statement.
-enum Bind {
+/// The writer's statements, fixed text for each engine. Each takes its lists as one JSON
+/// array: SQLite reads it with `json_each`, PostgreSQL with `json_array_elements`. SQLite
+/// runs them with bound values (numbered across a command of several); PostgreSQL prepares
+/// them once per connection and runs them by name, as a simple query of several.
+struct Statements {
+    /// The sessions (`$1`, locked), the reservations of the sessions `$2`, and the leases of
+    /// the accounts `$3`, as one result (`kind`, then columns `a`, `b`, `c`, `x`, `y`, `z`).
+    read: String,
+    /// Deletes the reservations `$1`, and those of the sessions `$2` lapsed by `$3`.
+    free: String,
+    /// Returns the leases `$1` (`a`ccount, `c`hain, `k`ey, `t`oken), each only while it is
+    /// still its holder's: the row stays, lapsed, for the key's next lease to take over.
+    release: String,
+    /// Leases the keys `$1` (with when each lapses, `e`), taking over any lapsed by `$2`:
+    /// the tokens of those that are now ours.
+    lease: String,
+    /// Inserts the reservations `$1` (`i`d, `s`ession, s`p`end, `e`xpiry), each only if the
+    /// lease it names (if any) is its own.
+    reserve: String,
+    /// Sets the spent amounts `$1` (`i`d, s`p`ent) and, where given, the record (`r`).
+    spend: String,
+}
+
+/// The PostgreSQL names of the statements, in [`Statements::all`] order.
+const NAMES: [&str; 6] = ["sk_read", "sk_free", "sk_release", "sk_lease", "sk_reserve", "sk_spend"];
+
+impl Statements {
+    fn new(engine: Engine) -> Self {
+        // `list`: in a JSON array of text; `field_list`: in one field of a JSON array of
+        // objects; `each`: the objects. PostgreSQL compares against an array, so that its
+        // prepared (generic) plans look the keys up in the index whatever the table's size.
+        type Render = fn(&str) -> String;
+        type RenderField = fn(&str, &str) -> String;
+        let (list, field_list, each, lock): (Render, RenderField, Render, &str) = match engine {
+            Engine::Sqlite => (
+                |p| format!("IN (SELECT value FROM json_each({p}))"),
+                |p, f| format!("IN (SELECT value->>'{f}' FROM json_each({p}))"),
+                |p| format!("json_each({p})"),
+                "",
+            ),
+            Engine::Postgres => (
+                |p| {
+                    format!(
+                        "= ANY(ARRAY(SELECT value FROM json_array_elements_text(CAST({p} AS json)) AS j(value)))"
+                    )
+                },
+                |p, f| {
+                    format!(
+                        "= ANY(ARRAY(SELECT value->>'{f}' FROM json_array_elements(CAST({p} AS json)) AS j(value)))"
+                    )
+                },
+                |p| format!("json_array_elements(CAST({p} AS json)) AS j(value)"),
+                " FOR UPDATE",
+            ),
+        };
+        Self {
+            read: format!(
+                "WITH s AS (SELECT id, record, spent, revoked FROM sessions WHERE id {} ORDER BY id{lock}) \
+                 SELECT 's' AS kind, id AS a, record AS b, spent AS c, revoked AS x, \
+                 CAST(0 AS BIGINT) AS y, CAST(0 AS BIGINT) AS z FROM s \
+                 UNION ALL SELECT 'r', id, session_id, spend, expires_at, CAST(0 AS BIGINT), \
+                 CAST(0 AS BIGINT) FROM reservations WHERE session_id {} \
+                 UNION ALL SELECT 'l', account, token, CAST(NULL AS TEXT), chain_id, nonce_key, \
+                 expires_at FROM nonce_leases WHERE account {}",
+                list("$1"),
+                list("$2"),
+                list("$3")
+            ),
+            free: format!(
+                "DELETE FROM reservations WHERE id {} OR (session_id {} AND expires_at <= $3)",
+                list("$1"),
+                list("$2")
+            ),
+            release: format!(
+                "UPDATE nonce_leases SET expires_at = 0 WHERE account {} \
+                 AND (account, chain_id, nonce_key, token) IN \
+                 (SELECT value->>'a', CAST(value->>'c' AS BIGINT), CAST(value->>'k' AS BIGINT), \
+                 value->>'t' FROM {})",
+                field_list("$1", "a"),
+                each("$1")
+            ),
+            lease: format!(
+                "INSERT INTO nonce_leases (account, chain_id, nonce_key, token, expires_at) \
+                 SELECT value->>'a', CAST(value->>'c' AS BIGINT), CAST(value->>'k' AS BIGINT), \
+                 value->>'t', CAST(value->>'e' AS BIGINT) FROM {} WHERE true \
+                 ON CONFLICT (account, chain_id, nonce_key) \
+                 DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at \
+                 WHERE nonce_leases.expires_at <= $2 RETURNING token",
+                each("$1")
+            ),
+            reserve: format!(
+                "INSERT INTO reservations (id, session_id, spend, expires_at) \
+                 SELECT value->>'i', value->>'s', value->>'p', CAST(value->>'e' AS BIGINT) FROM {} \
+                 WHERE value->>'t' IS NULL OR EXISTS (SELECT 1 FROM nonce_leases l \
+                 WHERE l.account = value->>'a' AND l.chain_id = CAST(value->>'c' AS BIGINT) \
+                 AND l.nonce_key = CAST(value->>'k' AS BIGINT) AND l.token = value->>'t')",
+                each("$1")
+            ),
+            spend: format!(
+                "UPDATE sessions SET \
+                 spent = COALESCE((SELECT value->>'p' FROM {each} WHERE value->>'i' = sessions.id), spent), \
+                 record = COALESCE((SELECT value->>'r' FROM {each} WHERE value->>'i' = sessions.id), record) \
+                 WHERE id {}",
+                field_list("$1", "i"),
+                each = each("$1")
+            ),
+        }
+    }
+
+    fn all(&self) -> [&str; 6] {
+        [&self.read, &self.free, &self.release, &self.lease, &self.reserve, &self.spend]
+    }
+
+    /// PostgreSQL: prepares every statement on a connection, as one simple query.
+    fn prepare(&self) -> String {
+        NAMES
+            .iter()
+            .zip(self.all())
+            .map(|(name, sql)| format!("PREPARE {name} AS {sql}"))
+            .collect::<Vec<_>>()
+            .join(";\n")
+    }
+}
+
+/// A value a statement takes.
+enum Arg {
     Text(String),
     Int(i64),
 }
 
-/// SQL text and its values: one statement, or several run as one command.
+/// Statements and their values, run as one command.
 ///
-/// On SQLite the values are bound (`$n` placeholders, numbered across the statements). On
-/// PostgreSQL, whose bound statements go one per round trip, the script is sent as one simple
-/// query instead, each text value written inside dollar quotes under a tag drawn at random for
-/// the script (a value that holds the tag refuses the script), each integer as its digits.
+/// On SQLite the values are bound (the statements' `$n` numbered across the command). On PostgreSQL the command is a simple query of `EXECUTE`s of the prepared
+/// statements, each text value written in dollar quotes under a tag drawn at random for the
+/// script (a value that holds the tag refuses the script), each integer as its digits.
 struct Script {
     sql: String,
-    binds: Vec<Bind>,
+    binds: Vec<Arg>,
     /// PostgreSQL: the dollar-quote tag.
     tag: Option<String>,
     /// A value held the tag.
@@ -633,41 +773,36 @@ impl Script {
         Self { sql: String::new(), binds: vec![], tag, tainted: false }
     }
 
-    /// A text value: its placeholder, or its quoted literal.
-    fn text(&mut self, v: String) -> String {
-        match &self.tag {
-            Some(tag) => {
-                self.tainted |= v.contains(tag.as_str());
-                format!("{tag}{v}{tag}")
-            }
-            None => {
-                self.binds.push(Bind::Text(v));
-                format!("${}", self.binds.len())
-            }
-        }
-    }
-
-    /// An integer: its placeholder, or its digits.
-    fn int(&mut self, v: i64) -> String {
-        if self.tag.is_some() {
-            return v.to_string();
-        }
-        self.binds.push(Bind::Int(v));
-        format!("${}", self.binds.len())
-    }
-
-    /// Text values, comma-separated.
-    fn texts(&mut self, vs: impl IntoIterator<Item = String>) -> String {
-        vs.into_iter().map(|v| self.text(v)).collect::<Vec<_>>().join(", ")
-    }
-
-    /// Appends a statement (built from fixed text and what [`text`](Self::text) and
-    /// [`int`](Self::int) answered).
-    fn statement(&mut self, sql: String) {
+    /// Appends a statement without values.
+    fn plain(&mut self, sql: &str) {
         if !self.sql.is_empty() {
             self.sql.push_str(";\n");
         }
-        self.sql.push_str(&sql);
+        self.sql.push_str(sql);
+    }
+
+    /// Appends statement `which` of `statements` with `args`.
+    fn run(&mut self, statements: &Statements, which: usize, args: Vec<Arg>) {
+        match self.tag.clone() {
+            Some(tag) => {
+                let args: Vec<String> = args
+                    .into_iter()
+                    .map(|a| match a {
+                        Arg::Text(v) => {
+                            self.tainted |= v.contains(tag.as_str());
+                            format!("{tag}{v}{tag}")
+                        }
+                        Arg::Int(v) => v.to_string(),
+                    })
+                    .collect();
+                self.plain(&format!("EXECUTE {}({})", NAMES[which], args.join(", ")));
+            }
+            None => {
+                let sql = numbered(statements.all()[which], self.binds.len());
+                self.plain(&sql);
+                self.binds.extend(args);
+            }
+        }
     }
 
     /// Puts a statement without values first.
@@ -697,54 +832,55 @@ impl Script {
         let mut q = sqlx::query(sql);
         for b in self.binds {
             q = match b {
-                Bind::Text(v) => q.bind(v),
-                Bind::Int(v) => q.bind(v),
+                Arg::Text(v) => q.bind(v),
+                Arg::Int(v) => q.bind(v),
             };
         }
         Ok(q.fetch_all(&mut *conn).await?)
     }
 }
 
-/// The read of a transaction: the sessions `ids` (locked, in id order), the reservations of
-/// the sessions `judged`, and the keys leased on `accounts` (every chain), as one result.
+/// A statement's `$1`, `$2`, … renumbered from `offset + 1`: the values of all the statements
+/// of one SQLite command are numbered together. (`$NNN` is a name to SQLite, which sqlx reads
+/// as the value's number; `?NNN` would be a slot number, and leave the slots before it
+/// unnamed, which sqlx fills in order.)
+fn numbered(sql: &str, offset: usize) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            let mut n = 0usize;
+            while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
+                n = n * 10 + d as usize;
+                chars.next();
+            }
+            out.push_str(&format!("${}", n + offset));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A JSON array of `items`.
+fn json_list<T: serde::Serialize>(items: &[T]) -> std::result::Result<Arg, Failure> {
+    Ok(Arg::Text(serde_json::to_string(items).map_err(store)?))
+}
+
+/// The read of a transaction: the sessions `ids` (locked), the reservations of the sessions
+/// `judged`, and the keys leased on `accounts`.
 fn read_rows(
     s: &mut Script,
-    engine: Engine,
+    statements: &Statements,
     ids: &BTreeSet<SessionId>,
     judged: &BTreeSet<SessionId>,
     accounts: &BTreeSet<Address>,
-) {
-    let mut with = String::new();
-    let mut branches = vec![];
-    if !ids.is_empty() {
-        let lock = if engine == Engine::Postgres { " FOR UPDATE" } else { "" };
-        let list = s.texts(ids.iter().map(ToString::to_string));
-        with = format!(
-            "WITH s AS (SELECT id, record, spent, revoked FROM sessions WHERE id IN ({list}) ORDER BY id{lock}) "
-        );
-        branches.push(
-            "SELECT 's' AS kind, id AS a, record AS b, spent AS c, revoked AS x, \
-             CAST(0 AS BIGINT) AS y, CAST(0 AS BIGINT) AS z FROM s"
-                .to_string(),
-        );
-    }
-    if !judged.is_empty() {
-        let list = s.texts(judged.iter().map(ToString::to_string));
-        branches.push(format!(
-            "SELECT 'r' AS kind, id AS a, session_id AS b, spend AS c, expires_at AS x, \
-             CAST(0 AS BIGINT) AS y, CAST(0 AS BIGINT) AS z FROM reservations WHERE session_id IN ({list})"
-        ));
-    }
-    if !accounts.is_empty() {
-        let list = s.texts(accounts.iter().map(account_text));
-        branches.push(format!(
-            "SELECT 'l' AS kind, account AS a, token AS b, CAST(NULL AS TEXT) AS c, \
-             chain_id AS x, nonce_key AS y, expires_at AS z FROM nonce_leases WHERE account IN ({list})"
-        ));
-    }
-    if !branches.is_empty() {
-        s.statement(format!("{with}{}", branches.join(" UNION ALL ")));
-    }
+) -> std::result::Result<(), Failure> {
+    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    let judged: Vec<String> = judged.iter().map(ToString::to_string).collect();
+    let accounts: Vec<String> = accounts.iter().map(account_text).collect();
+    s.run(statements, 0, vec![json_list(&ids)?, json_list(&judged)?, json_list(&accounts)?]);
+    Ok(())
 }
 
 /// What [`read_rows`] read. A row that does not parse is kept as the error it is, for the ops
@@ -805,136 +941,95 @@ fn parse_read(
     Ok(read)
 }
 
-/// Deletes the reservations the ends gave back, and their sessions' lapsed ones.
-fn delete_reservations(s: &mut Script, freed: &Freed<'_>) {
-    if freed.gone.is_empty() {
-        return;
-    }
-    let mut sql =
-        format!("DELETE FROM reservations WHERE id IN ({})", s.texts(freed.gone.iter().cloned()));
-    if !freed.lapsed.is_empty() {
-        let list = s.texts(freed.lapsed.iter().map(ToString::to_string));
-        let by = s.int(int(freed.by));
-        sql.push_str(&format!(" OR (session_id IN ({list}) AND expires_at <= {by})"));
-    }
-    s.statement(sql);
+#[derive(serde::Serialize)]
+struct LeaseRow<'a> {
+    a: String,
+    c: i64,
+    k: i64,
+    t: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    e: Option<i64>,
 }
 
-/// Returns the leases `released` (each only while it is still its holder's). The row stays,
-/// lapsed, for the key's next lease to take over: updated in place, never a new index entry.
-fn release_leases(s: &mut Script, released: &[&NonceLease]) {
-    if released.is_empty() {
-        return;
+impl<'a> LeaseRow<'a> {
+    fn of(l: &'a NonceLease, expires: Option<u64>) -> Self {
+        Self {
+            a: account_text(&l.account),
+            c: int(l.chain_id),
+            k: int(l.key),
+            t: &l.token,
+            e: expires.map(int),
+        }
     }
-    let mut conds = vec![];
-    for l in released {
-        conds.push(format!(
-            "(account = {} AND chain_id = {} AND nonce_key = {} AND token = {})",
-            s.text(account_text(&l.account)),
-            s.int(int(l.chain_id)),
-            s.int(int(l.key)),
-            s.text(l.token.clone())
-        ));
-    }
-    s.statement(format!("UPDATE nonce_leases SET expires_at = 0 WHERE {}", conds.join(" OR ")));
 }
 
-/// Inserts the planned leases, taking over any that lapsed by `now`; answers the tokens of
-/// those that are now ours.
-fn insert_leases(s: &mut Script, planned: &[Planned], now: u64) {
-    let mut leases: Vec<(&NonceLease, u64)> =
-        planned.iter().filter_map(|p| p.started.lease.as_ref().map(|l| (l, p.expires))).collect();
-    if leases.is_empty() {
-        return;
+/// The writes of a transaction, in order: what the ends free, the leases (a key another
+/// writer took since our read is not ours: that start goes round again), the reservations
+/// (only of starts that got their key), the sessions' spend and installed flag.
+fn write_rows(
+    s: &mut Script,
+    statements: &Statements,
+    freed: &Freed<'_>,
+    planned: &[Planned],
+    sessions: &Sessions,
+) -> std::result::Result<(), Failure> {
+    if !freed.gone.is_empty() {
+        let gone: Vec<&String> = freed.gone.iter().collect();
+        let lapsed: Vec<String> = freed.lapsed.iter().map(ToString::to_string).collect();
+        s.run(statements, 1, vec![json_list(&gone)?, json_list(&lapsed)?, Arg::Int(int(freed.by))]);
+    }
+    if !freed.released.is_empty() {
+        let rows: Vec<LeaseRow<'_>> = freed.released.iter().map(|l| LeaseRow::of(l, None)).collect();
+        s.run(statements, 2, vec![json_list(&rows)?]);
     }
     // In key order, so that two writers never wait on each other's rows crosswise.
-    leases.sort_by_key(|(l, _)| (l.account, l.chain_id, l.key));
-    let mut rows = vec![];
-    for (l, expires) in leases {
-        rows.push(format!(
-            "({}, {}, {}, {}, {})",
-            s.text(account_text(&l.account)),
-            s.int(int(l.chain_id)),
-            s.int(int(l.key)),
-            s.text(l.token.clone()),
-            s.int(int(expires))
-        ));
+    let mut leases: Vec<(&NonceLease, u64, u64)> = planned
+        .iter()
+        .filter_map(|p| p.started.lease.as_ref().map(|l| (l, p.expires, p.now)))
+        .collect();
+    leases.sort_by_key(|(l, _, _)| (l.account, l.chain_id, l.key));
+    if let Some(now) = leases.iter().map(|(_, _, now)| *now).min() {
+        let rows: Vec<LeaseRow<'_>> =
+            leases.iter().map(|(l, expires, _)| LeaseRow::of(l, Some(*expires))).collect();
+        s.run(statements, 3, vec![json_list(&rows)?, Arg::Int(int(now))]);
     }
-    let now = s.int(int(now));
-    s.statement(format!(
-        "INSERT INTO nonce_leases (account, chain_id, nonce_key, token, expires_at) VALUES {} \
-         ON CONFLICT (account, chain_id, nonce_key) \
-         DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at \
-         WHERE nonce_leases.expires_at <= {now} RETURNING token",
-        rows.join(", ")
-    ));
-}
-
-/// Inserts the reservations of the planned starts with budgets, each only if its start got
-/// its key.
-fn insert_reservations(s: &mut Script, planned: &[Planned]) {
-    let mut rows = vec![];
+    let mut reservations = vec![];
     for p in planned.iter().filter(|p| p.started.record.session.policy().has_budgets()) {
         let r = &p.started.reservation;
-        let Ok(spend) = serde_json::to_string(&SpendJson::from(&r.spend)) else { continue };
-        let mut row = format!(
-            "SELECT {}, {}, {}, {}",
-            s.text(r.id.clone()),
-            s.text(r.session_id.to_string()),
-            s.text(spend),
-            s.int(int(p.expires))
-        );
-        if let Some(l) = &p.started.lease {
-            row.push_str(&format!(
-                " WHERE EXISTS (SELECT 1 FROM nonce_leases WHERE account = {} AND chain_id = {} \
-                 AND nonce_key = {} AND token = {})",
-                s.text(account_text(&l.account)),
-                s.int(int(l.chain_id)),
-                s.int(int(l.key)),
-                s.text(l.token.clone())
-            ));
+        let mut row = serde_json::json!({
+            "i": r.id,
+            "s": r.session_id.to_string(),
+            "p": serde_json::to_string(&SpendJson::from(&r.spend)).map_err(store)?,
+            "e": int(p.expires),
+        });
+        if let (Some(l), Some(obj)) = (&p.started.lease, row.as_object_mut()) {
+            obj.insert("a".into(), account_text(&l.account).into());
+            obj.insert("c".into(), int(l.chain_id).into());
+            obj.insert("k".into(), int(l.key).into());
+            obj.insert("t".into(), l.token.clone().into());
         }
-        rows.push(row);
+        reservations.push(row);
     }
-    if !rows.is_empty() {
-        s.statement(format!(
-            "INSERT INTO reservations (id, session_id, spend, expires_at) {}",
-            rows.join(" UNION ALL ")
-        ));
+    if !reservations.is_empty() {
+        s.run(statements, 4, vec![json_list(&reservations)?]);
     }
-}
-
-/// Writes back what the ends changed: the spent amounts, and the record where a key got
-/// installed. One statement for every session.
-fn update_sessions(s: &mut Script, sessions: &Sessions) -> std::result::Result<(), Failure> {
-    let changed: BTreeMap<SessionId, &Locked> = sessions
-        .iter()
-        .filter_map(|(id, r)| r.as_ref().ok().map(|r| (*id, r)))
-        .filter(|(_, r)| r.spent_changed || r.record_changed)
-        .collect();
-    if changed.is_empty() {
-        return Ok(());
-    }
-    let mut spent_cases = String::new();
-    let mut record_cases = String::new();
-    let mut ids = vec![];
-    for (id, row) in &changed {
-        let at = s.text(id.to_string());
-        let spent =
-            s.text(serde_json::to_string(&SpendJson::from(&row.record.spent())).map_err(store)?);
-        spent_cases.push_str(&format!(" WHEN {at} THEN {spent}"));
-        if row.record_changed {
-            let record = s.text(serde_json::to_string(&row.record).map_err(store)?);
-            record_cases.push_str(&format!(" WHEN {at} THEN {record}"));
+    let mut changed = vec![];
+    for (id, row) in sessions.iter().filter_map(|(id, r)| r.as_ref().ok().map(|r| (id, r))) {
+        if !(row.spent_changed || row.record_changed) {
+            continue;
         }
-        ids.push(at);
+        let mut entry = serde_json::json!({
+            "i": id.to_string(),
+            "p": serde_json::to_string(&SpendJson::from(&row.record.spent())).map_err(store)?,
+        });
+        if let (true, Some(obj)) = (row.record_changed, entry.as_object_mut()) {
+            obj.insert("r".into(), serde_json::to_string(&row.record).map_err(store)?.into());
+        }
+        changed.push(entry);
     }
-    let mut sql = format!("UPDATE sessions SET spent = CASE id{spent_cases} ELSE spent END");
-    if !record_cases.is_empty() {
-        sql.push_str(&format!(", record = CASE id{record_cases} ELSE record END"));
+    if !changed.is_empty() {
+        s.run(statements, 5, vec![json_list(&changed)?]);
     }
-    sql.push_str(&format!(" WHERE id IN ({})", ids.join(", ")));
-    s.statement(sql);
     Ok(())
 }
 
@@ -974,6 +1069,9 @@ struct State {
     /// Its connection, when it keeps it.
     conn: Option<sqlx::pool::PoolConnection<sqlx::Any>>,
     keep: bool,
+    /// The statements, and whether the connection has them prepared (PostgreSQL).
+    statements: Statements,
+    prepared: bool,
     /// When it last used its connection.
     used: std::time::Instant,
 }
@@ -994,31 +1092,34 @@ fn time(v: i64) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{Engine, Script};
+    use super::{numbered, Arg, Engine, Script, Statements};
 
     #[test]
     fn postgres_values_are_quoted_under_the_scripts_tag() {
+        let statements = Statements::new(Engine::Postgres);
         let mut s = Script::new(Engine::Postgres);
         let tag = s.tag.clone().unwrap();
         assert!(tag.starts_with("$sk") && tag.ends_with('$'));
-        assert_eq!(s.text("it's $1; DROP".into()), format!("{tag}it's $1; DROP{tag}"));
-        assert_eq!(s.int(-7), "-7");
+        s.run(&statements, 1, vec![Arg::Text("it's $1; DROP".into()), Arg::Text("[]".into()), Arg::Int(-7)]);
+        assert_eq!(s.sql, format!("EXECUTE sk_free({tag}it's $1; DROP{tag}, {tag}[]{tag}, -7)"));
         assert!(s.binds.is_empty() && !s.tainted);
         // A value that holds the tag would end the quote: the script is refused.
-        s.text(format!("x{tag}; DELETE FROM sessions; --"));
+        s.run(&statements, 2, vec![Arg::Text(format!("x{tag}; DELETE FROM sessions; --"))]);
         assert!(s.tainted);
         assert_ne!(Script::new(Engine::Postgres).tag, Some(tag), "a tag per script");
+        assert!(statements.prepare().starts_with("PREPARE sk_read AS WITH s AS"));
     }
 
     #[test]
-    fn sqlite_values_are_bound() {
+    fn sqlite_values_are_bound_in_order() {
+        let statements = Statements::new(Engine::Sqlite);
         let mut s = Script::new(Engine::Sqlite);
-        assert_eq!(s.text("a".into()), "$1");
-        assert_eq!(s.int(2), "$2");
-        assert_eq!(s.texts(["b".to_string(), "c".to_string()]), "$3, $4");
-        s.statement("SELECT 1".into());
-        s.statement("SELECT 2".into());
-        s.prepend("BEGIN IMMEDIATE");
-        assert_eq!(s.sql, "BEGIN IMMEDIATE;\nSELECT 1;\nSELECT 2");
+        s.plain("BEGIN IMMEDIATE");
+        s.run(&statements, 3, vec![Arg::Text("[]".into()), Arg::Int(5)]);
+        assert!(s.sql.starts_with("BEGIN IMMEDIATE;\nINSERT INTO nonce_leases"));
+        s.run(&statements, 5, vec![Arg::Text("[]".into())]);
+        assert!(s.sql.contains("<= $2 RETURNING") && s.sql.matches("json_each($3)").count() == 3);
+        assert_eq!(s.binds.len(), 3);
+        assert_eq!(numbered("a = $1 AND b <= $12, '$x' $1", 4), "a = $5 AND b <= $16, '$x' $5");
     }
 }
