@@ -346,3 +346,44 @@ async fn a_damaged_row_fails_only_its_own_calls() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Two stores on one SQLite file, as two processes would be: each writer judges on what it
+/// read last only while the other has written nothing since; what one reserves or leases, the
+/// other sees.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_processes_on_one_sqlite_file_share_budgets_and_keys() {
+    let dir = temp_dir("sqlite-two");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("sessions.db");
+    let a = SqlStore::sqlite(&path).await.unwrap();
+    let b = SqlStore::sqlite(&path).await.unwrap();
+    let mut record = StoredSession::new(fresh(95, 100));
+    record.installed = true;
+    let id = record.session.session_id;
+    a.save(&record).await.unwrap();
+    // Reservations alone (no key to collide on): `a` has read the session when `b` reserves.
+    let r60 = a.reserve(&id, &pay(60), U256::ZERO, 9_000, 60).await.unwrap();
+    let r30 = b.reserve(&id, &pay(30), U256::ZERO, 9_000, 60).await.unwrap();
+    let over = a.reserve(&id, &pay(20), U256::ZERO, 9_000, 60).await;
+    assert!(matches!(over, Err(Error::Preflight(_))), "60 + 30 + 20 > 100: {over:?}");
+    // `b` settles what it reserved: `a` sees the spend.
+    b.settle(&r30, Some(&r30.spend)).await.unwrap();
+    a.settle(&r60, None).await.unwrap();
+    let r70 = a.reserve(&id, &pay(70), U256::ZERO, 9_000, 60).await.unwrap();
+    let over = a.reserve(&id, &pay(1), U256::ZERO, 9_000, 60).await;
+    assert!(matches!(over, Err(Error::Preflight(_))), "30 spent + 70 reserved: {over:?}");
+    assert_eq!(b.load(&id).await.unwrap().spent_native, U256::from(30));
+    a.settle(&r70, None).await.unwrap();
+    // Calls: one key each.
+    let first = a.begin_call(&id, &pay(10), 9_000, 60).await.unwrap().unwrap();
+    let second = b.begin_call(&id, &pay(10), 9_000, 60).await.unwrap().unwrap();
+    let third = a.begin_call(&id, &pay(10), 9_000, 60).await.unwrap().unwrap();
+    let mut keys = vec![first.lease.key, second.lease.key, third.lease.key];
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 3, "one key each");
+    for (store, start) in [(&a, first), (&b, second), (&a, third)] {
+        store.end_call(&[(start.reservation, None)], &start.lease, None, 9_000).await.unwrap();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -162,7 +162,9 @@ async fn writer(db: Db, mut rx: mpsc::Receiver<Op>, keep: bool) {
         conn: None,
         keep,
         used: std::time::Instant::now(),
-        statements: Statements::new(db.engine),
+        statements: Statements::new(db.engine, false),
+        guarded: Statements::new(db.engine, true),
+        cache: None,
         prepared: false,
     };
     loop {
@@ -424,7 +426,7 @@ impl Db {
                 sqlx::raw_sql(sql).execute(&mut *conn).await?;
             }
             state.prepared = true;
-            self.apply_on(&mut conn, &state.statements, ops, &mut state.known).await
+            self.apply_on(&mut conn, ops, state).await
         }
         .await;
         if result.is_err() {
@@ -443,36 +445,65 @@ impl Db {
     async fn apply_on(
         &self,
         conn: &mut AnyConnection,
-        statements: &Statements,
         ops: &[Op],
-        known: &mut Known,
+        state: &mut State,
     ) -> std::result::Result<Vec<Outcome>, Failure> {
-        let mut outcomes: Vec<Option<Outcome>> = ops.iter().map(|_| None).collect();
-        let begin = match self.engine {
-            Engine::Sqlite => "BEGIN IMMEDIATE",
-            Engine::Postgres => "BEGIN",
-        };
-
-        // One read: the sessions judged or changed (locked), the reservations of those
+        let sqlite = self.engine == Engine::Sqlite;
+        // What to read: the sessions judged or changed (locked), the reservations of those
         // judged, and the keys leased on their accounts. A session seen before is known: its
         // account and whether it has budgets never change.
-        let (ids, judged, accounts) = to_read(ops, known);
+        let (ids, judged, accounts) = to_read(ops, &state.known);
+
+        // SQLite, all of it in the writer's cache: judged on it, written in one command that
+        // applies only if no other connection has committed since the cache was read.
+        if let Some(cache) = state.cache.as_ref().filter(|c| c.covers(&ids, &judged, &accounts)) {
+            let version = cache.version;
+            let read = cache.read_of(&ids, &judged, &accounts);
+            let mut script = Script::guarded(version);
+            script.plain("BEGIN IMMEDIATE");
+            script.plain(VERSION);
+            let done = self
+                .decide(conn, &state.guarded, ops, &state.known, read, script, (true, true))
+                .await?;
+            if done.version == Some(version) {
+                if let Some(cache) = state.cache.as_mut() {
+                    cache.absorb(&done, &BTreeSet::new(), &BTreeSet::new());
+                }
+                if done.retried {
+                    state.cache = None;
+                }
+                return Ok(done.outcomes);
+            }
+            // Another connection wrote: nothing was; read it all again.
+            state.cache = None;
+        }
+
         let mut begun = false;
         let mut read = Read::default();
+        let mut version = None;
         if !(ids.is_empty() && judged.is_empty() && accounts.is_empty()) {
             let mut script = Script::new(self.engine);
-            script.plain(begin);
+            script.plain(if sqlite { "BEGIN IMMEDIATE" } else { "BEGIN" });
+            if sqlite {
+                script.plain(VERSION);
+            }
             begun = true;
-            read_rows(&mut script, statements, &ids, &judged, &accounts)?;
-            read = parse_read(script.fetch_all(conn).await?, &ids, &judged, &accounts)?;
+            read_rows(&mut script, &state.statements, &ids, &judged, &accounts)?;
+            let mut rows = script.fetch_all(conn).await?;
+            if sqlite && !rows.is_empty() {
+                version = Some(rows.remove(0).try_get::<i64, _>("v")?);
+            }
+            read = parse_read(rows, &ids, &judged, &accounts)?;
         }
-        if known.len() > MAX_KNOWN {
-            known.clear();
+        if state.known.len() > MAX_KNOWN {
+            state.known.clear();
+            state.cache = None;
         }
         for (id, row) in &read.sessions {
             if let Ok(row) = row {
                 let s = &row.record.session;
-                known
+                state
+                    .known
                     .insert(*id, Session { account: s.account, budgets: s.policy().has_budgets() });
             }
         }
@@ -480,7 +511,7 @@ impl Db {
         let first_seen: BTreeSet<Address> = ops
             .iter()
             .filter_map(|op| match op {
-                Op::Begin(b, _) if b.lease => known.get(&b.id).map(|k| k.account),
+                Op::Begin(b, _) if b.lease => state.known.get(&b.id).map(|k| k.account),
                 _ => None,
             })
             .filter(|a| !accounts.contains(a))
@@ -488,51 +519,116 @@ impl Db {
         if !first_seen.is_empty() {
             let mut script = Script::new(self.engine);
             let none = BTreeSet::new();
-            read_rows(&mut script, statements, &none, &none, &first_seen)?;
+            read_rows(&mut script, &state.statements, &none, &none, &first_seen)?;
             let rows = script.fetch_all(conn).await?;
             read.held.extend(parse_read(rows, &none, &none, &first_seen)?.held);
         }
+        let script = Script::new(self.engine);
+        let mut done = self
+            .decide(conn, &state.statements, ops, &state.known, read, script, (begun, false))
+            .await?;
+        if sqlite {
+            done.version = version;
+            let mut cache = match state.cache.take() {
+                Some(cache) if Some(cache.version) == version => cache,
+                _ => Cache::new(version),
+            };
+            if cache.sessions.len() > MAX_KNOWN || done.retried || version.is_none() {
+                cache = Cache::new(version);
+            }
+            let accounts: BTreeSet<Address> = accounts.union(&first_seen).copied().collect();
+            cache.absorb(&done, &judged, &accounts);
+            state.cache = version.map(|_| cache);
+        }
+        Ok(done.outcomes)
+    }
 
-        // Ends first: what they give back is free for the starts.
+    /// Judges `ops` on `read` and writes what they do with `statements`, after what `script`
+    /// holds already: the ends first (what they give back is free for the starts), then the
+    /// starts one after the other, then the writes and the commit, as one command. With
+    /// `begun`, the transaction is open (or opens in `script`); with `versioned`, `script`
+    /// reads the data version first.
+    #[allow(clippy::too_many_arguments)]
+    async fn decide(
+        &self,
+        conn: &mut AnyConnection,
+        statements: &Statements,
+        ops: &[Op],
+        known: &Known,
+        mut read: Read,
+        mut script: Script,
+        (mut begun, versioned): (bool, bool),
+    ) -> std::result::Result<Done, Failure> {
+        let mut outcomes: Vec<Option<Outcome>> = ops.iter().map(|_| None).collect();
         let freed = settle_ends(ops, &mut read.sessions, known, &mut outcomes);
         let tokens: HashSet<&str> = freed.released.iter().map(|l| l.token.as_str()).collect();
         for keys in read.held.values_mut() {
             keys.retain(|k| !tokens.contains(k.token.as_str()));
         }
-        for list in read.reserved.values_mut().filter_map(|l| l.as_mut().ok()) {
-            list.retain(|r| !freed.gone.contains(&r.id));
+        for (id, list) in read.reserved.iter_mut() {
+            if let Ok(list) = list {
+                let lapsed = freed.lapsed.contains(id);
+                list.retain(|r| !(freed.gone.contains(&r.id) || lapsed && r.expires <= freed.by));
+            }
         }
         let planned = start_calls(ops, &mut read, &mut outcomes);
 
-        // The writes, in order, and the commit, as one command: what the ends free, the
-        // leases (a key another writer took since our read is not ours: that start goes
-        // round again), the reservations (only of starts that got their key), the sessions'
-        // spend and installed flag.
-        let mut script = Script::new(self.engine);
+        // The writes: what the ends free, the leases (a key another writer took since our
+        // read is not ours: that start goes round again), the reservations (only of starts
+        // that got their key), the sessions' spend and installed flag.
         write_rows(&mut script, statements, &freed, &planned, &read.sessions)?;
         if !begun && !script.is_empty() {
-            script.prepend(begin);
+            script.prepend(match self.engine {
+                Engine::Sqlite => "BEGIN IMMEDIATE",
+                Engine::Postgres => "BEGIN",
+            });
             begun = true;
         }
         let mut leased = HashSet::new();
+        let mut version = None;
         if begun {
             script.plain("COMMIT");
-            for row in script.fetch_all(conn).await? {
+            let mut rows = script.fetch_all(conn).await?.into_iter();
+            if versioned {
+                version = rows.next().map(|r| r.try_get::<i64, _>("v")).transpose()?;
+            }
+            for row in rows {
                 leased.insert(row.try_get::<String, _>("token")?);
             }
         }
+        let mut granted = vec![];
+        let mut retried = false;
         for p in planned {
             let got = p.started.lease.as_ref().is_none_or(|l| leased.contains(&l.token));
+            if got {
+                if let Some(l) = &p.started.lease {
+                    granted.push((l.clone(), p.expires));
+                }
+            } else {
+                retried = true;
+            }
             outcomes[p.op] = Some(if got {
                 Outcome::Began(Ok(Some(Box::new(p.started))))
             } else {
                 Outcome::Retry
             });
         }
-        Ok(outcomes
+        let outcomes = outcomes
             .into_iter()
             .map(|o| o.unwrap_or(Outcome::Ended(Err(Error::Store("an op went unanswered".into())))))
-            .collect())
+            .collect();
+        let released =
+            freed.released.iter().map(|l| (l.account, l.chain_id, l.token.clone())).collect();
+        Ok(Done {
+            outcomes,
+            read,
+            granted,
+            retried,
+            version,
+            gone: freed.gone,
+            lapsed: (freed.lapsed, freed.by),
+            released,
+        })
     }
 }
 
@@ -647,7 +743,16 @@ struct Statements {
 const NAMES: [&str; 6] = ["sk_read", "sk_free", "sk_release", "sk_lease", "sk_reserve", "sk_spend"];
 
 impl Statements {
-    fn new(engine: Engine) -> Self {
+    fn new(engine: Engine, guarded: bool) -> Self {
+        // `guard(n)`: SQLite, the writes of a transaction judged on the writer's cache apply
+        // only if no other connection has committed since (`$n`: the data version then).
+        let guard = |n: usize| {
+            if guarded {
+                format!(" AND (SELECT data_version FROM pragma_data_version) = ${n}")
+            } else {
+                String::new()
+            }
+        };
         // `list`: in a JSON array of text; `field_list`: in one field of a JSON array of
         // objects; `each`: the objects. PostgreSQL compares against an array, so that its
         // prepared (generic) plans look the keys up in the index whatever the table's size.
@@ -689,41 +794,46 @@ impl Statements {
                 list("$3")
             ),
             free: format!(
-                "DELETE FROM reservations WHERE id {} OR (session_id {} AND expires_at <= $3)",
+                "DELETE FROM reservations WHERE (id {} OR (session_id {} AND expires_at <= $3)){}",
                 list("$1"),
-                list("$2")
+                list("$2"),
+                guard(4)
             ),
             release: format!(
                 "UPDATE nonce_leases SET expires_at = 0 WHERE account {} \
                  AND (account, chain_id, nonce_key, token) IN \
                  (SELECT value->>'a', CAST(value->>'c' AS BIGINT), CAST(value->>'k' AS BIGINT), \
-                 value->>'t' FROM {})",
+                 value->>'t' FROM {}){}",
                 field_list("$1", "a"),
-                each("$1")
+                each("$1"),
+                guard(2)
             ),
             lease: format!(
                 "INSERT INTO nonce_leases (account, chain_id, nonce_key, token, expires_at) \
                  SELECT value->>'a', CAST(value->>'c' AS BIGINT), CAST(value->>'k' AS BIGINT), \
-                 value->>'t', CAST(value->>'e' AS BIGINT) FROM {} WHERE true \
+                 value->>'t', CAST(value->>'e' AS BIGINT) FROM {} WHERE true{} \
                  ON CONFLICT (account, chain_id, nonce_key) \
                  DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at \
                  WHERE nonce_leases.expires_at <= $2 RETURNING token",
-                each("$1")
+                each("$1"),
+                guard(3)
             ),
             reserve: format!(
                 "INSERT INTO reservations (id, session_id, spend, expires_at) \
                  SELECT value->>'i', value->>'s', value->>'p', CAST(value->>'e' AS BIGINT) FROM {} \
-                 WHERE value->>'t' IS NULL OR EXISTS (SELECT 1 FROM nonce_leases l \
+                 WHERE (value->>'t' IS NULL OR EXISTS (SELECT 1 FROM nonce_leases l \
                  WHERE l.account = value->>'a' AND l.chain_id = CAST(value->>'c' AS BIGINT) \
-                 AND l.nonce_key = CAST(value->>'k' AS BIGINT) AND l.token = value->>'t')",
-                each("$1")
+                 AND l.nonce_key = CAST(value->>'k' AS BIGINT) AND l.token = value->>'t')){}",
+                each("$1"),
+                guard(2)
             ),
             spend: format!(
                 "UPDATE sessions SET \
                  spent = COALESCE((SELECT value->>'p' FROM {each} WHERE value->>'i' = sessions.id), spent), \
                  record = COALESCE((SELECT value->>'r' FROM {each} WHERE value->>'i' = sessions.id), record) \
-                 WHERE id {}",
+                 WHERE id {}{}",
                 field_list("$1", "i"),
+                guard(2),
                 each = each("$1")
             ),
         }
@@ -762,6 +872,8 @@ struct Script {
     tag: Option<String>,
     /// A value held the tag.
     tainted: bool,
+    /// SQLite: the data version the writes are guarded by (they take it last).
+    guard: Option<i64>,
 }
 
 impl Script {
@@ -770,7 +882,12 @@ impl Script {
             Engine::Sqlite => None,
             Engine::Postgres => Some(format!("$sk{}$", random_id())),
         };
-        Self { sql: String::new(), binds: vec![], tag, tainted: false }
+        Self { sql: String::new(), binds: vec![], tag, tainted: false, guard: None }
+    }
+
+    /// SQLite: writes that apply only while the data version is `version`.
+    fn guarded(version: i64) -> Self {
+        Self { guard: Some(version), ..Self::new(Engine::Sqlite) }
     }
 
     /// Appends a statement without values.
@@ -801,6 +918,9 @@ impl Script {
                 let sql = numbered(statements.all()[which], self.binds.len());
                 self.plain(&sql);
                 self.binds.extend(args);
+                if let (Some(version), true) = (self.guard, which > 0) {
+                    self.binds.push(Arg::Int(version));
+                }
             }
         }
     }
@@ -979,7 +1099,8 @@ fn write_rows(
         s.run(statements, 1, vec![json_list(&gone)?, json_list(&lapsed)?, Arg::Int(int(freed.by))]);
     }
     if !freed.released.is_empty() {
-        let rows: Vec<LeaseRow<'_>> = freed.released.iter().map(|l| LeaseRow::of(l, None)).collect();
+        let rows: Vec<LeaseRow<'_>> =
+            freed.released.iter().map(|l| LeaseRow::of(l, None)).collect();
         s.run(statements, 2, vec![json_list(&rows)?]);
     }
     // In key order, so that two writers never wait on each other's rows crosswise.
@@ -1033,6 +1154,145 @@ fn write_rows(
     Ok(())
 }
 
+/// SQLite: the data version (the first row of a command that reads it).
+const VERSION: &str = "SELECT data_version AS v FROM pragma_data_version";
+
+/// What a transaction did.
+struct Done {
+    outcomes: Vec<Outcome>,
+    /// What it read, as it left it.
+    read: Read,
+    /// The leases it took, with when each lapses.
+    granted: Vec<(NonceLease, u64)>,
+    /// A start did not get the key it was judged to get.
+    retried: bool,
+    /// SQLite: the data version it was judged at.
+    version: Option<i64>,
+    /// The reservations the ends freed: these ids, and those of the sessions `lapsed` by
+    /// `by`; and the leases they returned (account, chain, token).
+    gone: HashSet<String>,
+    lapsed: (BTreeSet<SessionId>, u64),
+    released: Vec<(Address, u64, String)>,
+}
+
+/// SQLite: sessions, reservations and leases as the writer last read and wrote them, which is
+/// how the database holds them while no other connection commits (`PRAGMA data_version`
+/// stays `version`). Writes judged on it are guarded by that version.
+struct Cache {
+    version: i64,
+    sessions: HashMap<SessionId, StoredSession>,
+    /// Every reservation of these sessions.
+    reserved: HashMap<SessionId, Vec<Reserved>>,
+    /// Accounts whose every lease is in `held`.
+    accounts: HashSet<Address>,
+    held: HashMap<(Address, u64), Vec<Held>>,
+}
+
+impl Cache {
+    fn new(version: Option<i64>) -> Self {
+        Self {
+            version: version.unwrap_or_default(),
+            sessions: HashMap::new(),
+            reserved: HashMap::new(),
+            accounts: HashSet::new(),
+            held: HashMap::new(),
+        }
+    }
+
+    /// Whether it holds all a transaction reads.
+    fn covers(
+        &self,
+        ids: &BTreeSet<SessionId>,
+        judged: &BTreeSet<SessionId>,
+        accounts: &BTreeSet<Address>,
+    ) -> bool {
+        ids.iter().all(|id| self.sessions.contains_key(id))
+            && judged.iter().all(|id| self.reserved.contains_key(id))
+            && accounts.iter().all(|a| self.accounts.contains(a))
+    }
+
+    /// What a transaction would read.
+    fn read_of(
+        &self,
+        ids: &BTreeSet<SessionId>,
+        judged: &BTreeSet<SessionId>,
+        accounts: &BTreeSet<Address>,
+    ) -> Read {
+        let mut read = Read::default();
+        for id in ids {
+            if let Some(record) = self.sessions.get(id) {
+                let locked =
+                    Locked { record: record.clone(), spent_changed: false, record_changed: false };
+                read.sessions.insert(*id, Ok(locked));
+            }
+        }
+        for id in judged {
+            if let Some(list) = self.reserved.get(id) {
+                read.reserved.insert(*id, Ok(list.clone()));
+            }
+        }
+        for ((account, chain), list) in &self.held {
+            if accounts.contains(account) {
+                read.held.insert((*account, *chain), list.clone());
+            }
+        }
+        read
+    }
+
+    /// Takes in what a committed transaction left: the rows it read whole (the sessions, the
+    /// reservations of those `judged`, the leases of `accounts`) as it changed them.
+    fn absorb(&mut self, done: &Done, judged: &BTreeSet<SessionId>, accounts: &BTreeSet<Address>) {
+        for (id, row) in &done.read.sessions {
+            match row {
+                Ok(row) => {
+                    self.sessions.insert(*id, row.record.clone());
+                }
+                Err(_) => {
+                    self.sessions.remove(id);
+                }
+            }
+        }
+        for id in judged {
+            self.reserved.entry(*id).or_default();
+        }
+        // What the ends freed, on sessions and accounts this transaction may not have read.
+        let (lapsed, by) = &done.lapsed;
+        for id in lapsed {
+            if let Some(list) = self.reserved.get_mut(id) {
+                list.retain(|r| !done.gone.contains(&r.id) && r.expires > *by);
+            }
+        }
+        for (account, chain, token) in &done.released {
+            if let Some(list) = self.held.get_mut(&(*account, *chain)) {
+                list.retain(|h| &h.token != token);
+            }
+        }
+        for (id, list) in &done.read.reserved {
+            match list {
+                Ok(list) => {
+                    self.reserved.insert(*id, list.clone());
+                }
+                Err(_) => {
+                    self.reserved.remove(id);
+                }
+            }
+        }
+        self.accounts.extend(accounts.iter().copied());
+        for ((account, chain), list) in &done.read.held {
+            if self.accounts.contains(account) {
+                self.held.insert((*account, *chain), list.clone());
+            }
+        }
+        for (lease, expires) in &done.granted {
+            if self.accounts.contains(&lease.account) {
+                let list = self.held.entry((lease.account, lease.chain_id)).or_default();
+                list.retain(|h| h.key != lease.key);
+                list.push(Held { key: lease.key, token: lease.token.clone(), expires: *expires });
+            }
+        }
+    }
+}
+
 /// What one transaction read.
 #[derive(Default)]
 struct Read {
@@ -1044,6 +1304,7 @@ struct Read {
 }
 
 /// A reservation row.
+#[derive(Clone)]
 struct Reserved {
     id: String,
     spend: Spend,
@@ -1051,6 +1312,7 @@ struct Reserved {
 }
 
 /// A nonce lease row.
+#[derive(Clone)]
 struct Held {
     key: u64,
     token: String,
@@ -1072,6 +1334,9 @@ struct State {
     /// The statements, and whether the connection has them prepared (PostgreSQL).
     statements: Statements,
     prepared: bool,
+    /// SQLite: the writes guarded by the data version, and what they are judged on.
+    guarded: Statements,
+    cache: Option<Cache>,
     /// When it last used its connection.
     used: std::time::Instant,
 }
@@ -1096,11 +1361,15 @@ mod tests {
 
     #[test]
     fn postgres_values_are_quoted_under_the_scripts_tag() {
-        let statements = Statements::new(Engine::Postgres);
+        let statements = Statements::new(Engine::Postgres, false);
         let mut s = Script::new(Engine::Postgres);
         let tag = s.tag.clone().unwrap();
         assert!(tag.starts_with("$sk") && tag.ends_with('$'));
-        s.run(&statements, 1, vec![Arg::Text("it's $1; DROP".into()), Arg::Text("[]".into()), Arg::Int(-7)]);
+        s.run(
+            &statements,
+            1,
+            vec![Arg::Text("it's $1; DROP".into()), Arg::Text("[]".into()), Arg::Int(-7)],
+        );
         assert_eq!(s.sql, format!("EXECUTE sk_free({tag}it's $1; DROP{tag}, {tag}[]{tag}, -7)"));
         assert!(s.binds.is_empty() && !s.tainted);
         // A value that holds the tag would end the quote: the script is refused.
@@ -1112,7 +1381,7 @@ mod tests {
 
     #[test]
     fn sqlite_values_are_bound_in_order() {
-        let statements = Statements::new(Engine::Sqlite);
+        let statements = Statements::new(Engine::Sqlite, false);
         let mut s = Script::new(Engine::Sqlite);
         s.plain("BEGIN IMMEDIATE");
         s.run(&statements, 3, vec![Arg::Text("[]".into()), Arg::Int(5)]);
