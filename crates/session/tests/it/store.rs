@@ -387,3 +387,19 @@ async fn two_processes_on_one_sqlite_file_share_budgets_and_keys() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// An in-memory SQLite database has one connection, which the writer shares with the store's
+/// other methods: what they write, the writer sees.
+#[tokio::test]
+async fn an_in_memory_sqlite_store_sees_its_own_saves() {
+    let store = SqlStore::connect("sqlite::memory:").await.unwrap();
+    let record = StoredSession::new(fresh(97, 100));
+    let id = record.session.session_id;
+    store.save(&record).await.unwrap();
+    let r = store.reserve(&id, &pay(60), U256::ZERO, 10_000, 60).await.unwrap();
+    store.settle(&r, Some(&r.spend)).await.unwrap();
+    assert!(store.reserve(&id, &pay(41), U256::ZERO, 10_000, 60).await.is_err());
+    // Saved afresh (nothing spent): the whole allowance is there again.
+    store.save(&record).await.unwrap();
+    store.reserve(&id, &pay(100), U256::ZERO, 10_000, 60).await.unwrap();
+}

@@ -455,7 +455,10 @@ impl Db {
         let (ids, judged, accounts) = to_read(ops, &state.known);
 
         // SQLite, all of it in the writer's cache: judged on it, written in one command that
-        // applies only if no other connection has committed since the cache was read.
+        // applies only if no other connection has committed since the cache was read. (Only
+        // a writer with a connection of its own keeps a cache: the data version does not move
+        // for commits on the writer's own connection, which an in-memory database shares with
+        // the store's other methods.)
         if let Some(cache) = state.cache.as_ref().filter(|c| c.covers(&ids, &judged, &accounts)) {
             let version = cache.version;
             let read = cache.read_of(&ids, &judged, &accounts);
@@ -538,7 +541,7 @@ impl Db {
             }
             let accounts: BTreeSet<Address> = accounts.union(&first_seen).copied().collect();
             cache.absorb(&done, &judged, &accounts);
-            state.cache = version.map(|_| cache);
+            state.cache = version.filter(|_| state.keep).map(|_| cache);
         }
         Ok(done.outcomes)
     }
