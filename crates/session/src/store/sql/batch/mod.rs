@@ -1,0 +1,799 @@
+//! Group commit. The calls' starts and ends that reach a [`SqlStore`] while its writer is busy
+//! wait in a queue, then go together in one transaction, however many there are: one read
+//! (the sessions, locked; their reservations; their accounts' leases), judged in memory (ends
+//! first, then each start against what the earlier ones took), then the writes and the commit
+//! as one command. Each caller gets its own answer after the commit (so what it was told is
+//! durable), and a refusal (an allowance, a revoked session, a held key, a damaged row) is that
+//! caller's alone. A caller gone before its answer holds nothing: what it was granted is given
+//! back in the next transaction.
+//!
+//! On SQLite, the writer keeps what it read and wrote ([`cache`]) and judges on it while no
+//! other connection has committed, its writes guarded by the data version, so that a
+//! transaction is one command. On PostgreSQL its statements are prepared once per connection
+//! ([`statements`]). A lease that another process took between our read and our insert sends
+//! its start round again, in the next transaction; a transaction that PostgreSQL aborted for a
+//! deadlock or a serialization failure is run again whole.
+
+use super::{
+    judge, no_free_key, random_id, unknown, Db, Engine, Error, NonceLease, Reservation, Result,
+    SqlStore, StoredSession, LEASE_TRIES,
+};
+use alloy_primitives::{Address, U256};
+use sesskey_account::Spend;
+use sesskey_types::{Call, SessionId};
+use sqlx::{AnyConnection, Connection, Row};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use tokio::sync::{mpsc, oneshot};
+
+mod cache;
+mod statements;
+
+use cache::{Cache, Read, Reserved};
+use statements::{parse_read, read_rows, write_rows, Script, Statements, VERSION};
+
+/// At most this many starts and ends in one transaction.
+const MAX_BATCH: usize = 64;
+
+/// How many times a transaction PostgreSQL aborted (deadlock, serialization) is run again.
+const TRANSIENT_TRIES: usize = 3;
+
+/// A call's start ([`SessionStore::begin_call`](crate::SessionStore::begin_call)), or a reservation alone ([`SessionStore::reserve`](crate::SessionStore::reserve)).
+#[derive(Debug)]
+pub(super) struct Begin {
+    id: SessionId,
+    calls: Vec<Call>,
+    gas: U256,
+    now: u64,
+    ttl: u64,
+    /// Lease a nonce key too.
+    lease: bool,
+    /// Transactions it already went through without getting its key.
+    tries: usize,
+}
+
+impl Begin {
+    pub(super) const fn new(
+        id: SessionId,
+        calls: Vec<Call>,
+        gas: U256,
+        now: u64,
+        ttl: u64,
+        lease: bool,
+    ) -> Self {
+        Self { id, calls, gas, now, ttl, lease, tries: 0 }
+    }
+}
+
+/// A call's end ([`SessionStore::end_call`](crate::SessionStore::end_call)), or a settlement alone ([`SessionStore::settle`](crate::SessionStore::settle)).
+#[derive(Debug)]
+pub(super) struct End {
+    pub(super) settled: Vec<(Reservation, Option<Spend>)>,
+    pub(super) lease: Option<NonceLease>,
+    pub(super) installed: Option<SessionId>,
+    /// The caller's clock: the session's reservations lapsed by then are deleted.
+    pub(super) now: u64,
+}
+
+/// What a begin got.
+#[derive(Debug)]
+pub(super) struct Started {
+    pub(super) record: StoredSession,
+    pub(super) reservation: Reservation,
+    pub(super) lease: Option<NonceLease>,
+}
+
+/// `None`: the first op's key (0) is held by another call.
+type BeginReply = oneshot::Sender<Result<Option<Started>>>;
+
+/// A request to the writer task.
+#[derive(Debug)]
+pub(super) enum Op {
+    Begin(Begin, BeginReply),
+    End(End, oneshot::Sender<Result<()>>),
+}
+
+/// What a transaction did for one op.
+enum Outcome {
+    Began(Result<Option<Box<Started>>>),
+    Ended(Result<()>),
+    /// Another writer took the key chosen for it: go round again.
+    Retry,
+}
+
+/// Why a whole transaction failed.
+struct Failure {
+    message: String,
+    /// PostgreSQL aborted it (deadlock, serialization): running it again may succeed.
+    transient: bool,
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(e: sqlx::Error) -> Self {
+        let code = e.as_database_error().and_then(|d| d.code()).map(|c| c.to_string());
+        let transient = matches!(code.as_deref(), Some("40P01" | "40001"));
+        Self { message: e.to_string(), transient }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Self { message: e.to_string(), transient: false }
+    }
+}
+
+fn stopped() -> Error {
+    Error::Store("the store's writer has stopped".into())
+}
+
+/// Starts the writer of `db`; it ends when every sender is dropped.
+///
+/// With `own` (the database's URL), the writer runs on a thread of its own, with its own
+/// connection: its turns never wait behind the process's other tasks (on a busy runtime, each
+/// statement's answer would otherwise queue for a worker), and the transaction it holds is
+/// short. Without, it is a task on the current runtime over `db`'s pool.
+pub(super) async fn start(db: Db, own: Option<&str>) -> Result<mpsc::Sender<Op>> {
+    let (tx, rx) = mpsc::channel(1024);
+    let Some(url) = own else {
+        tokio::spawn(writer(db, rx, false));
+        return Ok(tx);
+    };
+    let url = url.to_string();
+    let (ready, opened) = oneshot::channel();
+    std::thread::Builder::new()
+        .name("sesskey-store-writer".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    drop(ready.send(Err(Error::Store(format!("the store's writer: {e}")))));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                match super::open_pool(&url, db.engine, Some(1)).await {
+                    Ok(pool) => {
+                        drop(ready.send(Ok(())));
+                        writer(Db { pool, ..db }, rx, true).await;
+                    }
+                    Err(e) => drop(ready.send(Err(e))),
+                }
+            });
+        })
+        .map_err(|e| Error::Store(format!("the store's writer: {e}")))?;
+    opened.await.map_err(|_| stopped())??;
+    Ok(tx)
+}
+
+/// The writer's loop. With `keep`, it keeps its connection between transactions (it is the
+/// only user of its pool).
+async fn writer(db: Db, mut rx: mpsc::Receiver<Op>, keep: bool) {
+    let mut again: Vec<Op> = vec![];
+    let mut state = State {
+        known: Known::new(),
+        conn: None,
+        keep,
+        used: std::time::Instant::now(),
+        statements: Statements::new(db.engine, false),
+        guarded: Statements::new(db.engine, true),
+        cache: None,
+        prepared: false,
+    };
+    loop {
+        if again.is_empty() {
+            match rx.recv().await {
+                Some(op) => again.push(op),
+                None => return,
+            }
+        }
+        let mut ops = std::mem::take(&mut again);
+        while ops.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(op) => ops.push(op),
+                Err(_) => break,
+            }
+        }
+        again = db.run(ops, &mut state).await;
+    }
+}
+
+impl SqlStore {
+    pub(super) async fn submit_begin(&self, begin: Begin) -> Result<Option<Started>> {
+        let (reply, answer) = oneshot::channel();
+        self.ops.send(Op::Begin(begin, reply)).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    pub(super) async fn submit_end(&self, end: End) -> Result<()> {
+        let (reply, answer) = oneshot::channel();
+        self.ops.send(Op::End(end, reply)).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+/// The session rows a transaction read (locked), or why each is damaged.
+type Sessions = HashMap<SessionId, std::result::Result<StoredSession, String>>;
+
+fn is_zero(s: &Spend) -> bool {
+    s.native.is_zero() && s.gas.is_zero() && s.erc20.values().all(U256::is_zero)
+}
+
+/// A time or a key as the database keeps it; times past `i64::MAX` (never, in practice) are
+/// kept as `i64::MAX`.
+fn int(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn session_of<'a>(sessions: &'a Sessions, id: &SessionId) -> Result<&'a StoredSession> {
+    match sessions.get(id) {
+        Some(Ok(row)) => Ok(row),
+        Some(Err(damaged)) => Err(Error::Store(damaged.clone())),
+        None => Err(unknown(id)),
+    }
+}
+
+/// The sessions, the sessions whose reservations, and the accounts whose leases a transaction
+/// reads.
+type Wants = (BTreeSet<SessionId>, BTreeSet<SessionId>, BTreeSet<Address>);
+
+/// What a transaction reads: the sessions judged or changed (every start's, every end's that
+/// charges or installs, and those not yet known), the reservations of the sessions judged
+/// (those with budgets), and the keys leased on the accounts of the starts (when known).
+fn to_read(ops: &[Op], known: &Known) -> Wants {
+    let mut ids = BTreeSet::new();
+    let mut judged = BTreeSet::new();
+    let mut accounts = BTreeSet::new();
+    for op in ops {
+        match op {
+            Op::Begin(b, _) => {
+                ids.insert(b.id);
+                match known.get(&b.id) {
+                    Some(k) => {
+                        if k.budgets {
+                            judged.insert(b.id);
+                        }
+                        if b.lease {
+                            accounts.insert(k.account);
+                        }
+                    }
+                    None => {
+                        judged.insert(b.id);
+                    }
+                }
+            }
+            Op::End(e, _) => {
+                for (r, spent) in &e.settled {
+                    let charged = spent.as_ref().is_some_and(|s| !is_zero(s));
+                    if charged || !known.contains_key(&r.session_id) {
+                        ids.insert(r.session_id);
+                    }
+                }
+                ids.extend(e.installed);
+            }
+        }
+    }
+    (ids, judged, accounts)
+}
+
+/// What the ends of a transaction give back.
+#[derive(Default)]
+struct Freed<'a> {
+    /// Reservation rows to delete.
+    gone: HashSet<String>,
+    /// Sessions whose lapsed reservations go too, lapsed by `by`.
+    lapsed: BTreeSet<SessionId>,
+    by: u64,
+    released: Vec<&'a NonceLease>,
+}
+
+/// Applies the ends of `ops` to `sessions` (their spend and installed flag): each end's
+/// outcome, in `outcomes`, and what they give back.
+fn settle_ends<'a>(
+    ops: &'a [Op],
+    sessions: &mut Sessions,
+    known: &Known,
+    outcomes: &mut [Option<Outcome>],
+) -> Freed<'a> {
+    let mut freed = Freed { by: u64::MAX, ..Freed::default() };
+    for (i, op) in ops.iter().enumerate() {
+        let Op::End(end, _) = op else { continue };
+        let checked: Result<()> = (|| {
+            for (r, spent) in &end.settled {
+                if spent.as_ref().is_some_and(|s| !is_zero(s)) {
+                    session_of(sessions, &r.session_id)?;
+                }
+            }
+            if let Some(id) = &end.installed {
+                session_of(sessions, id)?;
+            }
+            Ok(())
+        })();
+        if checked.is_ok() {
+            for (r, spent) in &end.settled {
+                if let Some(spent) = spent.as_ref().filter(|s| !is_zero(s)) {
+                    if let Some(Ok(record)) = sessions.get_mut(&r.session_id) {
+                        record.add_spend(spent);
+                    }
+                }
+                // A session without budgets has no reservation rows.
+                if known.get(&r.session_id).is_none_or(|k| k.budgets) {
+                    freed.gone.insert(r.id.clone());
+                    freed.lapsed.insert(r.session_id);
+                    freed.by = freed.by.min(end.now);
+                }
+            }
+            if let Some(Ok(record)) = end.installed.and_then(|id| sessions.get_mut(&id)) {
+                record.installed = true;
+            }
+            freed.released.extend(end.lease.iter());
+        }
+        outcomes[i] = Some(Outcome::Ended(checked));
+    }
+    freed
+}
+
+impl Db {
+    /// Runs `ops` in one transaction and answers each; what must go round again is returned.
+    async fn run(&self, ops: Vec<Op>, state: &mut State) -> Vec<Op> {
+        let mut tries = 0;
+        let outcomes = loop {
+            match self.apply(&ops, state).await {
+                Ok(outcomes) => break Ok(outcomes),
+                Err(f) if f.transient && tries + 1 < TRANSIENT_TRIES => tries += 1,
+                Err(f) => break Err(f.message),
+            }
+        };
+        let outcomes = match outcomes {
+            Ok(outcomes) => outcomes,
+            Err(message) => {
+                for op in ops {
+                    match op {
+                        Op::Begin(_, reply) => drop(reply.send(Err(Error::Store(message.clone())))),
+                        Op::End(_, reply) => drop(reply.send(Err(Error::Store(message.clone())))),
+                    }
+                }
+                return vec![];
+            }
+        };
+        let mut again = vec![];
+        for (op, outcome) in ops.into_iter().zip(outcomes) {
+            match (op, outcome) {
+                (Op::Begin(mut begin, reply), Outcome::Retry) => {
+                    begin.tries += 1;
+                    if begin.tries >= LEASE_TRIES {
+                        drop(reply.send(Err(no_free_key())));
+                    } else {
+                        again.push(Op::Begin(begin, reply));
+                    }
+                }
+                (Op::Begin(begin, reply), Outcome::Began(result)) => {
+                    if let Err(Ok(Some(started))) = reply.send(result.map(|s| s.map(|s| *s))) {
+                        // Its caller is gone: give back what it was granted.
+                        let (orphan, _) = oneshot::channel();
+                        let end = End {
+                            settled: vec![(started.reservation, None)],
+                            lease: started.lease,
+                            installed: None,
+                            now: begin.now,
+                        };
+                        again.push(Op::End(end, orphan));
+                    }
+                }
+                (Op::End(_, reply), Outcome::Ended(result)) => drop(reply.send(result)),
+                (Op::Begin(_, reply), Outcome::Ended(_)) => {
+                    drop(reply.send(Err(Error::Store("a start answered as an end".into()))));
+                }
+                (Op::End(_, reply), _) => {
+                    drop(reply.send(Err(Error::Store("an end answered as a start".into()))));
+                }
+            }
+        }
+        again
+    }
+
+    /// One transaction for all of `ops`: an outcome for each, in order.
+    ///
+    /// It reads once, judges in memory, then writes once. On SQLite each of those is one
+    /// command to the connection's thread, `BEGIN IMMEDIATE` riding with the read and `COMMIT`
+    /// with the writes; on PostgreSQL the statements go one by one inside a transaction.
+    async fn apply(
+        &self,
+        ops: &[Op],
+        state: &mut State,
+    ) -> std::result::Result<Vec<Outcome>, Failure> {
+        let mut conn = match state.conn.take() {
+            // Idle a while, it may have been closed under us (a server restart): looked at
+            // first, as the pool does, rather than failing the batch.
+            Some(mut conn) if state.used.elapsed() > IDLE_CHECK => match conn.ping().await {
+                Ok(()) => conn,
+                Err(_) => {
+                    conn.close_on_drop();
+                    drop(conn);
+                    state.prepared = false;
+                    self.pool.acquire().await?
+                }
+            },
+            Some(conn) => conn,
+            None => {
+                state.prepared = false;
+                self.pool.acquire().await?
+            }
+        };
+        let _turn = match self.engine {
+            Engine::Sqlite => Some(self.writer.lock().await),
+            Engine::Postgres => None,
+        };
+        let result = async {
+            if !state.prepared && self.engine == Engine::Postgres {
+                let sql = sqlx::AssertSqlSafe(state.statements.prepare());
+                sqlx::raw_sql(sql).execute(&mut *conn).await?;
+            }
+            state.prepared = true;
+            self.apply_on(&mut conn, ops, state).await
+        }
+        .await;
+        if result.is_err() {
+            // A transaction may be left open on it: never reuse it.
+            conn.close_on_drop();
+            state.prepared = false;
+        } else if !state.keep {
+            state.prepared = false;
+        } else {
+            state.conn = Some(conn);
+            state.used = std::time::Instant::now();
+        }
+        result
+    }
+
+    async fn apply_on(
+        &self,
+        conn: &mut AnyConnection,
+        ops: &[Op],
+        state: &mut State,
+    ) -> std::result::Result<Vec<Outcome>, Failure> {
+        // What to read: the sessions judged or changed (locked), the reservations of those
+        // judged, and the keys leased on their accounts. A session seen before is known: its
+        // account and whether it has budgets never change.
+        let wants = to_read(ops, &state.known);
+        if let Some(outcomes) = self.on_cache(conn, ops, state, &wants).await? {
+            return Ok(outcomes);
+        }
+        self.read_and_decide(conn, ops, state, wants).await
+    }
+
+    /// SQLite, with all `wants` in the writer's cache: judged on it, and written in one
+    /// command that applies only if no other connection has committed since the cache was
+    /// read. `None` when the cache does not cover it, or turns out stale (then nothing was
+    /// written, and the cache is dropped).
+    async fn on_cache(
+        &self,
+        conn: &mut AnyConnection,
+        ops: &[Op],
+        state: &mut State,
+        (ids, judged, accounts): &Wants,
+    ) -> std::result::Result<Option<Vec<Outcome>>, Failure> {
+        let Some(cache) = state.cache.as_ref().filter(|c| c.covers(ids, judged, accounts)) else {
+            return Ok(None);
+        };
+        let version = cache.version;
+        let read = cache.read_of(ids, judged, accounts);
+        let mut script = Script::guarded(version);
+        script.plain("BEGIN IMMEDIATE");
+        script.plain(VERSION);
+        let done = self
+            .decide(conn, &state.guarded, ops, &state.known, read, script, (true, true))
+            .await?;
+        if done.version != Some(version) || done.retried {
+            // Another connection wrote (and nothing was), or a key was not where the cache
+            // said: read it all again.
+            state.cache = None;
+            return Ok((done.version == Some(version)).then_some(done.outcomes));
+        }
+        if let Some(cache) = state.cache.as_mut() {
+            cache.absorb(&done, &BTreeSet::new(), &BTreeSet::new());
+        }
+        Ok(Some(done.outcomes))
+    }
+
+    /// Reads what `ops` need (in the transaction it opens), judges and writes; on SQLite,
+    /// keeps what it read and wrote as the writer's cache. (Only a writer with a connection of
+    /// its own keeps one: the data version does not move for commits on the writer's own
+    /// connection, which an in-memory database shares with the store's other methods.)
+    async fn read_and_decide(
+        &self,
+        conn: &mut AnyConnection,
+        ops: &[Op],
+        state: &mut State,
+        (ids, judged, accounts): Wants,
+    ) -> std::result::Result<Vec<Outcome>, Failure> {
+        let sqlite = self.engine == Engine::Sqlite;
+        let mut begun = false;
+        let mut read = Read::default();
+        let mut version = None;
+        if !(ids.is_empty() && judged.is_empty() && accounts.is_empty()) {
+            let mut script = Script::new(self.engine);
+            script.plain(if sqlite { "BEGIN IMMEDIATE" } else { "BEGIN" });
+            if sqlite {
+                script.plain(VERSION);
+            }
+            begun = true;
+            read_rows(&mut script, &state.statements, &ids, &judged, &accounts)?;
+            let mut rows = script.fetch_all(conn).await?;
+            if sqlite && !rows.is_empty() {
+                version = Some(rows.remove(0).try_get::<i64, _>("v")?);
+            }
+            read = parse_read(rows, &ids, &judged, &accounts)?;
+        }
+        if state.known.len() > MAX_KNOWN {
+            state.known.clear();
+            state.cache = None;
+        }
+        for (id, record) in read.sessions.iter().filter_map(|(id, r)| Some((id, r.as_ref().ok()?)))
+        {
+            let s = &record.session;
+            let budgets = s.policy().has_budgets();
+            state.known.insert(*id, Session { account: s.account, budgets });
+        }
+        // The keys of accounts seen for the first time.
+        let first_seen: BTreeSet<Address> = ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::Begin(b, _) if b.lease => state.known.get(&b.id).map(|k| k.account),
+                _ => None,
+            })
+            .filter(|a| !accounts.contains(a))
+            .collect();
+        if !first_seen.is_empty() {
+            let mut script = Script::new(self.engine);
+            let none = BTreeSet::new();
+            read_rows(&mut script, &state.statements, &none, &none, &first_seen)?;
+            let rows = script.fetch_all(conn).await?;
+            read.held.extend(parse_read(rows, &none, &none, &first_seen)?.held);
+        }
+        let script = Script::new(self.engine);
+        let mut done = self
+            .decide(conn, &state.statements, ops, &state.known, read, script, (begun, false))
+            .await?;
+        if sqlite && state.keep {
+            done.version = version;
+            let mut cache = match state.cache.take() {
+                Some(cache) if Some(cache.version) == version => cache,
+                _ => Cache::new(version),
+            };
+            if cache.sessions.len() > MAX_KNOWN || done.retried {
+                cache = Cache::new(version);
+            }
+            let accounts: BTreeSet<Address> = accounts.union(&first_seen).copied().collect();
+            cache.absorb(&done, &judged, &accounts);
+            state.cache = version.map(|_| cache);
+        }
+        Ok(done.outcomes)
+    }
+
+    /// Judges `ops` on `read` and writes what they do with `statements`, after what `script`
+    /// holds already: the ends first (what they give back is free for the starts), then the
+    /// starts one after the other, then the writes and the commit, as one command. With
+    /// `begun`, the transaction is open (or opens in `script`); with `versioned`, `script`
+    /// reads the data version first.
+    #[allow(clippy::too_many_arguments)]
+    async fn decide(
+        &self,
+        conn: &mut AnyConnection,
+        statements: &Statements,
+        ops: &[Op],
+        known: &Known,
+        mut read: Read,
+        mut script: Script,
+        (mut begun, versioned): (bool, bool),
+    ) -> std::result::Result<Done, Failure> {
+        let mut outcomes: Vec<Option<Outcome>> = ops.iter().map(|_| None).collect();
+        // The rows as read: what the writes change is what differs from them.
+        let read_as = read.sessions.clone();
+        let freed = settle_ends(ops, &mut read.sessions, known, &mut outcomes);
+        let tokens: HashSet<&str> = freed.released.iter().map(|l| l.token.as_str()).collect();
+        for keys in read.held.values_mut() {
+            keys.retain(|k| !tokens.contains(k.token.as_str()));
+        }
+        for (id, list) in read.reserved.iter_mut() {
+            if let Ok(list) = list {
+                let lapsed = freed.lapsed.contains(id);
+                list.retain(|r| !(freed.gone.contains(&r.id) || lapsed && r.expires <= freed.by));
+            }
+        }
+        let planned = start_calls(ops, &mut read, &mut outcomes);
+
+        // The writes: what the ends free, the leases (a key another writer took since our
+        // read is not ours: that start goes round again), the reservations (only of starts
+        // that got their key), the sessions' spend and installed flag.
+        write_rows(&mut script, statements, &freed, &planned, (&read_as, &read.sessions))?;
+        if !begun && !script.is_empty() {
+            script.prepend(match self.engine {
+                Engine::Sqlite => "BEGIN IMMEDIATE",
+                Engine::Postgres => "BEGIN",
+            });
+            begun = true;
+        }
+        let mut leased = HashSet::new();
+        let mut version = None;
+        if begun {
+            script.plain("COMMIT");
+            let mut rows = script.fetch_all(conn).await?.into_iter();
+            if versioned {
+                version = rows.next().map(|r| r.try_get::<i64, _>("v")).transpose()?;
+            }
+            for row in rows {
+                leased.insert(row.try_get::<String, _>("token")?);
+            }
+        }
+        let mut granted = vec![];
+        let mut retried = false;
+        for p in planned {
+            let got = p.started.lease.as_ref().is_none_or(|l| leased.contains(&l.token));
+            if got {
+                if let Some(l) = &p.started.lease {
+                    granted.push((l.clone(), p.expires));
+                }
+            } else {
+                retried = true;
+            }
+            outcomes[p.op] = Some(if got {
+                Outcome::Began(Ok(Some(Box::new(p.started))))
+            } else {
+                Outcome::Retry
+            });
+        }
+        let outcomes = outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or(Outcome::Ended(Err(Error::Store("an op went unanswered".into())))))
+            .collect();
+        let released =
+            freed.released.iter().map(|l| (l.account, l.chain_id, l.token.clone())).collect();
+        Ok(Done {
+            outcomes,
+            read,
+            granted,
+            retried,
+            version,
+            gone: freed.gone,
+            lapsed: (freed.lapsed, freed.by),
+            released,
+        })
+    }
+}
+
+/// A start judged and granted a key, to be written.
+struct Planned {
+    /// Its op's index.
+    op: usize,
+    started: Started,
+    /// When its reservation and lease lapse.
+    expires: u64,
+    /// Its caller's clock.
+    now: u64,
+}
+
+/// Judges the starts of `ops`, one after the other, against what is spent, reserved and
+/// leased in `read`, the earlier starts of this transaction included; refusals go to
+/// `outcomes`.
+fn start_calls(ops: &[Op], read: &mut Read, outcomes: &mut [Option<Outcome>]) -> Vec<Planned> {
+    let mut taken: HashSet<(Address, u64, u64)> = HashSet::new();
+    let mut planned = vec![];
+    for (i, op) in ops.iter().enumerate() {
+        let Op::Begin(begin, _) = op else { continue };
+        let row = match session_of(&read.sessions, &begin.id) {
+            Ok(row) => row,
+            Err(e) => {
+                outcomes[i] = Some(Outcome::Began(Err(e)));
+                continue;
+            }
+        };
+        let record = row;
+        let budgets = record.session.policy().has_budgets();
+        let outstanding: Vec<Spend> = match read.reserved.get(&begin.id) {
+            _ if !budgets => vec![],
+            Some(Err(damaged)) => {
+                outcomes[i] = Some(Outcome::Began(Err(Error::Store(damaged.clone()))));
+                continue;
+            }
+            Some(Ok(list)) => {
+                list.iter().filter(|r| r.expires > begin.now).map(|r| r.spend.clone()).collect()
+            }
+            None => vec![],
+        };
+        let spend = match judge(record, &outstanding, &begin.calls, begin.gas, begin.now) {
+            Ok(spend) => spend,
+            Err(e) => {
+                outcomes[i] = Some(Outcome::Began(Err(e)));
+                continue;
+            }
+        };
+        let expires = begin.now.saturating_add(begin.ttl);
+        let lease = if begin.lease {
+            let s = &record.session;
+            let chain: u64 = s.chain_id.to();
+            let keys = read.held.entry((s.account, chain)).or_default();
+            let busy = |k: u64| {
+                taken.contains(&(s.account, chain, k))
+                    || keys.iter().any(|h| h.key == k && h.expires > begin.now)
+            };
+            let key = if record.installed {
+                (1..).find(|k| !busy(*k)).unwrap_or(u64::MAX)
+            } else if busy(0) {
+                outcomes[i] = Some(Outcome::Began(Ok(None)));
+                continue;
+            } else {
+                0
+            };
+            taken.insert((s.account, chain, key));
+            Some(NonceLease { account: s.account, chain_id: chain, key, token: random_id() })
+        } else {
+            None
+        };
+        let reservation = Reservation { id: random_id(), session_id: begin.id, spend };
+        if budgets {
+            if let Ok(list) = read.reserved.entry(begin.id).or_insert_with(|| Ok(vec![])) {
+                list.push(Reserved {
+                    id: reservation.id.clone(),
+                    spend: reservation.spend.clone(),
+                    expires,
+                });
+            }
+        }
+        let started = Started { record: record.clone(), reservation, lease };
+        planned.push(Planned { op: i, started, expires, now: begin.now });
+    }
+    planned
+}
+
+/// What a transaction did.
+struct Done {
+    outcomes: Vec<Outcome>,
+    /// What it read, as it left it.
+    read: Read,
+    /// The leases it took, with when each lapses.
+    granted: Vec<(NonceLease, u64)>,
+    /// A start did not get the key it was judged to get.
+    retried: bool,
+    /// SQLite: the data version it was judged at.
+    version: Option<i64>,
+    /// The reservations the ends freed: these ids, and those of the sessions `lapsed` by
+    /// `by`; and the leases they returned (account, chain, token).
+    gone: HashSet<String>,
+    lapsed: (BTreeSet<SessionId>, u64),
+    released: Vec<(Address, u64, String)>,
+}
+
+/// What never changes in a session: its account, and whether it has budgets.
+struct Session {
+    account: Address,
+    budgets: bool,
+}
+
+/// What the writer keeps between transactions.
+struct State {
+    known: Known,
+    /// Its connection, when it keeps it.
+    conn: Option<sqlx::pool::PoolConnection<sqlx::Any>>,
+    keep: bool,
+    /// The statements, and whether the connection has them prepared (PostgreSQL).
+    statements: Statements,
+    prepared: bool,
+    /// SQLite: the writes guarded by the data version, and what they are judged on.
+    guarded: Statements,
+    cache: Option<Cache>,
+    /// When it last used its connection.
+    used: std::time::Instant,
+}
+
+/// How long the writer's connection may sit idle before it is checked before use.
+const IDLE_CHECK: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The sessions the writer has seen (forgotten past [`MAX_KNOWN`]).
+type Known = HashMap<SessionId, Session>;
+
+/// How many sessions the writer remembers before it starts afresh.
+const MAX_KNOWN: usize = 100_000;
+
+/// A time as the database keeps it (a negative one is long past).
+fn time(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}

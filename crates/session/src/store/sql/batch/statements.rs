@@ -1,0 +1,491 @@
+//! The writer's SQL: fixed statements for each engine (their lists as JSON arrays), and the
+//! commands that run them.
+
+use super::cache::{Held, Read, Reserved};
+use super::{int, time, Failure, Freed, Planned, Sessions};
+use crate::store::sql::{account_text, parse, record_from, store, Engine};
+use crate::store::{random_id, NonceLease, SpendJson};
+use alloy_primitives::Address;
+use sesskey_types::SessionId;
+use sqlx::{AnyConnection, Row};
+use std::collections::{BTreeSet, HashMap};
+
+/// The writer's statements, fixed text for each engine. Each takes its lists as one JSON
+/// array: SQLite reads it with `json_each`, PostgreSQL with `json_array_elements`. SQLite
+/// runs them with bound values (numbered across a command of several); PostgreSQL prepares
+/// them once per connection and runs them by name, as a simple query of several.
+pub(super) struct Statements {
+    /// The sessions (`$1`, locked), the reservations of the sessions `$2`, and the leases of
+    /// the accounts `$3`, as one result (`kind`, then columns `a`, `b`, `c`, `x`, `y`, `z`).
+    read: String,
+    /// Deletes the reservations `$1`, and those of the sessions `$2` lapsed by `$3`.
+    free: String,
+    /// Returns the leases `$1` (`a`ccount, `c`hain, `k`ey, `t`oken), each only while it is
+    /// still its holder's: the row stays, lapsed, for the key's next lease to take over.
+    release: String,
+    /// Leases the keys `$1` (with when each lapses, `e`), taking over any lapsed by `$2`:
+    /// the tokens of those that are now ours.
+    lease: String,
+    /// Inserts the reservations `$1` (`i`d, `s`ession, s`p`end, `e`xpiry), each only if the
+    /// lease it names (if any) is its own.
+    reserve: String,
+    /// Sets the spent amounts `$1` (`i`d, s`p`ent) and, where given, the record (`r`).
+    spend: String,
+}
+
+/// The PostgreSQL names of the statements, in [`Statements::all`] order.
+pub(super) const NAMES: [&str; 6] =
+    ["sk_read", "sk_free", "sk_release", "sk_lease", "sk_reserve", "sk_spend"];
+
+impl Statements {
+    pub(super) fn new(engine: Engine, guarded: bool) -> Self {
+        // `guard(n)`: SQLite, the writes of a transaction judged on the writer's cache apply
+        // only if no other connection has committed since (`$n`: the data version then).
+        let guard = |n: usize| {
+            if guarded {
+                format!(" AND (SELECT data_version FROM pragma_data_version) = ${n}")
+            } else {
+                String::new()
+            }
+        };
+        // `list`: in a JSON array of text; `field_list`: in one field of a JSON array of
+        // objects; `each`: the objects. PostgreSQL compares against an array, so that its
+        // prepared (generic) plans look the keys up in the index whatever the table's size.
+        type Render = fn(&str) -> String;
+        type RenderField = fn(&str, &str) -> String;
+        let (list, field_list, each, lock): (Render, RenderField, Render, &str) = match engine {
+            Engine::Sqlite => (
+                |p| format!("IN (SELECT value FROM json_each({p}))"),
+                |p, f| format!("IN (SELECT value->>'{f}' FROM json_each({p}))"),
+                |p| format!("json_each({p})"),
+                "",
+            ),
+            Engine::Postgres => (
+                |p| {
+                    format!(
+                        "= ANY(ARRAY(SELECT value FROM json_array_elements_text(CAST({p} AS json)) AS j(value)))"
+                    )
+                },
+                |p, f| {
+                    format!(
+                        "= ANY(ARRAY(SELECT value->>'{f}' FROM json_array_elements(CAST({p} AS json)) AS j(value)))"
+                    )
+                },
+                |p| format!("json_array_elements(CAST({p} AS json)) AS j(value)"),
+                " FOR UPDATE",
+            ),
+        };
+        Self {
+            read: format!(
+                "WITH s AS (SELECT id, record, spent, revoked FROM sessions WHERE id {} ORDER BY id{lock}) \
+                 SELECT 's' AS kind, id AS a, record AS b, spent AS c, revoked AS x, \
+                 CAST(0 AS BIGINT) AS y, CAST(0 AS BIGINT) AS z FROM s \
+                 UNION ALL SELECT 'r', id, session_id, spend, expires_at, CAST(0 AS BIGINT), \
+                 CAST(0 AS BIGINT) FROM reservations WHERE session_id {} \
+                 UNION ALL SELECT 'l', account, token, CAST(NULL AS TEXT), chain_id, nonce_key, \
+                 expires_at FROM nonce_leases WHERE account {}",
+                list("$1"),
+                list("$2"),
+                list("$3")
+            ),
+            free: format!(
+                "DELETE FROM reservations WHERE (id {} OR (session_id {} AND expires_at <= $3)){}",
+                list("$1"),
+                list("$2"),
+                guard(4)
+            ),
+            release: format!(
+                "UPDATE nonce_leases SET expires_at = 0 WHERE account {} \
+                 AND (account, chain_id, nonce_key, token) IN \
+                 (SELECT value->>'a', CAST(value->>'c' AS BIGINT), CAST(value->>'k' AS BIGINT), \
+                 value->>'t' FROM {}){}",
+                field_list("$1", "a"),
+                each("$1"),
+                guard(2)
+            ),
+            lease: format!(
+                "INSERT INTO nonce_leases (account, chain_id, nonce_key, token, expires_at) \
+                 SELECT value->>'a', CAST(value->>'c' AS BIGINT), CAST(value->>'k' AS BIGINT), \
+                 value->>'t', CAST(value->>'e' AS BIGINT) FROM {} WHERE true{} \
+                 ON CONFLICT (account, chain_id, nonce_key) \
+                 DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at \
+                 WHERE nonce_leases.expires_at <= $2 RETURNING token",
+                each("$1"),
+                guard(3)
+            ),
+            reserve: format!(
+                "INSERT INTO reservations (id, session_id, spend, expires_at) \
+                 SELECT value->>'i', value->>'s', value->>'p', CAST(value->>'e' AS BIGINT) FROM {} \
+                 WHERE (value->>'t' IS NULL OR EXISTS (SELECT 1 FROM nonce_leases l \
+                 WHERE l.account = value->>'a' AND l.chain_id = CAST(value->>'c' AS BIGINT) \
+                 AND l.nonce_key = CAST(value->>'k' AS BIGINT) AND l.token = value->>'t')){}",
+                each("$1"),
+                guard(2)
+            ),
+            spend: format!(
+                "UPDATE sessions SET \
+                 spent = COALESCE((SELECT value->>'p' FROM {each} WHERE value->>'i' = sessions.id), spent), \
+                 record = COALESCE((SELECT value->>'r' FROM {each} WHERE value->>'i' = sessions.id), record) \
+                 WHERE id {}{}",
+                field_list("$1", "i"),
+                guard(2),
+                each = each("$1")
+            ),
+        }
+    }
+
+    pub(super) fn all(&self) -> [&str; 6] {
+        [&self.read, &self.free, &self.release, &self.lease, &self.reserve, &self.spend]
+    }
+
+    /// PostgreSQL: prepares every statement on a connection, as one simple query.
+    pub(super) fn prepare(&self) -> String {
+        NAMES
+            .iter()
+            .zip(self.all())
+            .map(|(name, sql)| format!("PREPARE {name} AS {sql}"))
+            .collect::<Vec<_>>()
+            .join(";\n")
+    }
+}
+
+/// A value a statement takes.
+pub(super) enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+/// Statements and their values, run as one command.
+///
+/// On SQLite the values are bound (the statements' `$n` numbered across the command). On PostgreSQL the command is a simple query of `EXECUTE`s of the prepared
+/// statements, each text value written in dollar quotes under a tag drawn at random for the
+/// script (a value that holds the tag refuses the script), each integer as its digits.
+pub(super) struct Script {
+    sql: String,
+    binds: Vec<Arg>,
+    /// PostgreSQL: the dollar-quote tag.
+    tag: Option<String>,
+    /// A value held the tag.
+    tainted: bool,
+    /// SQLite: the data version the writes are guarded by (they take it last).
+    guard: Option<i64>,
+}
+
+impl Script {
+    pub(super) fn new(engine: Engine) -> Self {
+        let tag = match engine {
+            Engine::Sqlite => None,
+            Engine::Postgres => Some(format!("$sk{}$", random_id())),
+        };
+        Self { sql: String::new(), binds: vec![], tag, tainted: false, guard: None }
+    }
+
+    /// SQLite: writes that apply only while the data version is `version`.
+    pub(super) fn guarded(version: i64) -> Self {
+        Self { guard: Some(version), ..Self::new(Engine::Sqlite) }
+    }
+
+    /// Appends a statement without values.
+    pub(super) fn plain(&mut self, sql: &str) {
+        if !self.sql.is_empty() {
+            self.sql.push_str(";\n");
+        }
+        self.sql.push_str(sql);
+    }
+
+    /// Appends statement `which` of `statements` with `args`.
+    pub(super) fn run(&mut self, statements: &Statements, which: usize, args: Vec<Arg>) {
+        match self.tag.clone() {
+            Some(tag) => {
+                let args: Vec<String> = args
+                    .into_iter()
+                    .map(|a| match a {
+                        Arg::Text(v) => {
+                            self.tainted |= v.contains(tag.as_str());
+                            format!("{tag}{v}{tag}")
+                        }
+                        Arg::Int(v) => v.to_string(),
+                    })
+                    .collect();
+                self.plain(&format!("EXECUTE {}({})", NAMES[which], args.join(", ")));
+            }
+            None => {
+                let sql = numbered(statements.all()[which], self.binds.len());
+                self.plain(&sql);
+                self.binds.extend(args);
+                if let (Some(version), true) = (self.guard, which > 0) {
+                    self.binds.push(Arg::Int(version));
+                }
+            }
+        }
+    }
+
+    /// Puts a statement without values first.
+    pub(super) fn prepend(&mut self, sql: &str) {
+        self.sql = format!("{sql};\n{}", self.sql);
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.sql.is_empty()
+    }
+
+    /// Runs it: the rows of every statement.
+    pub(super) async fn fetch_all(
+        self,
+        conn: &mut AnyConnection,
+    ) -> std::result::Result<Vec<sqlx::any::AnyRow>, Failure> {
+        if self.tainted {
+            return Err(Failure {
+                message: "a value holds the script's quoting tag".into(),
+                transient: false,
+            });
+        }
+        let sql = sqlx::AssertSqlSafe(self.sql);
+        if self.tag.is_some() {
+            return Ok(sqlx::raw_sql(sql).fetch_all(&mut *conn).await?);
+        }
+        let mut q = sqlx::query(sql);
+        for b in self.binds {
+            q = match b {
+                Arg::Text(v) => q.bind(v),
+                Arg::Int(v) => q.bind(v),
+            };
+        }
+        Ok(q.fetch_all(&mut *conn).await?)
+    }
+}
+
+/// A statement's `$1`, `$2`, … renumbered from `offset + 1`: the values of all the statements
+/// of one SQLite command are numbered together. (`$NNN` is a name to SQLite, which sqlx reads
+/// as the value's number; `?NNN` would be a slot number, and leave the slots before it
+/// unnamed, which sqlx fills in order.)
+pub(super) fn numbered(sql: &str, offset: usize) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            let mut n = 0usize;
+            while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
+                n = n * 10 + d as usize;
+                chars.next();
+            }
+            out.push_str(&format!("${}", n + offset));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A JSON array of `items`.
+pub(super) fn json_list<T: serde::Serialize>(items: &[T]) -> std::result::Result<Arg, Failure> {
+    Ok(Arg::Text(serde_json::to_string(items).map_err(store)?))
+}
+
+/// The read of a transaction: the sessions `ids` (locked), the reservations of the sessions
+/// `judged`, and the keys leased on `accounts`.
+pub(super) fn read_rows(
+    s: &mut Script,
+    statements: &Statements,
+    ids: &BTreeSet<SessionId>,
+    judged: &BTreeSet<SessionId>,
+    accounts: &BTreeSet<Address>,
+) -> std::result::Result<(), Failure> {
+    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    let judged: Vec<String> = judged.iter().map(ToString::to_string).collect();
+    let accounts: Vec<String> = accounts.iter().map(account_text).collect();
+    s.run(statements, 0, vec![json_list(&ids)?, json_list(&judged)?, json_list(&accounts)?]);
+    Ok(())
+}
+
+/// What [`read_rows`] read. A row that does not parse is kept as the error it is, for the ops
+/// that need it.
+pub(super) fn parse_read(
+    rows: Vec<sqlx::any::AnyRow>,
+    ids: &BTreeSet<SessionId>,
+    judged: &BTreeSet<SessionId>,
+    accounts: &BTreeSet<Address>,
+) -> std::result::Result<Read, Failure> {
+    let mut read = Read::default();
+    let session_ids: HashMap<String, SessionId> =
+        ids.iter().chain(judged).map(|id| (id.to_string(), *id)).collect();
+    let account_of: HashMap<String, Address> =
+        accounts.iter().map(|a| (account_text(a), *a)).collect();
+    for row in rows {
+        let kind: String = row.try_get("kind")?;
+        let a: String = row.try_get("a")?;
+        let b: String = row.try_get("b")?;
+        let c: Option<String> = row.try_get("c")?;
+        let x: i64 = row.try_get("x")?;
+        let (y, z): (i64, i64) = (row.try_get("y")?, row.try_get("z")?);
+        match kind.as_str() {
+            "s" => {
+                let Some(id) = session_ids.get(&a) else { continue };
+                let parsed =
+                    record_from(&b, c.as_deref().unwrap_or_default(), x).map_err(|e| e.to_string());
+                read.sessions.insert(*id, parsed);
+            }
+            "r" => {
+                let Some(id) = session_ids.get(&b) else { continue };
+                let spend = parse::<SpendJson>(c.as_deref().unwrap_or_default(), "reservation");
+                let entry = read.reserved.entry(*id).or_insert_with(|| Ok(vec![]));
+                match (spend, entry.as_mut()) {
+                    (Ok(spend), Ok(list)) => {
+                        list.push(Reserved { id: a, spend: spend.into(), expires: time(x) });
+                    }
+                    (Err(e), Ok(_)) => *entry = Err(e.to_string()),
+                    (_, Err(_)) => {}
+                }
+            }
+            _ => {
+                let Some(account) = account_of.get(&a) else { continue };
+                // Chains and keys are written from u64s: a negative one is not ours.
+                let (Ok(chain), Ok(key)) = (u64::try_from(x), u64::try_from(y)) else {
+                    continue;
+                };
+                read.held.entry((*account, chain)).or_default().push(Held {
+                    key,
+                    token: b,
+                    expires: time(z),
+                });
+            }
+        }
+    }
+    Ok(read)
+}
+
+#[derive(serde::Serialize)]
+pub(super) struct LeaseRow<'a> {
+    a: String,
+    c: i64,
+    k: i64,
+    t: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    e: Option<i64>,
+}
+
+impl<'a> LeaseRow<'a> {
+    pub(super) fn of(l: &'a NonceLease, expires: Option<u64>) -> Self {
+        Self {
+            a: account_text(&l.account),
+            c: int(l.chain_id),
+            k: int(l.key),
+            t: &l.token,
+            e: expires.map(int),
+        }
+    }
+}
+
+/// The writes of a transaction, in order: what the ends free, the leases (a key another
+/// writer took since our read is not ours: that start goes round again), the reservations
+/// (only of starts that got their key), the sessions' spend and installed flag.
+pub(super) fn write_rows(
+    s: &mut Script,
+    statements: &Statements,
+    freed: &Freed<'_>,
+    planned: &[Planned],
+    (read_as, sessions): (&Sessions, &Sessions),
+) -> std::result::Result<(), Failure> {
+    if !freed.gone.is_empty() {
+        let gone: Vec<&String> = freed.gone.iter().collect();
+        let lapsed: Vec<String> = freed.lapsed.iter().map(ToString::to_string).collect();
+        s.run(statements, 1, vec![json_list(&gone)?, json_list(&lapsed)?, Arg::Int(int(freed.by))]);
+    }
+    if !freed.released.is_empty() {
+        let rows: Vec<LeaseRow<'_>> =
+            freed.released.iter().map(|l| LeaseRow::of(l, None)).collect();
+        s.run(statements, 2, vec![json_list(&rows)?]);
+    }
+    // In key order, so that two writers never wait on each other's rows crosswise.
+    let mut leases: Vec<(&NonceLease, u64, u64)> = planned
+        .iter()
+        .filter_map(|p| p.started.lease.as_ref().map(|l| (l, p.expires, p.now)))
+        .collect();
+    leases.sort_by_key(|(l, _, _)| (l.account, l.chain_id, l.key));
+    if let Some(now) = leases.iter().map(|(_, _, now)| *now).min() {
+        let rows: Vec<LeaseRow<'_>> =
+            leases.iter().map(|(l, expires, _)| LeaseRow::of(l, Some(*expires))).collect();
+        s.run(statements, 3, vec![json_list(&rows)?, Arg::Int(int(now))]);
+    }
+    let mut reservations = vec![];
+    for p in planned.iter().filter(|p| p.started.record.session.policy().has_budgets()) {
+        let r = &p.started.reservation;
+        let mut row = serde_json::json!({
+            "i": r.id,
+            "s": r.session_id.to_string(),
+            "p": serde_json::to_string(&SpendJson::from(&r.spend)).map_err(store)?,
+            "e": int(p.expires),
+        });
+        if let (Some(l), Some(obj)) = (&p.started.lease, row.as_object_mut()) {
+            obj.insert("a".into(), account_text(&l.account).into());
+            obj.insert("c".into(), int(l.chain_id).into());
+            obj.insert("k".into(), int(l.key).into());
+            obj.insert("t".into(), l.token.clone().into());
+        }
+        reservations.push(row);
+    }
+    if !reservations.is_empty() {
+        s.run(statements, 4, vec![json_list(&reservations)?]);
+    }
+    let mut changed = vec![];
+    for (id, after) in sessions.iter().filter_map(|(id, r)| r.as_ref().ok().map(|r| (id, r))) {
+        let Some(Ok(before)) = read_as.get(id) else { continue };
+        let installed = after.installed != before.installed;
+        if !installed && after.spent() == before.spent() {
+            continue;
+        }
+        let mut entry = serde_json::json!({
+            "i": id.to_string(),
+            "p": serde_json::to_string(&SpendJson::from(&after.spent())).map_err(store)?,
+        });
+        if let (true, Some(obj)) = (installed, entry.as_object_mut()) {
+            obj.insert("r".into(), serde_json::to_string(after).map_err(store)?.into());
+        }
+        changed.push(entry);
+    }
+    if !changed.is_empty() {
+        s.run(statements, 5, vec![json_list(&changed)?]);
+    }
+    Ok(())
+}
+
+/// SQLite: the data version (the first row of a command that reads it).
+pub(super) const VERSION: &str = "SELECT data_version AS v FROM pragma_data_version";
+
+#[cfg(test)]
+mod tests {
+    use super::{numbered, Arg, Engine, Script, Statements};
+
+    #[test]
+    pub(super) fn postgres_values_are_quoted_under_the_scripts_tag() {
+        let statements = Statements::new(Engine::Postgres, false);
+        let mut s = Script::new(Engine::Postgres);
+        let tag = s.tag.clone().unwrap();
+        assert!(tag.starts_with("$sk") && tag.ends_with('$'));
+        s.run(
+            &statements,
+            1,
+            vec![Arg::Text("it's $1; DROP".into()), Arg::Text("[]".into()), Arg::Int(-7)],
+        );
+        assert_eq!(s.sql, format!("EXECUTE sk_free({tag}it's $1; DROP{tag}, {tag}[]{tag}, -7)"));
+        assert!(s.binds.is_empty() && !s.tainted);
+        // A value that holds the tag would end the quote: the script is refused.
+        s.run(&statements, 2, vec![Arg::Text(format!("x{tag}; DELETE FROM sessions; --"))]);
+        assert!(s.tainted);
+        assert_ne!(Script::new(Engine::Postgres).tag, Some(tag), "a tag per script");
+        assert!(statements.prepare().starts_with("PREPARE sk_read AS WITH s AS"));
+    }
+
+    #[test]
+    pub(super) fn sqlite_values_are_bound_in_order() {
+        let statements = Statements::new(Engine::Sqlite, false);
+        let mut s = Script::new(Engine::Sqlite);
+        s.plain("BEGIN IMMEDIATE");
+        s.run(&statements, 3, vec![Arg::Text("[]".into()), Arg::Int(5)]);
+        assert!(s.sql.starts_with("BEGIN IMMEDIATE;\nINSERT INTO nonce_leases"));
+        s.run(&statements, 5, vec![Arg::Text("[]".into())]);
+        assert!(s.sql.contains("<= $2 RETURNING") && s.sql.matches("json_each($3)").count() == 3);
+        assert_eq!(s.binds.len(), 3);
+        assert_eq!(numbered("a = $1 AND b <= $12, '$x' $1", 4), "a = $5 AND b <= $16, '$x' $5");
+    }
+}
