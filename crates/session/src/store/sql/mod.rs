@@ -10,7 +10,7 @@
 //! thread of its own.
 
 use super::{
-    judge, random_id, CallStart, NonceLease, Reservation, SessionStore, SpendJson, StoredSession,
+    random_id, CallStart, NonceLease, Reservation, SessionStore, SpendJson, StoredSession,
 };
 use crate::error::{Error, Result};
 use alloy_primitives::{Address, U256};
