@@ -91,7 +91,7 @@ pub(crate) async fn demo(args: DemoArgs, env: Env) -> anyhow::Result<bool> {
     macro_rules! say {
         ($($t:tt)*) => {
             if !quiet {
-                println!($($t)*);
+                outln!($($t)*)?;
             }
         };
     }
@@ -208,7 +208,7 @@ pub(crate) async fn demo(args: DemoArgs, env: Env) -> anyhow::Result<bool> {
             "userOpHash": sent.user_op_hash,
             "status": status.status,
         });
-        println!("{summary}");
+        outln!("{summary}")?;
     }
     Ok(matches!(outcome, Outcome::Confirmed(_)))
 }

@@ -134,14 +134,14 @@ pub(crate) fn explain(source: &str, json_out: bool) -> anyhow::Result<u8> {
     let doc: Value = serde_json::from_str(&text).context("the input is not JSON")?;
     let (out, ok) = explain_value(doc)?;
     if json_out {
-        println!("{}", serde_json::to_string(&out)?);
+        outln!("{}", serde_json::to_string(&out)?)?;
     } else {
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        println!();
-        println!(
+        outln!("{}", serde_json::to_string_pretty(&out)?)?;
+        outln!()?;
+        outln!(
             "{}",
             if ok { "Every digest matches its rawPayload." } else { "MISMATCH: do not sign this." }
-        );
+        )?;
     }
     Ok(if ok { 0 } else { 1 })
 }
@@ -162,11 +162,11 @@ pub(crate) fn explain_call_data(source: &str, sig: &str, json_out: bool) -> anyh
     let sig = crate::calls::Signature::parse(sig).map_err(|e| anyhow!(e))?;
     let args = sig.decode(&data).map_err(|e| anyhow!(e))?;
     if json_out {
-        println!("{}", json!({ "function": sig.canonical(), "args": args }));
+        outln!("{}", json!({ "function": sig.canonical(), "args": args }))?;
     } else {
-        println!("{}", sig.canonical());
+        outln!("{}", sig.canonical())?;
         for a in args {
-            println!("{a}");
+            outln!("{a}")?;
         }
     }
     Ok(0)

@@ -2,6 +2,9 @@
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![allow(clippy::print_stdout)]
 
+#[macro_use]
+mod out;
+
 pub mod calls;
 mod demo;
 mod explain;
@@ -12,6 +15,7 @@ mod sessions;
 use clap::{Parser, Subcommand};
 pub use demo::{DemoArgs, Env};
 pub use explain::explain_value;
+pub use out::is_broken_pipe;
 pub use serve::{dev_accounts, parse_chain_id, ServeArgs, ANVIL_MNEMONIC};
 pub use sessions::{
     parse_duration, CreateArgs, DelegateArgs, SendArgs, SessionCommand, StatusArgs, StoreArgs,
@@ -113,10 +117,10 @@ pub async fn run_with(cli: Cli, env: Env) -> anyhow::Result<u8> {
             if json {
                 Ok(if confirmed { 0 } else { 1 })
             } else if confirmed {
-                println!("\nThe session's call is confirmed.");
+                outln!("\nThe session's call is confirmed.")?;
                 Ok(0)
             } else {
-                println!("\nThe session's call did not confirm.");
+                outln!("\nThe session's call did not confirm.")?;
                 Ok(1)
             }
         }

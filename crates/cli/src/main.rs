@@ -9,6 +9,8 @@ async fn main() -> ExitCode {
     let cli = sesskey_cli::Cli::parse();
     match sesskey_cli::run(cli).await {
         Ok(code) => ExitCode::from(code),
+        // The reader of our output went away (`| head`): nothing more to say.
+        Err(e) if sesskey_cli::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

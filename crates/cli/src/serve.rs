@@ -175,7 +175,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 serde_json::json!({ "address": k.address().to_string(), "privateKey": key, "balance": balance })
             })
             .collect();
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "url": running.url(),
@@ -185,66 +185,66 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 "accounts": accounts,
                 "sesskeyDevAccounts": sesskey_keys.iter().map(|k| k.address().to_string()).collect::<Vec<_>>(),
             })
-        );
+        )?;
         return wait(running).await;
     }
-    println!("sesskey emulator of Alchemy's Wallet API");
-    println!();
-    println!("Listening on {} (also /v2/<any key>)", running.url());
-    println!(
+    outln!("sesskey emulator of Alchemy's Wallet API")?;
+    outln!()?;
+    outln!("Listening on {} (also /v2/<any key>)", running.url())?;
+    outln!(
         "Chain ids:   {}",
         chain_ids.iter().map(|c| format!("{c} ({c:#x})")).collect::<Vec<_>>().join(", ")
-    );
-    println!("Policy ids:  {}", policy_ids.join(", "));
+    )?;
+    outln!("Policy ids:  {}", policy_ids.join(", "))?;
     match &args.data_dir {
-        Some(dir) => println!("State:       {} (durable)", dir.display()),
-        None => println!("State:       in memory"),
+        Some(dir) => outln!("State:       {} (durable)", dir.display())?,
+        None => outln!("State:       in memory")?,
     }
     if let Some(url) = &args.fork_url {
-        println!("Fork:        {url}");
+        outln!("Fork:        {url}")?;
     }
     match (running.controls, args.controls) {
-        (true, true) => println!("Controls:    on (--controls)"),
-        (true, false) => println!("Controls:    on (loopback only)"),
-        (false, _) => println!(
+        (true, true) => outln!("Controls:    on (--controls)")?,
+        (true, false) => outln!("Controls:    on (loopback only)")?,
+        (false, _) => outln!(
             "Controls:    off: {} is not loopback (--controls turns them on)",
             args.addr.ip()
-        ),
+        )?,
     }
     if running.controls && args.cors && !args.cors_controls {
-        println!("             refused to browser pages of other origins (--cors-controls)");
+        outln!("             refused to browser pages of other origins (--cors-controls)")?;
     }
     if chain_ids.len() > 1 {
-        println!("eth_* of each chain: {}/chain/<chain id>", running.url());
+        outln!("eth_* of each chain: {}/chain/<chain id>", running.url())?;
     }
-    println!();
+    outln!()?;
     let eth = alloy_primitives::utils::format_ether(balance);
     let eth =
         if eth.contains('.') { eth.trim_end_matches('0').trim_end_matches('.') } else { &eth };
-    println!("Available accounts ({eth} ETH each)");
-    println!("==================");
+    outln!("Available accounts ({eth} ETH each)")?;
+    outln!("==================")?;
     for (i, key) in accounts.iter().enumerate() {
-        println!("({i}) {}", key.address());
+        outln!("({i}) {}", key.address())?;
     }
-    println!();
+    outln!()?;
     if public {
-        println!("Private keys (anvil's public test mnemonic: never hold real funds with them)");
-        println!("==================");
+        outln!("Private keys (anvil's public test mnemonic: never hold real funds with them)")?;
+        outln!("==================")?;
         for (i, key) in accounts.iter().enumerate() {
-            println!("({i}) 0x{}", alloy_primitives::hex::encode(key.to_bytes()));
+            outln!("({i}) 0x{}", alloy_primitives::hex::encode(key.to_bytes()))?;
         }
-        println!();
-        println!("Mnemonic:        {ANVIL_MNEMONIC}");
+        outln!()?;
+        outln!("Mnemonic:        {ANVIL_MNEMONIC}")?;
     } else {
-        println!("Private keys:    not printed (derived from your --mnemonic)");
+        outln!("Private keys:    not printed (derived from your --mnemonic)")?;
     }
-    println!("Derivation path: m/44'/60'/0'/0/");
-    println!();
-    println!("Also funded, {eth} ETH each: sesskey's development keys 0-4 (the seed document's");
-    println!("test mnemonic `shallow car worth decorate number cloth strong select organ champion");
-    println!("keep race`, used by the spec's examples and `sesskey demo`):");
+    outln!("Derivation path: m/44'/60'/0'/0/")?;
+    outln!()?;
+    outln!("Also funded, {eth} ETH each: sesskey's development keys 0-4 (the seed document's")?;
+    outln!("test mnemonic `shallow car worth decorate number cloth strong select organ champion")?;
+    outln!("keep race`, used by the spec's examples and `sesskey demo`):")?;
     for (i, key) in sesskey_keys.iter().enumerate() {
-        println!("({i}) {}", key.address());
+        outln!("({i}) {}", key.address())?;
     }
     wait(running).await
 }

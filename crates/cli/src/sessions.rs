@@ -186,7 +186,7 @@ pub(crate) async fn delegate(a: DelegateArgs, env: Env) -> anyhow::Result<u8> {
     let confirmed = matches!(outcome, None | Some(Outcome::Confirmed(_)));
     if a.json {
         let status = outcome.as_ref().map(|o| o.status());
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "account": account.to_string(),
@@ -194,14 +194,14 @@ pub(crate) async fn delegate(a: DelegateArgs, env: Env) -> anyhow::Result<u8> {
                 "callId": status.map(|s| s.id.clone()),
                 "status": status.map(|s| s.status),
             })
-        );
+        )?;
     } else {
         match &outcome {
-            None => println!("{account} is already delegated"),
+            None => outln!("{account} is already delegated")?,
             Some(Outcome::Confirmed(s)) => {
-                println!("{account} delegated: call {}, status {}", s.id, s.status)
+                outln!("{account} delegated: call {}, status {}", s.id, s.status)?;
             }
-            Some(other) => println!("delegation failed: status {}", other.status().status),
+            Some(other) => outln!("delegation failed: status {}", other.status().status)?,
         }
     }
     Ok(if confirmed { 0 } else { 1 })
@@ -443,12 +443,19 @@ fn load_key(store: &CliStore, id: &SessionId, env: &Env) -> anyhow::Result<Priva
     text.trim().parse().map_err(|_| anyhow!("{} does not hold a private key", plain.display()))
 }
 
+/// Prints `v` as JSON with every signature (the owner's authorization, in a session) redacted:
+/// the CLI never prints one.
+fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
+    outln!("{}", sesskey_rpc::redact::redact_json(&serde_json::to_string(v)?))?;
+    Ok(())
+}
+
 fn print_session(s: &StoredSession, json: bool) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string(s)?);
+        print_json(s)?;
     } else {
         let x = &s.session;
-        println!(
+        outln!(
             "{} account {} chain {} key {} entity {} expiry {} spent {} wei",
             x.session_id,
             x.account,
@@ -457,8 +464,8 @@ fn print_session(s: &StoredSession, json: bool) -> anyhow::Result<()> {
             x.entity_id,
             x.expiry,
             s.spent_native
-        );
-        println!("  permissions: {}", serde_json::to_string(&x.permissions)?);
+        )?;
+        outln!("  permissions: {}", serde_json::to_string(&x.permissions)?)?;
     }
     Ok(())
 }
@@ -578,11 +585,11 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
                 "rawPayload": pending.raw_payload,
             });
             if args.json {
-                println!("{out}");
+                outln!("{out}")?;
             } else {
-                println!("requested session {id}; have the owner of {account} sign:");
-                println!("{}", serde_json::to_string_pretty(&out)?);
-                println!("then: sesskey session complete {id} --signature 0x…");
+                outln!("requested session {id}; have the owner of {account} sign:")?;
+                outln!("{}", serde_json::to_string_pretty(&out)?)?;
+                outln!("then: sesskey session complete {id} --signature 0x…")?;
             }
             Ok(())
         }
@@ -598,7 +605,7 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
             store.db.save(&record).await?;
             std::fs::remove_file(&path)?;
             if args.json {
-                println!("{}", serde_json::to_string(&record.session)?);
+                print_json(&record.session)?;
             } else {
                 print_session(&record, false)?;
             }
@@ -607,9 +614,9 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
         SessionCommand::List => {
             let all = store.db.list().await?;
             if args.json {
-                println!("{}", serde_json::to_string(&all)?);
+                print_json(&all)?;
             } else if all.is_empty() {
-                println!("no sessions in {}", store.dir().display());
+                outln!("no sessions in {}", store.dir().display())?;
             } else {
                 for s in &all {
                     print_session(s, false)?;
@@ -625,12 +632,12 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
             let outcome = service.revoke(&id, &owner).await?;
             let status = outcome.status();
             if args.json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({"sessionId": id, "callId": status.id, "status": status.status})
-                );
+                )?;
             } else {
-                println!("session {id}: uninstall call {}, status {}", status.id, status.status);
+                outln!("session {id}: uninstall call {}, status {}", status.id, status.status)?;
             }
             if !matches!(outcome, Outcome::Confirmed(_)) {
                 bail!("the uninstall did not go through (status {})", status.status);
@@ -646,7 +653,7 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
                     std::fs::remove_file(&f)?;
                 }
             }
-            println!("removed session {id}");
+            outln!("removed session {id}")?;
             Ok(())
         }
     }
@@ -675,13 +682,13 @@ pub(crate) async fn send(a: SendArgs, args: StoreArgs, env: Env) -> anyhow::Resu
     let sent = sent?;
     let status = sent.outcome.status();
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({"callId": sent.call_id, "status": status.status, "receipts": status.receipts})
-        );
+        )?;
     } else {
-        println!("sent: call {}", sent.call_id.0);
-        println!("status {}", status.status);
+        outln!("sent: call {}", sent.call_id.0)?;
+        outln!("status {}", status.status)?;
     }
     Ok(if matches!(sent.outcome, Outcome::Confirmed(_)) { 0 } else { 1 })
 }
@@ -702,9 +709,9 @@ pub(crate) async fn status(a: StatusArgs, json: bool, env: Env) -> anyhow::Resul
         client.get_calls_status(id).await.map_err(sesskey_rpc::Error::from)?
     };
     if json {
-        println!("{}", serde_json::to_string(&status)?);
+        outln!("{}", serde_json::to_string(&status)?)?;
     } else {
-        println!("status {} ({:?})", status.status, status.status.kind());
+        outln!("status {} ({:?})", status.status, status.status.kind())?;
     }
     Ok(match status.status.kind() {
         StatusKind::Failure => 1,

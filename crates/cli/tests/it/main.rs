@@ -6,6 +6,7 @@ mod hostile;
 mod kill;
 mod logs;
 mod page;
+mod pipe;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
