@@ -352,7 +352,7 @@ impl Db {
 
     async fn release_in(&self, tx: &mut Tx, lease: &NonceLease) -> Result<()> {
         sqlx::query(
-            "UPDATE nonce_leases SET expires_at = 0 \
+            "DELETE FROM nonce_leases \
              WHERE account = $1 AND chain_id = $2 AND nonce_key = $3 AND token = $4",
         )
         .bind(account_text(&lease.account))
