@@ -403,3 +403,29 @@ async fn an_in_memory_sqlite_store_sees_its_own_saves() {
     store.save(&record).await.unwrap();
     store.reserve(&id, &pay(100), U256::ZERO, 10_000, 60).await.unwrap();
 }
+
+/// A session saved anew under its id with budgets it did not have: a writer that knew it
+/// without budgets still counts what another process reserved on it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_saved_anew_with_budgets_counts_every_reservation() {
+    let dir = temp_dir("sqlite-anew");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("sessions.db");
+    let (a, b) = (SqlStore::sqlite(&path).await.unwrap(), SqlStore::sqlite(&path).await.unwrap());
+    let budgeted = fresh(96, 100);
+    let mut record =
+        StoredSession::new(Session { permissions: vec![Permission::Root], ..budgeted.clone() });
+    record.installed = true;
+    let id = record.session.session_id;
+    a.save(&record).await.unwrap();
+    // `a`'s writer learns the session as one without budgets.
+    let start = a.begin_call(&id, &pay(1), 11_000, 60).await.unwrap().unwrap();
+    a.end_call(&[(start.reservation, None)], &start.lease, None, 11_000).await.unwrap();
+    // Saved anew with a 100 wei allowance; another process reserves 60 of it.
+    record.session = budgeted;
+    a.save(&record).await.unwrap();
+    b.reserve(&id, &pay(60), U256::ZERO, 11_000, 60).await.unwrap();
+    let over = a.reserve(&id, &pay(60), U256::ZERO, 11_000, 60).await;
+    assert!(matches!(over, Err(Error::Preflight(_))), "60 + 60 > 100: {over:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -417,7 +417,9 @@ impl Db {
             let budgets = s.policy().has_budgets();
             state.known.insert(*id, Session { account: s.account, budgets });
         }
-        // The keys of accounts seen for the first time.
+        // What the rows tell that the writer did not know when it chose what to read: the
+        // keys of accounts seen for the first time, and the reservations of sessions that
+        // have budgets though it knew them without (a session saved anew under its id).
         let first_seen: BTreeSet<Address> = ops
             .iter()
             .filter_map(|op| match op {
@@ -426,13 +428,28 @@ impl Db {
             })
             .filter(|a| !accounts.contains(a))
             .collect();
-        if !first_seen.is_empty() {
+        let missed: BTreeSet<SessionId> = ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::Begin(b, _) => Some(b.id),
+                Op::End(..) => None,
+            })
+            .filter(|id| !judged.contains(id))
+            .filter(|id| state.known.get(id).is_some_and(|k| k.budgets))
+            .collect();
+        if !(first_seen.is_empty() && missed.is_empty()) {
             let mut script = Script::new(self.engine);
             let none = BTreeSet::new();
-            read_rows(&mut script, &state.statements, &none, &none, &first_seen)?;
+            read_rows(&mut script, &state.statements, &none, &missed, &first_seen)?;
             let rows = script.fetch_all(conn).await?;
-            read.held.extend(parse_read(rows, &none, &none, &first_seen)?.held);
+            let more = parse_read(rows, &none, &missed, &first_seen)?;
+            read.held.extend(more.held);
+            read.reserved.extend(more.reserved);
+            for id in &missed {
+                read.reserved.entry(*id).or_insert_with(|| Ok(vec![]));
+            }
         }
+        let judged: BTreeSet<SessionId> = judged.union(&missed).copied().collect();
         let script = Script::new(self.engine);
         let mut done = self
             .decide(conn, &state.statements, ops, &state.known, read, script, (begun, false))
