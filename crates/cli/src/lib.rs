@@ -186,6 +186,16 @@ mod tests {
 
     /// A loopback emulator sponsoring [`POLICY`] and a fresh owner already delegated on it (the
     /// demo's orchestrator does that step).
+    /// A fresh session folder for a test: its path, and the path as the `--store` flag takes it.
+    fn temp_store(tag: &str) -> (std::path::PathBuf, String) {
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let dir =
+            std::env::temp_dir().join(format!("sesskey-{tag}-{}-{nanos}", std::process::id()));
+        let store = dir.to_str().unwrap().to_string();
+        (dir, store)
+    }
+
     async fn emulator_with_delegated_owner(
     ) -> (sesskey_emulator::Running, String, alloy_signer_local::PrivateKeySigner, String) {
         use sesskey_emulator::{serve, Config, Emulator};
@@ -211,10 +221,7 @@ mod tests {
             .emulator
             .set_balance(chain, owner.address(), alloy_primitives::U256::from(10_000))
             .unwrap();
-        let nanos =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-        let dir = std::env::temp_dir().join(format!("sesskey-cli-{}-{nanos}", std::process::id()));
-        let store = dir.to_str().unwrap().to_string();
+        let (dir, store) = temp_store("cli");
         let env = Env::from_pairs([
             ("OWNER_PRIVATE_KEY", alloy_primitives::hex::encode(owner.to_bytes())),
             ("SESSKEY_PASSWORD", "correct horse".to_string()),
@@ -359,10 +366,7 @@ mod tests {
             U256::from_be_slice(&out)
         };
 
-        let nanos =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-        let dir = std::env::temp_dir().join(format!("sesskey-cast-{}-{nanos}", std::process::id()));
-        let store = dir.to_str().unwrap().to_string();
+        let (dir, store) = temp_store("cast");
         let env = Env::from_pairs([
             ("OWNER_PRIVATE_KEY", alloy_primitives::hex::encode(owner.to_bytes())),
             ("SESSKEY_PASSWORD", "correct horse".to_string()),
@@ -461,10 +465,7 @@ mod tests {
     async fn session_request_then_complete() {
         use alloy_signer::SignerSync;
         let (_server, url, owner, _) = emulator_with_delegated_owner().await;
-        let nanos =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-        let dir = std::env::temp_dir().join(format!("sesskey-req-{}-{nanos}", std::process::id()));
-        let store = dir.to_str().unwrap().to_string();
+        let (dir, store) = temp_store("req");
         // No owner key in this process: only the account.
         let env = Env::from_pairs([("SESSKEY_PASSWORD", "correct horse".to_string())]);
         let account = owner.address().to_string();

@@ -193,16 +193,6 @@ impl Db {
         }
     }
 
-    /// Reads a session's row inside a transaction, locked for it.
-    fn select_locked(&self) -> &'static str {
-        match self.engine {
-            Engine::Sqlite => "SELECT record, spent, revoked FROM sessions WHERE id = $1",
-            Engine::Postgres => {
-                "SELECT record, spent, revoked FROM sessions WHERE id = $1 FOR UPDATE"
-            }
-        }
-    }
-
     async fn import_folder(&self, folder: &super::JsonFolder) -> Result<usize> {
         let source = folder.dir().display().to_string();
         let done = sqlx::query("SELECT source FROM imports WHERE source = $1")
@@ -265,18 +255,8 @@ fn unknown(id: &SessionId) -> Error {
     Error::Store(format!("no session {id}"))
 }
 
-/// The steps of the store's transactions, each on an open write transaction.
+/// A lease taken on its own, outside the writer (see [`SessionStore::lease_nonce_key`]).
 impl Db {
-    async fn load_locked(&self, tx: &mut Tx, id: &SessionId) -> Result<StoredSession> {
-        let row = sqlx::query(self.select_locked())
-            .bind(id.to_string())
-            .fetch_optional(&mut ***tx)
-            .await
-            .map_err(store)?
-            .ok_or_else(|| unknown(id))?;
-        record_of(&row)
-    }
-
     /// One try at a lease: `Ok(None)` when `want` is held, or when another writer took the
     /// chosen key first (`Err` never: the caller retries a fresh transaction for a free key).
     async fn try_lease(
@@ -349,33 +329,6 @@ impl Db {
         let key = u64::try_from(key).map_err(store)?;
         Ok(Some(NonceLease { account, chain_id, key, token }))
     }
-
-    async fn release_in(&self, tx: &mut Tx, lease: &NonceLease) -> Result<()> {
-        sqlx::query(
-            "DELETE FROM nonce_leases \
-             WHERE account = $1 AND chain_id = $2 AND nonce_key = $3 AND token = $4",
-        )
-        .bind(account_text(&lease.account))
-        .bind(i64::try_from(lease.chain_id).map_err(store)?)
-        .bind(i64::try_from(lease.key).map_err(store)?)
-        .bind(lease.token.clone())
-        .execute(&mut ***tx)
-        .await
-        .map_err(store)?;
-        Ok(())
-    }
-
-    async fn mark_installed_in(&self, tx: &mut Tx, id: &SessionId) -> Result<()> {
-        let mut record = self.load_locked(tx, id).await?;
-        record.installed = true;
-        sqlx::query("UPDATE sessions SET record = $1 WHERE id = $2")
-            .bind(json(&record)?)
-            .bind(id.to_string())
-            .execute(&mut ***tx)
-            .await
-            .map_err(store)?;
-        Ok(())
-    }
 }
 
 impl SessionStore for SqlStore {
@@ -443,9 +396,8 @@ impl SessionStore for SqlStore {
     }
 
     async fn mark_installed(&self, id: &SessionId) -> Result<()> {
-        let mut tx = self.db.begin().await?;
-        self.db.mark_installed_in(&mut tx, id).await?;
-        tx.commit().await
+        let end = batch::End { settled: vec![], lease: None, installed: Some(*id), now: 0 };
+        self.submit_end(end).await
     }
 
     async fn reserve(
@@ -494,9 +446,9 @@ impl SessionStore for SqlStore {
     }
 
     async fn release_nonce_key(&self, lease: &NonceLease) -> Result<()> {
-        let mut tx = self.db.begin().await?;
-        self.db.release_in(&mut tx, lease).await?;
-        tx.commit().await
+        let end =
+            batch::End { settled: vec![], lease: Some(lease.clone()), installed: None, now: 0 };
+        self.submit_end(end).await
     }
 
     /// With the other starts queued at the time, in one transaction: load (locked), reserve,

@@ -15,9 +15,9 @@ pub(super) struct Cache {
     pub(super) sessions: HashMap<SessionId, StoredSession>,
     /// Every reservation of these sessions.
     pub(super) reserved: HashMap<SessionId, Vec<Reserved>>,
-    /// Accounts whose every lease is in `held`.
+    /// Accounts whose every lease is in `held` (by account, then chain).
     pub(super) accounts: HashSet<Address>,
-    pub(super) held: HashMap<(Address, u64), Vec<Held>>,
+    pub(super) held: HashMap<Address, HashMap<u64, Vec<Held>>>,
 }
 
 impl Cache {
@@ -61,8 +61,8 @@ impl Cache {
                 read.reserved.insert(*id, Ok(list.clone()));
             }
         }
-        for ((account, chain), list) in &self.held {
-            if accounts.contains(account) {
+        for account in accounts {
+            for (chain, list) in self.held.get(account).into_iter().flatten() {
                 read.held.insert((*account, *chain), list.clone());
             }
         }
@@ -98,7 +98,7 @@ impl Cache {
             }
         }
         for (account, chain, token) in &done.released {
-            if let Some(list) = self.held.get_mut(&(*account, *chain)) {
+            if let Some(list) = self.held.get_mut(account).and_then(|c| c.get_mut(chain)) {
                 list.retain(|h| &h.token != token);
             }
         }
@@ -115,12 +115,13 @@ impl Cache {
         self.accounts.extend(accounts.iter().copied());
         for ((account, chain), list) in &done.read.held {
             if self.accounts.contains(account) {
-                self.held.insert((*account, *chain), list.clone());
+                self.held.entry(*account).or_default().insert(*chain, list.clone());
             }
         }
         for (lease, expires) in &done.granted {
             if self.accounts.contains(&lease.account) {
-                let list = self.held.entry((lease.account, lease.chain_id)).or_default();
+                let chains = self.held.entry(lease.account).or_default();
+                let list = chains.entry(lease.chain_id).or_default();
                 list.retain(|h| h.key != lease.key);
                 list.push(Held { key: lease.key, token: lease.token.clone(), expires: *expires });
             }

@@ -212,6 +212,9 @@ impl SqlStore {
     }
 }
 
+/// What a session row held when the transaction read it: its spend and its installed flag.
+type AsRead = HashMap<SessionId, (Spend, bool)>;
+
 /// The session rows a transaction read (locked), or why each is damaged.
 type Sessions = HashMap<SessionId, std::result::Result<StoredSession, String>>;
 
@@ -487,8 +490,13 @@ impl Db {
         (mut begun, versioned): (bool, bool),
     ) -> std::result::Result<Done, Failure> {
         let mut outcomes: Vec<Option<Outcome>> = ops.iter().map(|_| None).collect();
-        // The rows as read: what the writes change is what differs from them.
-        let read_as = read.sessions.clone();
+        // What the rows held as read (spent, installed): what the writes change is what
+        // differs from it.
+        let read_as: AsRead = read
+            .sessions
+            .iter()
+            .filter_map(|(id, r)| r.as_ref().ok().map(|r| (*id, (r.spent(), r.installed))))
+            .collect();
         let freed = settle_ends(ops, &mut read.sessions, known, &mut outcomes);
         let tokens: HashSet<&str> = freed.released.iter().map(|l| l.token.as_str()).collect();
         for keys in read.held.values_mut() {

@@ -2,7 +2,7 @@
 //! commands that run them.
 
 use super::cache::{Held, Read, Reserved};
-use super::{int, time, Failure, Freed, Planned, Sessions};
+use super::{int, time, AsRead, Failure, Freed, Planned, Sessions};
 use crate::store::sql::{account_text, parse, record_from, store, Engine};
 use crate::store::{random_id, NonceLease, SpendJson};
 use alloy_primitives::Address;
@@ -386,7 +386,7 @@ pub(super) fn write_rows(
     statements: &Statements,
     freed: &Freed<'_>,
     planned: &[Planned],
-    (read_as, sessions): (&Sessions, &Sessions),
+    (read_as, sessions): (&AsRead, &Sessions),
 ) -> std::result::Result<(), Failure> {
     if !freed.gone.is_empty() {
         let gone: Vec<&String> = freed.gone.iter().collect();
@@ -431,14 +431,15 @@ pub(super) fn write_rows(
     }
     let mut changed = vec![];
     for (id, after) in sessions.iter().filter_map(|(id, r)| r.as_ref().ok().map(|r| (id, r))) {
-        let Some(Ok(before)) = read_as.get(id) else { continue };
-        let installed = after.installed != before.installed;
-        if !installed && after.spent() == before.spent() {
+        let Some((spent, was_installed)) = read_as.get(id) else { continue };
+        let installed = after.installed != *was_installed;
+        let now_spent = after.spent();
+        if !installed && now_spent == *spent {
             continue;
         }
         let mut entry = serde_json::json!({
             "i": id.to_string(),
-            "p": serde_json::to_string(&SpendJson::from(&after.spent())).map_err(store)?,
+            "p": serde_json::to_string(&SpendJson::from(&now_spent)).map_err(store)?,
         });
         if let (true, Some(obj)) = (installed, entry.as_object_mut()) {
             obj.insert("r".into(), serde_json::to_string(after).map_err(store)?.into());
