@@ -21,7 +21,7 @@ use super::{
 use alloy_primitives::{Address, U256};
 use sesskey_account::Spend;
 use sesskey_types::{Call, SessionId};
-use sqlx::{AnyConnection, Connection, Row};
+use sqlx::Connection;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use tokio::sync::{mpsc, oneshot};
 
@@ -31,7 +31,7 @@ mod statements;
 
 use cache::{Cache, Read};
 use judge::{int, settle_ends, start_calls, to_read, Freed, Planned, Wants};
-use statements::{parse_read, read_rows, write_rows, Script, Statements, VERSION};
+use statements::{open_lite, parse_read, read_rows, write_rows, Conn, Script, Statements, VERSION};
 
 /// At most this many starts and ends in one transaction.
 const MAX_BATCH: usize = 64;
@@ -132,12 +132,18 @@ fn stopped() -> Error {
 /// With `own` (the database's URL), the writer runs on a thread of its own, with its own
 /// connection: its turns never wait behind the process's other tasks (on a busy runtime, each
 /// statement's answer would otherwise queue for a worker), and the transaction it holds is
-/// short. Without, it is a task on the current runtime over `db`'s pool.
+/// short. On SQLite that connection is called directly on the writer's thread (rusqlite, on
+/// the same SQLite library as sqlx's), with no hop to a connection thread per command. Without
+/// `own`, the writer is a task on the current runtime over `db`'s pool.
 pub(super) async fn start(db: Db, own: Option<&str>) -> Result<mpsc::Sender<Op>> {
     let (tx, rx) = mpsc::channel(1024);
     let Some(url) = own else {
-        tokio::spawn(writer(db, rx, false));
+        tokio::spawn(writer(db, rx, false, None));
         return Ok(tx);
+    };
+    let lite = match db.engine {
+        Engine::Sqlite => Some(sqlite_path(url)?),
+        Engine::Postgres => None,
     };
     let url = url.to_string();
     let (ready, opened) = oneshot::channel();
@@ -152,10 +158,27 @@ pub(super) async fn start(db: Db, own: Option<&str>) -> Result<mpsc::Sender<Op>>
                 }
             };
             rt.block_on(async move {
+                if let Some(path) = lite {
+                    // Opened once here, so that a file it cannot open fails the store's
+                    // opening rather than its first call.
+                    match open_lite(&path) {
+                        Ok(conn) => {
+                            drop(ready.send(Ok(())));
+                            writer(db, rx, true, Some((path, conn))).await;
+                        }
+                        Err(e) => {
+                            drop(ready.send(Err(Error::Store(format!(
+                                "the store's writer: {}",
+                                e.message
+                            )))))
+                        }
+                    }
+                    return;
+                }
                 match super::open_pool(&url, db.engine, Some(1)).await {
                     Ok(pool) => {
                         drop(ready.send(Ok(())));
-                        writer(Db { pool, ..db }, rx, true).await;
+                        writer(Db { pool, ..db }, rx, true, None).await;
                     }
                     Err(e) => drop(ready.send(Err(e))),
                 }
@@ -166,13 +189,29 @@ pub(super) async fn start(db: Db, own: Option<&str>) -> Result<mpsc::Sender<Op>>
     Ok(tx)
 }
 
+/// The file of a SQLite URL, as sqlx reads it.
+fn sqlite_path(url: &str) -> Result<std::path::PathBuf> {
+    use std::str::FromStr;
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+        .map_err(|e| Error::Store(format!("the SQLite URL: {e}")))?;
+    Ok(options.get_filename().to_path_buf())
+}
+
 /// The writer's loop. With `keep`, it keeps its connection between transactions (it is the
 /// only user of its pool).
-async fn writer(db: Db, mut rx: mpsc::Receiver<Op>, keep: bool) {
+/// With `lite`, the writer's own SQLite connection (and the file's path, to open it again).
+async fn writer(
+    db: Db,
+    mut rx: mpsc::Receiver<Op>,
+    keep: bool,
+    lite: Option<(std::path::PathBuf, Conn)>,
+) {
     let mut again: Vec<Op> = vec![];
+    let (lite, conn) = lite.map_or((None, None), |(path, conn)| (Some(path), Some(conn)));
     let mut state = State {
         known: Known::new(),
-        conn: None,
+        conn,
+        lite,
         keep,
         used: std::time::Instant::now(),
         statements: Statements::new(db.engine, false),
@@ -290,19 +329,21 @@ impl Db {
         let mut conn = match state.conn.take() {
             // Idle a while, it may have been closed under us (a server restart): looked at
             // first, as the pool does, rather than failing the batch.
-            Some(mut conn) if state.used.elapsed() > IDLE_CHECK => match conn.ping().await {
-                Ok(()) => conn,
-                Err(_) => {
-                    conn.close_on_drop();
-                    drop(conn);
-                    state.prepared = false;
-                    self.pool.acquire().await?
+            Some(Conn::Pool(mut conn)) if state.used.elapsed() > IDLE_CHECK => {
+                match conn.ping().await {
+                    Ok(()) => Conn::Pool(conn),
+                    Err(_) => {
+                        conn.close_on_drop();
+                        drop(conn);
+                        state.prepared = false;
+                        self.connect(state.lite.clone().as_deref()).await?
+                    }
                 }
-            },
+            }
             Some(conn) => conn,
             None => {
                 state.prepared = false;
-                self.pool.acquire().await?
+                self.connect(state.lite.clone().as_deref()).await?
             }
         };
         let _turn = match self.engine {
@@ -310,17 +351,22 @@ impl Db {
             Engine::Postgres => None,
         };
         let result = async {
-            if !state.prepared && self.engine == Engine::Postgres {
+            if let (false, Engine::Postgres, Conn::Pool(conn)) =
+                (state.prepared, self.engine, &mut conn)
+            {
                 let sql = sqlx::AssertSqlSafe(state.statements.prepare());
-                sqlx::raw_sql(sql).execute(&mut *conn).await?;
+                sqlx::raw_sql(sql).execute(&mut **conn).await?;
             }
             state.prepared = true;
             self.apply_on(&mut conn, ops, state).await
         }
         .await;
         if result.is_err() {
-            // A transaction may be left open on it: never reuse it.
-            conn.close_on_drop();
+            // A transaction may be left open on it: never reuse it (a connection of our own
+            // closed rolls back what it left open).
+            if let Conn::Pool(conn) = &mut conn {
+                conn.close_on_drop();
+            }
             state.prepared = false;
         } else if !state.keep {
             state.prepared = false;
@@ -331,9 +377,17 @@ impl Db {
         result
     }
 
+    /// A connection for the writer: its own SQLite connection, or one from the pool.
+    async fn connect(&self, lite: Option<&std::path::Path>) -> std::result::Result<Conn, Failure> {
+        match lite {
+            Some(path) => open_lite(path),
+            None => Ok(Conn::Pool(self.pool.acquire().await?)),
+        }
+    }
+
     async fn apply_on(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut Conn,
         ops: &[Op],
         state: &mut State,
     ) -> std::result::Result<Vec<Outcome>, Failure> {
@@ -353,7 +407,7 @@ impl Db {
     /// written, and the cache is dropped).
     async fn on_cache(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut Conn,
         ops: &[Op],
         state: &mut State,
         (ids, judged, accounts): &Wants,
@@ -387,7 +441,7 @@ impl Db {
     /// connection, which an in-memory database shares with the store's other methods.)
     async fn read_and_decide(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut Conn,
         ops: &[Op],
         state: &mut State,
         (ids, judged, accounts): Wants,
@@ -406,7 +460,7 @@ impl Db {
             read_rows(&mut script, &state.statements, &ids, &judged, &accounts)?;
             let mut rows = script.fetch_all(conn).await?;
             if sqlite && !rows.is_empty() {
-                version = Some(rows.remove(0).try_get::<i64, _>("v")?);
+                version = Some(rows.remove(0).int("v")?);
             }
             read = parse_read(rows, &ids, &judged, &accounts)?;
         }
@@ -481,7 +535,7 @@ impl Db {
     #[allow(clippy::too_many_arguments)]
     async fn decide(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut Conn,
         statements: &Statements,
         ops: &[Op],
         known: &Known,
@@ -527,10 +581,10 @@ impl Db {
             script.plain("COMMIT");
             let mut rows = script.fetch_all(conn).await?.into_iter();
             if versioned {
-                version = rows.next().map(|r| r.try_get::<i64, _>("v")).transpose()?;
+                version = rows.next().map(|r| r.int("v")).transpose()?;
             }
             for row in rows {
-                leased.insert(row.try_get::<String, _>("token")?);
+                leased.insert(row.text("token")?);
             }
         }
         let mut granted = vec![];
@@ -597,7 +651,9 @@ struct Session {
 struct State {
     known: Known,
     /// Its connection, when it keeps it.
-    conn: Option<sqlx::pool::PoolConnection<sqlx::Any>>,
+    conn: Option<Conn>,
+    /// SQLite: the file its own connection opens (else it takes one from the pool).
+    lite: Option<std::path::PathBuf>,
     keep: bool,
     /// The statements, and whether the connection has them prepared (PostgreSQL).
     statements: Statements,

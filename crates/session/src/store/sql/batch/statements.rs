@@ -7,7 +7,7 @@ use crate::store::sql::{account_text, parse, record_from, store, Engine};
 use crate::store::{random_id, NonceLease, SpendJson};
 use alloy_primitives::Address;
 use sesskey_types::SessionId;
-use sqlx::{AnyConnection, Row};
+use sqlx::Row as _;
 use std::collections::{BTreeSet, HashMap};
 
 /// The writer's statements, fixed text for each engine. Each takes its lists as one JSON
@@ -157,18 +157,26 @@ pub(super) enum Arg {
     Int(i64),
 }
 
+/// One statement of a [`Script`]: a plain one, or one of [`Statements`] with its values.
+struct Step {
+    /// Its index in [`Statements::all`] (`None`: plain).
+    which: Option<usize>,
+    sql: String,
+    args: Vec<Arg>,
+}
+
 /// Statements and their values, run as one command.
 ///
-/// On SQLite the values are bound (the statements' `$n` numbered across the command). On PostgreSQL the command is a simple query of `EXECUTE`s of the prepared
-/// statements, each text value written in dollar quotes under a tag drawn at random for the
-/// script (a value that holds the tag refuses the script), each integer as its digits.
+/// On SQLite through sqlx the values are bound (the statements' `$n` numbered across the
+/// command); on the writer's own SQLite connection each statement runs from the connection's
+/// cache of prepared statements, its values bound by name. On PostgreSQL the command is a
+/// simple query of `EXECUTE`s of the prepared statements, each text value written in dollar
+/// quotes under a tag drawn at random for the script (a value that holds the tag refuses the
+/// script), each integer as its digits.
 pub(super) struct Script {
-    sql: String,
-    binds: Vec<Arg>,
+    steps: Vec<Step>,
     /// PostgreSQL: the dollar-quote tag.
     tag: Option<String>,
-    /// A value held the tag.
-    tainted: bool,
     /// SQLite: the data version the writes are guarded by (they take it last).
     guard: Option<i64>,
 }
@@ -179,7 +187,7 @@ impl Script {
             Engine::Sqlite => None,
             Engine::Postgres => Some(format!("$sk{}$", random_id())),
         };
-        Self { sql: String::new(), binds: vec![], tag, tainted: false, guard: None }
+        Self { steps: vec![], tag, guard: None }
     }
 
     /// SQLite: writes that apply only while the data version is `version`.
@@ -189,71 +197,219 @@ impl Script {
 
     /// Appends a statement without values.
     pub(super) fn plain(&mut self, sql: &str) {
-        if !self.sql.is_empty() {
-            self.sql.push_str(";\n");
-        }
-        self.sql.push_str(sql);
+        self.steps.push(Step { which: None, sql: sql.to_string(), args: vec![] });
     }
 
     /// Appends statement `which` of `statements` with `args`.
-    pub(super) fn run(&mut self, statements: &Statements, which: usize, args: Vec<Arg>) {
-        match self.tag.clone() {
-            Some(tag) => {
-                let args: Vec<String> = args
-                    .into_iter()
-                    .map(|a| match a {
-                        Arg::Text(v) => {
-                            self.tainted |= v.contains(tag.as_str());
-                            format!("{tag}{v}{tag}")
-                        }
-                        Arg::Int(v) => v.to_string(),
-                    })
-                    .collect();
-                self.plain(&format!("EXECUTE {}({})", NAMES[which], args.join(", ")));
-            }
-            None => {
-                let sql = numbered(statements.all()[which], self.binds.len());
-                self.plain(&sql);
-                self.binds.extend(args);
-                if let (Some(version), true) = (self.guard, which > 0) {
-                    self.binds.push(Arg::Int(version));
-                }
-            }
+    pub(super) fn run(&mut self, statements: &Statements, which: usize, mut args: Vec<Arg>) {
+        if let (Some(version), true) = (self.guard, which > 0) {
+            args.push(Arg::Int(version));
         }
+        let sql = statements.all()[which].to_string();
+        self.steps.push(Step { which: Some(which), sql, args });
     }
 
     /// Puts a statement without values first.
     pub(super) fn prepend(&mut self, sql: &str) {
-        self.sql = format!("{sql};\n{}", self.sql);
+        self.steps.insert(0, Step { which: None, sql: sql.to_string(), args: vec![] });
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.sql.is_empty()
+        self.steps.is_empty()
+    }
+
+    /// PostgreSQL: the command, as one simple query.
+    fn postgres(&self, tag: &str) -> std::result::Result<String, Failure> {
+        let mut out = vec![];
+        for step in &self.steps {
+            let Some(which) = step.which else {
+                out.push(step.sql.clone());
+                continue;
+            };
+            let mut args = vec![];
+            for a in &step.args {
+                args.push(match a {
+                    Arg::Text(v) if v.contains(tag) => {
+                        return Err(Failure {
+                            message: "a value holds the script's quoting tag".into(),
+                            transient: false,
+                        })
+                    }
+                    Arg::Text(v) => format!("{tag}{v}{tag}"),
+                    Arg::Int(v) => v.to_string(),
+                });
+            }
+            out.push(format!("EXECUTE {}({})", NAMES[which], args.join(", ")));
+        }
+        Ok(out.join(";\n"))
+    }
+
+    /// SQLite through sqlx: the command, its values numbered across its statements.
+    fn sqlite(&self) -> (String, Vec<&Arg>) {
+        let mut sql = vec![];
+        let mut binds = vec![];
+        for step in &self.steps {
+            sql.push(numbered(&step.sql, binds.len()));
+            binds.extend(&step.args);
+        }
+        (sql.join(";\n"), binds)
     }
 
     /// Runs it: the rows of every statement.
-    pub(super) async fn fetch_all(
-        self,
-        conn: &mut AnyConnection,
-    ) -> std::result::Result<Vec<sqlx::any::AnyRow>, Failure> {
-        if self.tainted {
-            return Err(Failure {
-                message: "a value holds the script's quoting tag".into(),
-                transient: false,
+    pub(super) async fn fetch_all(self, conn: &mut Conn) -> std::result::Result<Vec<Row>, Failure> {
+        let rows = match (conn, self.tag.as_deref()) {
+            (Conn::Lite(conn), _) => return self.run_lite(conn),
+            (Conn::Pool(conn), Some(tag)) => {
+                let sql = sqlx::AssertSqlSafe(self.postgres(tag)?);
+                sqlx::raw_sql(sql).fetch_all(&mut **conn).await?
+            }
+            (Conn::Pool(conn), None) => {
+                let (sql, binds) = self.sqlite();
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for b in binds {
+                    q = match b {
+                        Arg::Text(v) => q.bind(v.as_str()),
+                        Arg::Int(v) => q.bind(*v),
+                    };
+                }
+                q.fetch_all(&mut **conn).await?
+            }
+        };
+        rows.iter().map(Row::from_any).collect()
+    }
+
+    /// On the writer's own SQLite connection, statement by statement, each prepared once.
+    fn run_lite(self, conn: &rusqlite::Connection) -> std::result::Result<Vec<Row>, Failure> {
+        let mut out = vec![];
+        for step in self.steps {
+            let mut stmt = conn.prepare_cached(&step.sql)?;
+            for (n, arg) in step.args.iter().enumerate() {
+                let name = format!("${}", n + 1);
+                let Some(at) = stmt.parameter_index(&name)? else {
+                    return Err(Failure {
+                        message: format!("a statement takes no value {name}"),
+                        transient: false,
+                    });
+                };
+                match arg {
+                    Arg::Text(v) => stmt.raw_bind_parameter(at, v.as_str())?,
+                    Arg::Int(v) => stmt.raw_bind_parameter(at, *v)?,
+                }
+            }
+            let names: std::sync::Arc<[String]> =
+                stmt.column_names().into_iter().map(String::from).collect();
+            let mut rows = stmt.raw_query();
+            while let Some(row) = rows.next()? {
+                let mut values = Vec::with_capacity(names.len());
+                for i in 0..names.len() {
+                    values.push(match row.get_ref(i)? {
+                        rusqlite::types::ValueRef::Integer(v) => Value::Int(v),
+                        rusqlite::types::ValueRef::Text(v) => {
+                            Value::Text(String::from_utf8_lossy(v).into_owned())
+                        }
+                        rusqlite::types::ValueRef::Null => Value::Null,
+                        _ => Value::Other,
+                    });
+                }
+                out.push(Row { names: names.clone(), values });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The writer's connection: from the store's pool (PostgreSQL, an in-memory SQLite database),
+/// or its own SQLite connection, called on its own thread.
+pub(super) enum Conn {
+    Pool(sqlx::pool::PoolConnection<sqlx::Any>),
+    Lite(rusqlite::Connection),
+}
+
+/// Opens the writer's own connection to the SQLite file at `path` (which the store's pool
+/// created and migrated), set as the pool's are.
+pub(super) fn open_lite(path: &std::path::Path) -> std::result::Result<Conn, Failure> {
+    use rusqlite::OpenFlags;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = rusqlite::Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // Both sets of statements (plain and guarded) and the plain ones, with room.
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(Conn::Lite(conn))
+}
+
+impl From<rusqlite::Error> for Failure {
+    fn from(e: rusqlite::Error) -> Self {
+        Self { message: e.to_string(), transient: false }
+    }
+}
+
+/// A value a statement returned.
+enum Value {
+    Null,
+    Int(i64),
+    Text(String),
+    /// A real or a blob: none of the writer's statements returns one.
+    Other,
+}
+
+/// A row a statement returned, whichever connection ran it.
+pub(super) struct Row {
+    names: std::sync::Arc<[String]>,
+    values: Vec<Value>,
+}
+
+impl Row {
+    fn from_any(row: &sqlx::any::AnyRow) -> std::result::Result<Self, Failure> {
+        use sqlx::Column;
+        let names: std::sync::Arc<[String]> =
+            row.columns().iter().map(|c| c.name().to_string()).collect();
+        let mut values = Vec::with_capacity(names.len());
+        for i in 0..names.len() {
+            values.push(match row.try_get::<Option<i64>, _>(i) {
+                Ok(Some(v)) => Value::Int(v),
+                Ok(None) => Value::Null,
+                Err(_) => row.try_get::<Option<String>, _>(i)?.map_or(Value::Null, Value::Text),
             });
         }
-        let sql = sqlx::AssertSqlSafe(self.sql);
-        if self.tag.is_some() {
-            return Ok(sqlx::raw_sql(sql).fetch_all(&mut *conn).await?);
+        Ok(Self { names, values })
+    }
+
+    fn get(&self, name: &str) -> std::result::Result<&Value, Failure> {
+        let at = self.names.iter().position(|n| n == name).ok_or_else(|| Failure {
+            message: format!("no column `{name}` in the writer's read"),
+            transient: false,
+        })?;
+        Ok(&self.values[at])
+    }
+
+    pub(super) fn int(&self, name: &str) -> std::result::Result<i64, Failure> {
+        match self.get(name)? {
+            Value::Int(v) => Ok(*v),
+            _ => Err(Failure {
+                message: format!("column `{name}` of the writer's read is not an integer"),
+                transient: false,
+            }),
         }
-        let mut q = sqlx::query(sql);
-        for b in self.binds {
-            q = match b {
-                Arg::Text(v) => q.bind(v),
-                Arg::Int(v) => q.bind(v),
-            };
+    }
+
+    pub(super) fn opt_text(&self, name: &str) -> std::result::Result<Option<String>, Failure> {
+        match self.get(name)? {
+            Value::Text(v) => Ok(Some(v.clone())),
+            Value::Null => Ok(None),
+            Value::Int(_) | Value::Other => Err(Failure {
+                message: format!("column `{name}` of the writer's read is not text"),
+                transient: false,
+            }),
         }
-        Ok(q.fetch_all(&mut *conn).await?)
+    }
+
+    pub(super) fn text(&self, name: &str) -> std::result::Result<String, Failure> {
+        self.opt_text(name)?.ok_or_else(|| Failure {
+            message: format!("column `{name}` of the writer's read is null"),
+            transient: false,
+        })
     }
 }
 
@@ -303,7 +459,7 @@ pub(super) fn read_rows(
 /// What [`read_rows`] read. A row that does not parse is kept as the error it is, for the ops
 /// that need it.
 pub(super) fn parse_read(
-    rows: Vec<sqlx::any::AnyRow>,
+    rows: Vec<Row>,
     ids: &BTreeSet<SessionId>,
     judged: &BTreeSet<SessionId>,
     accounts: &BTreeSet<Address>,
@@ -314,12 +470,12 @@ pub(super) fn parse_read(
     let account_of: HashMap<String, Address> =
         accounts.iter().map(|a| (account_text(a), *a)).collect();
     for row in rows {
-        let kind: String = row.try_get("kind")?;
-        let a: String = row.try_get("a")?;
-        let b: String = row.try_get("b")?;
-        let c: Option<String> = row.try_get("c")?;
-        let x: i64 = row.try_get("x")?;
-        let (y, z): (i64, i64) = (row.try_get("y")?, row.try_get("z")?);
+        let kind = row.text("kind")?;
+        let a = row.text("a")?;
+        let b = row.text("b")?;
+        let c = row.opt_text("c")?;
+        let x = row.int("x")?;
+        let (y, z) = (row.int("y")?, row.int("z")?);
         match kind.as_str() {
             "s" => {
                 let Some(id) = session_ids.get(&a) else { continue };
@@ -457,7 +613,7 @@ pub(super) const VERSION: &str = "SELECT data_version AS v FROM pragma_data_vers
 
 #[cfg(test)]
 mod tests {
-    use super::{numbered, Arg, Engine, Script, Statements};
+    use super::{numbered, Arg, Conn, Engine, Script, Statements, VERSION};
 
     #[test]
     pub(super) fn postgres_values_are_quoted_under_the_scripts_tag() {
@@ -470,11 +626,13 @@ mod tests {
             1,
             vec![Arg::Text("it's $1; DROP".into()), Arg::Text("[]".into()), Arg::Int(-7)],
         );
-        assert_eq!(s.sql, format!("EXECUTE sk_free({tag}it's $1; DROP{tag}, {tag}[]{tag}, -7)"));
-        assert!(s.binds.is_empty() && !s.tainted);
+        assert_eq!(
+            s.postgres(&tag).ok().unwrap(),
+            format!("EXECUTE sk_free({tag}it's $1; DROP{tag}, {tag}[]{tag}, -7)")
+        );
         // A value that holds the tag would end the quote: the script is refused.
         s.run(&statements, 2, vec![Arg::Text(format!("x{tag}; DELETE FROM sessions; --"))]);
-        assert!(s.tainted);
+        assert!(s.postgres(&tag).is_err());
         assert_ne!(Script::new(Engine::Postgres).tag, Some(tag), "a tag per script");
         assert!(statements.prepare().starts_with("PREPARE sk_read AS WITH s AS"));
     }
@@ -485,10 +643,49 @@ mod tests {
         let mut s = Script::new(Engine::Sqlite);
         s.plain("BEGIN IMMEDIATE");
         s.run(&statements, 3, vec![Arg::Text("[]".into()), Arg::Int(5)]);
-        assert!(s.sql.starts_with("BEGIN IMMEDIATE;\nINSERT INTO nonce_leases"));
+        assert!(s.sqlite().0.starts_with("BEGIN IMMEDIATE;\nINSERT INTO nonce_leases"));
         s.run(&statements, 5, vec![Arg::Text("[]".into())]);
-        assert!(s.sql.contains("<= $2 RETURNING") && s.sql.matches("json_each($3)").count() == 3);
-        assert_eq!(s.binds.len(), 3);
+        let (sql, binds) = s.sqlite();
+        assert!(sql.contains("<= $2 RETURNING") && sql.matches("json_each($3)").count() == 3);
+        assert_eq!(binds.len(), 3);
         assert_eq!(numbered("a = $1 AND b <= $12, '$x' $1", 4), "a = $5 AND b <= $16, '$x' $5");
+    }
+
+    /// On the writer's own connection, values are bound by their names: the guarded lease
+    /// statement takes `$1`, `$3` (the version), then `$2`, out of order.
+    #[tokio::test]
+    async fn the_writers_own_sqlite_connection_binds_values_by_name() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(include_str!("../../../../migrations/20261130000000_sessions.sql"))
+            .unwrap();
+        let version: i64 = conn.query_row(VERSION, [], |r| r.get(0)).unwrap();
+        let mut conn = Conn::Lite(conn);
+        let guarded = Statements::new(Engine::Sqlite, true);
+        let lease = |v| {
+            let mut s = Script::guarded(v);
+            s.plain("BEGIN IMMEDIATE");
+            let rows = r#"[{"a":"0xab","c":1,"k":7,"t":"tok","e":500}]"#;
+            s.run(&guarded, 3, vec![Arg::Text(rows.into()), Arg::Int(100)]);
+            s.plain("COMMIT");
+            s
+        };
+        // Another version: the guard holds nothing back but the write.
+        assert!(lease(version + 1).fetch_all(&mut conn).await.ok().unwrap().is_empty());
+        let rows = lease(version).fetch_all(&mut conn).await.ok().unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].text("token").ok().unwrap(), "tok");
+        assert!(rows[0].int("token").is_err(), "text is not read as an integer");
+        let Conn::Lite(raw) = &conn else { unreachable!() };
+        let held: (i64, i64, i64) = raw
+            .query_row("SELECT chain_id, nonce_key, expires_at FROM nonce_leases", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        assert_eq!(held, (1, 7, 500));
+        // A value the statement does not take is an error, not ignored.
+        let plain = Statements::new(Engine::Sqlite, false);
+        let mut s = Script::new(Engine::Sqlite);
+        s.run(&plain, 5, vec![Arg::Text("[]".into()), Arg::Int(1)]);
+        assert!(s.fetch_all(&mut conn).await.is_err());
     }
 }
