@@ -9,7 +9,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// SQLite: sessions, reservations and leases as the writer last read and wrote them, which is
 /// how the database holds them while no other connection commits (`PRAGMA data_version`
-/// stays `version`). Writes judged on it are guarded by that version.
+/// stays `version`). It is judged on only once the transaction holding the write lock has
+/// read that version again.
 pub(super) struct Cache {
     pub(super) version: i64,
     pub(super) sessions: HashMap<SessionId, StoredSession>,

@@ -7,9 +7,10 @@
 //! caller's alone. A caller gone before its answer holds nothing: what it was granted is given
 //! back in the next transaction.
 //!
-//! On SQLite, the writer keeps what it read and wrote ([`cache`]) and judges on it while no
-//! other connection has committed, its writes guarded by the data version, so that a
-//! transaction is one command. On PostgreSQL its statements are prepared once per connection
+//! On SQLite, the writer calls a connection of its own on its own thread, keeps what it read
+//! and wrote ([`cache`]) and judges on it while no other connection has committed (the data
+//! version, read once the transaction holds the write lock), so that a transaction reads
+//! nothing but that version. On PostgreSQL its statements are prepared once per connection
 //! ([`statements`]). A lease that another process took between our read and our insert sends
 //! its start round again, in the next transaction; a transaction that PostgreSQL aborted for a
 //! deadlock or a serialization failure is run again whole.
@@ -214,8 +215,7 @@ async fn writer(
         lite,
         keep,
         used: std::time::Instant::now(),
-        statements: Statements::new(db.engine, false),
-        guarded: Statements::new(db.engine, true),
+        statements: Statements::new(db.engine),
         cache: None,
         prepared: false,
     };
@@ -401,10 +401,10 @@ impl Db {
         self.read_and_decide(conn, ops, state, wants).await
     }
 
-    /// SQLite, with all `wants` in the writer's cache: judged on it, and written in one
-    /// command that applies only if no other connection has committed since the cache was
-    /// read. `None` when the cache does not cover it, or turns out stale (then nothing was
-    /// written, and the cache is dropped).
+    /// SQLite, with all `wants` in the writer's cache: once the transaction holds the write
+    /// lock, judged on the cache if no other connection has committed since it was read.
+    /// `None` when the cache does not cover it, or turns out stale (then the transaction is
+    /// rolled back untouched, and the cache dropped).
     async fn on_cache(
         &self,
         conn: &mut Conn,
@@ -417,19 +417,24 @@ impl Db {
         };
         let version = cache.version;
         let read = cache.read_of(ids, judged, accounts);
-        let mut script = Script::guarded(version);
+        let mut script = Script::new(Engine::Sqlite);
         script.plain("BEGIN IMMEDIATE");
         script.plain(VERSION);
-        let done = self
-            .decide(conn, &state.guarded, ops, &state.known, read, script, (true, true))
-            .await?;
-        if done.version != Some(version) || done.retried {
-            // Another connection wrote (and nothing was), or a key was not where the cache
-            // said: read it all again.
+        let now = script.fetch_all(conn).await?.first().map(|r| r.int("v")).transpose()?;
+        if now != Some(version) {
+            let mut script = Script::new(Engine::Sqlite);
+            script.plain("ROLLBACK");
+            script.fetch_all(conn).await?;
             state.cache = None;
-            return Ok((done.version == Some(version)).then_some(done.outcomes));
+            return Ok(None);
         }
-        if let Some(cache) = state.cache.as_mut() {
+        let script = Script::new(Engine::Sqlite);
+        let done =
+            self.decide(conn, &state.statements, ops, &state.known, read, script, true).await?;
+        if done.retried {
+            // A key was not where the cache said: read it all again next time.
+            state.cache = None;
+        } else if let Some(cache) = state.cache.as_mut() {
             cache.absorb(&done, &BTreeSet::new(), &BTreeSet::new());
         }
         Ok(Some(done.outcomes))
@@ -508,11 +513,9 @@ impl Db {
         }
         let judged: BTreeSet<SessionId> = judged.union(&missed).copied().collect();
         let script = Script::new(self.engine);
-        let mut done = self
-            .decide(conn, &state.statements, ops, &state.known, read, script, (begun, false))
-            .await?;
+        let done =
+            self.decide(conn, &state.statements, ops, &state.known, read, script, begun).await?;
         if sqlite && state.keep {
-            done.version = version;
             let mut cache = match state.cache.take() {
                 Some(cache) if Some(cache.version) == version => cache,
                 _ => Cache::new(version),
@@ -530,8 +533,7 @@ impl Db {
     /// Judges `ops` on `read` and writes what they do with `statements`, after what `script`
     /// holds already: the ends first (what they give back is free for the starts), then the
     /// starts one after the other, then the writes and the commit, as one command. With
-    /// `begun`, the transaction is open (or opens in `script`); with `versioned`, `script`
-    /// reads the data version first.
+    /// `begun`, the transaction is open (or opens in `script`).
     #[allow(clippy::too_many_arguments)]
     async fn decide(
         &self,
@@ -541,7 +543,7 @@ impl Db {
         known: &Known,
         mut read: Read,
         mut script: Script,
-        (mut begun, versioned): (bool, bool),
+        mut begun: bool,
     ) -> std::result::Result<Done, Failure> {
         let mut outcomes: Vec<Option<Outcome>> = ops.iter().map(|_| None).collect();
         // What the rows held as read (spent, installed): what the writes change is what
@@ -576,14 +578,9 @@ impl Db {
             begun = true;
         }
         let mut leased = HashSet::new();
-        let mut version = None;
         if begun {
             script.plain("COMMIT");
-            let mut rows = script.fetch_all(conn).await?.into_iter();
-            if versioned {
-                version = rows.next().map(|r| r.int("v")).transpose()?;
-            }
-            for row in rows {
+            for row in script.fetch_all(conn).await? {
                 leased.insert(row.text("token")?);
             }
         }
@@ -615,7 +612,6 @@ impl Db {
             read,
             granted,
             retried,
-            version,
             gone: freed.gone,
             lapsed: (freed.lapsed, freed.by),
             released,
@@ -632,8 +628,6 @@ struct Done {
     granted: Vec<(NonceLease, u64)>,
     /// A start did not get the key it was judged to get.
     retried: bool,
-    /// SQLite: the data version it was judged at.
-    version: Option<i64>,
     /// The reservations the ends freed: these ids, and those of the sessions `lapsed` by
     /// `by`; and the leases they returned (account, chain, token).
     gone: HashSet<String>,
@@ -658,8 +652,7 @@ struct State {
     /// The statements, and whether the connection has them prepared (PostgreSQL).
     statements: Statements,
     prepared: bool,
-    /// SQLite: the writes guarded by the data version, and what they are judged on.
-    guarded: Statements,
+    /// SQLite: what the writer last read and wrote, as of a data version.
     cache: Option<Cache>,
     /// When it last used its connection.
     used: std::time::Instant,

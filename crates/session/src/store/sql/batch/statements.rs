@@ -40,16 +40,7 @@ pub(super) const NAMES: [&str; 6] =
     ["sk_read", "sk_free", "sk_release", "sk_lease", "sk_reserve", "sk_spend"];
 
 impl Statements {
-    pub(super) fn new(engine: Engine, guarded: bool) -> Self {
-        // `guard(n)`: SQLite, the writes of a transaction judged on the writer's cache apply
-        // only if no other connection has committed since (`$n`: the data version then).
-        let guard = |n: usize| {
-            if guarded {
-                format!(" AND (SELECT data_version FROM pragma_data_version) = ${n}")
-            } else {
-                String::new()
-            }
-        };
+    pub(super) fn new(engine: Engine) -> Self {
         // `list`: in a JSON array of text; `field_list`: in one field of a JSON array of
         // objects; `each`: the objects. PostgreSQL compares against an array, so that its
         // prepared (generic) plans look the keys up in the index whatever the table's size.
@@ -91,46 +82,41 @@ impl Statements {
                 list("$3")
             ),
             free: format!(
-                "DELETE FROM reservations WHERE (id {} OR (session_id {} AND expires_at <= $3)){}",
+                "DELETE FROM reservations WHERE id {} OR (session_id {} AND expires_at <= $3)",
                 list("$1"),
                 list("$2"),
-                guard(4)
             ),
             release: format!(
                 "DELETE FROM nonce_leases WHERE account {} \
                  AND (account, chain_id, nonce_key, token) IN \
                  (SELECT value->>'a', CAST(value->>'c' AS BIGINT), CAST(value->>'k' AS BIGINT), \
-                 value->>'t' FROM {}){}",
+                 value->>'t' FROM {})",
                 field_list("$1", "a"),
                 each("$1"),
-                guard(2)
             ),
             lease: format!(
                 "INSERT INTO nonce_leases (account, chain_id, nonce_key, token, expires_at) \
                  SELECT value->>'a', CAST(value->>'c' AS BIGINT), CAST(value->>'k' AS BIGINT), \
-                 value->>'t', CAST(value->>'e' AS BIGINT) FROM {} WHERE true{} \
+                 value->>'t', CAST(value->>'e' AS BIGINT) FROM {} WHERE true \
                  ON CONFLICT (account, chain_id, nonce_key) \
                  DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at \
                  WHERE nonce_leases.expires_at <= $2 RETURNING token",
                 each("$1"),
-                guard(3)
             ),
             reserve: format!(
                 "INSERT INTO reservations (id, session_id, spend, expires_at) \
                  SELECT value->>'i', value->>'s', value->>'p', CAST(value->>'e' AS BIGINT) FROM {} \
                  WHERE (value->>'t' IS NULL OR EXISTS (SELECT 1 FROM nonce_leases l \
                  WHERE l.account = value->>'a' AND l.chain_id = CAST(value->>'c' AS BIGINT) \
-                 AND l.nonce_key = CAST(value->>'k' AS BIGINT) AND l.token = value->>'t' LIMIT 1)){}",
+                 AND l.nonce_key = CAST(value->>'k' AS BIGINT) AND l.token = value->>'t' LIMIT 1))",
                 each("$1"),
-                guard(2)
             ),
             spend: format!(
                 "UPDATE sessions SET \
                  spent = COALESCE((SELECT value->>'p' FROM {each} WHERE value->>'i' = sessions.id), spent), \
                  record = COALESCE((SELECT value->>'r' FROM {each} WHERE value->>'i' = sessions.id), record) \
-                 WHERE id {}{}",
+                 WHERE id {}",
                 field_list("$1", "i"),
-                guard(2),
                 each = each("$1")
             ),
         }
@@ -177,8 +163,6 @@ pub(super) struct Script {
     steps: Vec<Step>,
     /// PostgreSQL: the dollar-quote tag.
     tag: Option<String>,
-    /// SQLite: the data version the writes are guarded by (they take it last).
-    guard: Option<i64>,
 }
 
 impl Script {
@@ -187,12 +171,7 @@ impl Script {
             Engine::Sqlite => None,
             Engine::Postgres => Some(format!("$sk{}$", random_id())),
         };
-        Self { steps: vec![], tag, guard: None }
-    }
-
-    /// SQLite: writes that apply only while the data version is `version`.
-    pub(super) fn guarded(version: i64) -> Self {
-        Self { guard: Some(version), ..Self::new(Engine::Sqlite) }
+        Self { steps: vec![], tag }
     }
 
     /// Appends a statement without values.
@@ -201,10 +180,7 @@ impl Script {
     }
 
     /// Appends statement `which` of `statements` with `args`.
-    pub(super) fn run(&mut self, statements: &Statements, which: usize, mut args: Vec<Arg>) {
-        if let (Some(version), true) = (self.guard, which > 0) {
-            args.push(Arg::Int(version));
-        }
+    pub(super) fn run(&mut self, statements: &Statements, which: usize, args: Vec<Arg>) {
         let sql = statements.all()[which].to_string();
         self.steps.push(Step { which: Some(which), sql, args });
     }
@@ -617,7 +593,7 @@ mod tests {
 
     #[test]
     pub(super) fn postgres_values_are_quoted_under_the_scripts_tag() {
-        let statements = Statements::new(Engine::Postgres, false);
+        let statements = Statements::new(Engine::Postgres);
         let mut s = Script::new(Engine::Postgres);
         let tag = s.tag.clone().unwrap();
         assert!(tag.starts_with("$sk") && tag.ends_with('$'));
@@ -639,7 +615,7 @@ mod tests {
 
     #[test]
     pub(super) fn sqlite_values_are_bound_in_order() {
-        let statements = Statements::new(Engine::Sqlite, false);
+        let statements = Statements::new(Engine::Sqlite);
         let mut s = Script::new(Engine::Sqlite);
         s.plain("BEGIN IMMEDIATE");
         s.run(&statements, 3, vec![Arg::Text("[]".into()), Arg::Int(5)]);
@@ -651,30 +627,26 @@ mod tests {
         assert_eq!(numbered("a = $1 AND b <= $12, '$x' $1", 4), "a = $5 AND b <= $16, '$x' $5");
     }
 
-    /// On the writer's own connection, values are bound by their names: the guarded lease
-    /// statement takes `$1`, `$3` (the version), then `$2`, out of order.
+    /// On the writer's own connection: each statement with its values, the rows of those
+    /// that return some, in order; a value a statement does not take is an error.
     #[tokio::test]
-    async fn the_writers_own_sqlite_connection_binds_values_by_name() {
+    async fn the_writers_own_sqlite_connection_runs_a_script() {
         let conn = rusqlite::Connection::open_in_memory().unwrap();
         conn.execute_batch(include_str!("../../../../migrations/20261130000000_sessions.sql"))
             .unwrap();
-        let version: i64 = conn.query_row(VERSION, [], |r| r.get(0)).unwrap();
         let mut conn = Conn::Lite(conn);
-        let guarded = Statements::new(Engine::Sqlite, true);
-        let lease = |v| {
-            let mut s = Script::guarded(v);
-            s.plain("BEGIN IMMEDIATE");
-            let rows = r#"[{"a":"0xab","c":1,"k":7,"t":"tok","e":500}]"#;
-            s.run(&guarded, 3, vec![Arg::Text(rows.into()), Arg::Int(100)]);
-            s.plain("COMMIT");
-            s
-        };
-        // Another version: the guard holds nothing back but the write.
-        assert!(lease(version + 1).fetch_all(&mut conn).await.ok().unwrap().is_empty());
-        let rows = lease(version).fetch_all(&mut conn).await.ok().unwrap();
-        assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0].text("token").ok().unwrap(), "tok");
-        assert!(rows[0].int("token").is_err(), "text is not read as an integer");
+        let statements = Statements::new(Engine::Sqlite);
+        let mut s = Script::new(Engine::Sqlite);
+        s.plain("BEGIN IMMEDIATE");
+        s.plain(VERSION);
+        let rows = r#"[{"a":"0xab","c":1,"k":7,"t":"tok","e":500}]"#;
+        s.run(&statements, 3, vec![Arg::Text(rows.into()), Arg::Int(100)]);
+        s.plain("COMMIT");
+        let rows = s.fetch_all(&mut conn).await.ok().unwrap();
+        assert_eq!(rows.len(), 2);
+        assert!(rows[0].int("v").is_ok());
+        assert_eq!(rows[1].text("token").ok().unwrap(), "tok");
+        assert!(rows[1].int("token").is_err(), "text is not read as an integer");
         let Conn::Lite(raw) = &conn else { unreachable!() };
         let held: (i64, i64, i64) = raw
             .query_row("SELECT chain_id, nonce_key, expires_at FROM nonce_leases", [], |r| {
@@ -683,9 +655,8 @@ mod tests {
             .unwrap();
         assert_eq!(held, (1, 7, 500));
         // A value the statement does not take is an error, not ignored.
-        let plain = Statements::new(Engine::Sqlite, false);
         let mut s = Script::new(Engine::Sqlite);
-        s.run(&plain, 5, vec![Arg::Text("[]".into()), Arg::Int(1)]);
+        s.run(&statements, 5, vec![Arg::Text("[]".into()), Arg::Int(1)]);
         assert!(s.fetch_all(&mut conn).await.is_err());
     }
 }
