@@ -10,7 +10,9 @@
 //!
 //! The machine is shared and noisy, so the modes take turns, round after round, and each is
 //! summed up by its median round, as a ratio to the median of the no-store rounds of the same
-//! run. Each round also prints how busy the machine's CPUs were.
+//! run, and by the median of its rounds' ratios to the no-store round of the same turn (which
+//! the machine's drift over the run does not move), also given as how much longer each call
+//! takes. Each round also prints how busy the machine's CPUs were.
 //!
 //! Run: `cargo xtask bench` or `cargo bench -p sesskey-session --bench flow`
 //! (env: `SESSKEY_BENCH_CLIENTS` = 8, `SESSKEY_BENCH_SECS` = 4 per round,
@@ -269,18 +271,30 @@ fn main() {
                     rounds_of.push(Round { calls_per_sec, latencies });
                 }
             }
-            let baseline = results
-                .iter()
-                .find(|(m, _)| *m == "no-store")
-                .map(|(_, r)| median(r.iter().map(|r| r.calls_per_sec).collect()));
+            let baseline = results.iter().find(|(m, _)| *m == "no-store").map(|(_, r)| r);
             for (mode, rounds_of) in &results {
                 let per_sec = median(rounds_of.iter().map(|r| r.calls_per_sec).collect());
                 let mut all: Vec<Duration> =
                     rounds_of.iter().flat_map(|r| r.latencies.iter().copied()).collect();
                 all.sort();
                 let against = match baseline {
-                    Some(b) if *mode != "no-store" => {
-                        format!(" = {:+.0}% against no store", 100.0 * (per_sec / b - 1.0))
+                    Some(base) if *mode != "no-store" => {
+                        let b = median(base.iter().map(|r| r.calls_per_sec).collect());
+                        // Each round against the no-store round just before it: the machine's
+                        // drift over the run cancels out.
+                        let paired = median(
+                            rounds_of
+                                .iter()
+                                .zip(base)
+                                .map(|(r, b)| r.calls_per_sec / b.calls_per_sec)
+                                .collect(),
+                        );
+                        format!(
+                            " = {:+.0}% against no store; round by round {:+.0}%, each call taking {:+.0}% longer",
+                            100.0 * (per_sec / b - 1.0),
+                            100.0 * (paired - 1.0),
+                            100.0 * (1.0 / paired - 1.0)
+                        )
                     }
                     _ => String::new(),
                 };

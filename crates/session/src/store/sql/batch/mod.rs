@@ -420,7 +420,7 @@ impl Db {
         let mut script = Script::new(Engine::Sqlite);
         script.plain("BEGIN IMMEDIATE");
         script.plain(VERSION);
-        let now = script.fetch_all(conn).await?.first().map(|r| r.int("v")).transpose()?;
+        let now = script.fetch_all(conn).await?.first().map(|r| r.int("data_version")).transpose()?;
         if now != Some(version) {
             let mut script = Script::new(Engine::Sqlite);
             script.plain("ROLLBACK");
@@ -465,7 +465,7 @@ impl Db {
             read_rows(&mut script, &state.statements, &ids, &judged, &accounts)?;
             let mut rows = script.fetch_all(conn).await?;
             if sqlite && !rows.is_empty() {
-                version = Some(rows.remove(0).int("v")?);
+                version = Some(rows.remove(0).int("data_version")?);
             }
             read = parse_read(rows, &ids, &judged, &accounts)?;
         }

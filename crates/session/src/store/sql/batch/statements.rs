@@ -585,7 +585,7 @@ pub(super) fn write_rows(
 }
 
 /// SQLite: the data version (the first row of a command that reads it).
-pub(super) const VERSION: &str = "SELECT data_version AS v FROM pragma_data_version";
+pub(super) const VERSION: &str = "PRAGMA data_version";
 
 #[cfg(test)]
 mod tests {
@@ -644,7 +644,7 @@ mod tests {
         s.plain("COMMIT");
         let rows = s.fetch_all(&mut conn).await.ok().unwrap();
         assert_eq!(rows.len(), 2);
-        assert!(rows[0].int("v").is_ok());
+        assert!(rows[0].int("data_version").is_ok());
         assert_eq!(rows[1].text("token").ok().unwrap(), "tok");
         assert!(rows[1].int("token").is_err(), "text is not read as an integer");
         let Conn::Lite(raw) = &conn else { unreachable!() };
