@@ -184,18 +184,18 @@ mod tests {
         store.list().await.unwrap()
     }
 
-    /// A loopback emulator sponsoring [`POLICY`] and a fresh owner already delegated on it (the
-    /// demo's orchestrator does that step).
     /// A fresh session folder for a test: its path, and the path as the `--store` flag takes it.
-    fn temp_store(tag: &str) -> (std::path::PathBuf, String) {
-        let nanos =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-        let dir =
-            std::env::temp_dir().join(format!("sesskey-{tag}-{}-{nanos}", std::process::id()));
+    /// (Not made yet; removed with its contents when the first item, the folder it is in, is
+    /// dropped, a failed test's too.)
+    fn temp_store(tag: &str) -> (tempfile::TempDir, std::path::PathBuf, String) {
+        let tmp = tempfile::Builder::new().prefix(&format!("sesskey-{tag}-")).tempdir().unwrap();
+        let dir = tmp.path().join("sessions");
         let store = dir.to_str().unwrap().to_string();
-        (dir, store)
+        (tmp, dir, store)
     }
 
+    /// A loopback emulator sponsoring [`POLICY`] and a fresh owner already delegated on it (the
+    /// demo's orchestrator does that step).
     async fn emulator_with_delegated_owner(
     ) -> (sesskey_emulator::Running, String, alloy_signer_local::PrivateKeySigner, String) {
         use sesskey_emulator::{serve, Config, Emulator};
@@ -221,7 +221,7 @@ mod tests {
             .emulator
             .set_balance(chain, owner.address(), alloy_primitives::U256::from(10_000))
             .unwrap();
-        let (dir, store) = temp_store("cli");
+        let (_tmp, dir, store) = temp_store("cli");
         let env = Env::from_pairs([
             ("OWNER_PRIVATE_KEY", alloy_primitives::hex::encode(owner.to_bytes())),
             ("SESSKEY_PASSWORD", "correct horse".to_string()),
@@ -316,7 +316,6 @@ mod tests {
             .filter(|n| n.ends_with(".keystore") || n.ends_with(".key"))
             .collect();
         assert!(left.is_empty(), "key files removed: {left:?}");
-        let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(parse_duration("90s"), Ok(90));
         assert_eq!(parse_duration("2h"), Ok(7200));
         assert!(parse_duration("2w").is_err());
@@ -366,7 +365,7 @@ mod tests {
             U256::from_be_slice(&out)
         };
 
-        let (dir, store) = temp_store("cast");
+        let (_tmp, dir, store) = temp_store("cast");
         let env = Env::from_pairs([
             ("OWNER_PRIVATE_KEY", alloy_primitives::hex::encode(owner.to_bytes())),
             ("SESSKEY_PASSWORD", "correct horse".to_string()),
@@ -456,7 +455,6 @@ mod tests {
             "0xb20eb4c40000000000000000000000000000000000000000000000000000000000000003",
         ]);
         assert_eq!(run_with(cli, Env::default()).await.unwrap(), 0);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// `session request` for an owner who signs elsewhere, then `session complete` with the
@@ -465,7 +463,7 @@ mod tests {
     async fn session_request_then_complete() {
         use alloy_signer::SignerSync;
         let (_server, url, owner, _) = emulator_with_delegated_owner().await;
-        let (dir, store) = temp_store("req");
+        let (_tmp, dir, store) = temp_store("req");
         // No owner key in this process: only the account.
         let env = Env::from_pairs([("SESSKEY_PASSWORD", "correct horse".to_string())]);
         let account = owner.address().to_string();
@@ -516,7 +514,6 @@ mod tests {
         assert_eq!(sessions.len(), 1);
         assert_eq!(sessions[0].session.session_id, pending.session_id);
         assert!(!file.exists(), "the pending request is used up");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// `explain` on the seed document's answers and on a tampered one.

@@ -102,9 +102,8 @@ async fn owner_op(
 
 #[tokio::test]
 async fn kill_9_under_load_loses_nothing_acknowledged() {
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let dir = std::env::temp_dir().join(format!("sesskey-kill-{}-{nanos}", std::process::id()));
+    let tmp = tempfile::Builder::new().prefix("sesskey-kill-").tempdir().unwrap();
+    let dir = tmp.path().join("data");
     let (mut child, url) = spawn(&dir);
     let owners: Vec<PrivateKeySigner> = (0..3).map(dev_key).collect();
     let acked = Arc::new(AtomicUsize::new(0));
@@ -166,7 +165,6 @@ async fn kill_9_under_load_loses_nothing_acknowledged() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Stops the server with SIGKILL right after an acknowledged call, and starts it again.
@@ -188,9 +186,8 @@ async fn each_kind_of_change_survives_kill_9() {
     use jsonrpsee::core::client::ClientT;
     use jsonrpsee::rpc_params;
     use sesskey_rpc::EmulatorApiClient;
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let dir = std::env::temp_dir().join(format!("sesskey-kinds-{}-{nanos}", std::process::id()));
+    let tmp = tempfile::Builder::new().prefix("sesskey-kinds-").tempdir().unwrap();
+    let dir = tmp.path().join("data");
     let (mut child, url) = spawn(&dir);
     let mut client = WalletClient::builder().url(url).retry(RetryPolicy::NONE).build().unwrap();
     let owner = dev_key(0);
@@ -278,5 +275,4 @@ async fn each_kind_of_change_survives_kill_9() {
     assert_eq!(after, head + U64::from(1));
     child.kill().unwrap();
     child.wait().unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
 }

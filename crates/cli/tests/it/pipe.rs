@@ -5,7 +5,8 @@ use std::process::{Command, Stdio};
 
 #[test]
 fn a_closed_pipe_ends_the_command_quietly() {
-    let home = std::env::temp_dir().join(format!("sesskey-pipe-{}", std::process::id()));
+    let tmp = tempfile::Builder::new().prefix("sesskey-pipe-").tempdir().unwrap();
+    let home = tmp.path().join("home");
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
     for args in [&["session", "list"][..], &["session", "list", "--json"]] {
@@ -20,5 +21,4 @@ fn a_closed_pipe_ends_the_command_quietly() {
         assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
         assert!(!stderr.contains("panicked") && stderr.is_empty(), "{args:?}: {stderr}");
     }
-    let _ = std::fs::remove_dir_all(&home);
 }

@@ -7,17 +7,15 @@ use sesskey_emulator::{Config, Emulator};
 use sesskey_rpc::{EmulatorApiClient, WalletApiClient};
 use sesskey_types::*;
 
-fn fresh_dir(name: &str) -> std::path::PathBuf {
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let dir = std::env::temp_dir().join(format!("sesskey-{name}-{}-{nanos}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+/// A fresh, empty folder, removed with its contents when dropped (a failed test's too).
+fn fresh_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(&format!("sesskey-{name}-")).tempdir().unwrap()
 }
 
 #[tokio::test]
 async fn a_restart_mid_flow_carries_on() {
-    let dir = fresh_dir("restart");
+    let tmp = fresh_dir("restart");
+    let dir = tmp.path();
     let config = Config { settle_after_ms: 60_000, ..Env::config() };
     let env = Env::with(Emulator::open(config.clone(), &dir).unwrap()).await;
     env.client.set_time(START).await.unwrap();
@@ -95,7 +93,6 @@ async fn a_restart_mid_flow_carries_on() {
     let info = &env.client.list_sessions().await.unwrap()[0];
     assert_eq!(info.native_left, Some(eth(700)));
     assert!(info.installed);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Reopens `dir` after dropping the server of `env`.
@@ -109,7 +106,8 @@ async fn restart(env: Env, config: Config, dir: &std::path::Path) -> Env {
 #[tokio::test]
 async fn every_kind_of_change_survives_a_restart() {
     use alloy_provider::Provider;
-    let dir = fresh_dir("kinds");
+    let tmp = fresh_dir("kinds");
+    let dir = tmp.path();
     let config = Env::config();
     let env = Env::with(Emulator::open(config.clone(), &dir).unwrap()).await;
     // EVM state from a plain transaction, a session created last, a revoked one, the clock.
@@ -148,14 +146,15 @@ async fn every_kind_of_change_survives_a_restart() {
 #[test]
 fn a_damaged_data_file_is_refused_with_a_clear_message() {
     // Empty.
-    let dir = fresh_dir("empty");
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = fresh_dir("empty");
+    let dir = tmp.path();
     std::fs::write(dir.join(sesskey_emulator::DATA_FILE), b"").unwrap();
     let e = Emulator::open(Env::config(), &dir).unwrap_err();
     assert!(matches!(e, sesskey_emulator::Error::Corrupt { .. }), "{e}");
     assert!(e.to_string().contains("is damaged (the file is empty)"), "{e}");
     // Truncated, and with flipped bytes: a real database cut short or altered.
-    let good = fresh_dir("good");
+    let good_tmp = fresh_dir("good");
+    let good = good_tmp.path();
     drop(Emulator::open(Env::config(), &good).unwrap());
     let bytes = std::fs::read(good.join(sesskey_emulator::DATA_FILE)).unwrap();
     let mut damaged = vec![bytes[..bytes.len() / 3].to_vec()];
@@ -169,8 +168,8 @@ fn a_damaged_data_file_is_refused_with_a_clear_message() {
     let mut refused = 0;
     let cases = damaged.len();
     for (i, b) in damaged.into_iter().enumerate() {
-        let dir = fresh_dir("damaged");
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = fresh_dir("damaged");
+        let dir = tmp.path();
         std::fs::write(dir.join(sesskey_emulator::DATA_FILE), &b).unwrap();
         // Either refused with a clear message, or (a flip in unused space) read whole.
         match Emulator::open(Env::config(), &dir) {
@@ -185,8 +184,8 @@ fn a_damaged_data_file_is_refused_with_a_clear_message() {
     }
     assert!(refused * 2 > cases, "most damage is detected: {refused} of {cases}");
     // Not an emulator database.
-    let dir = fresh_dir("foreign");
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = fresh_dir("foreign");
+    let dir = tmp.path();
     std::fs::write(dir.join(sesskey_emulator::DATA_FILE), b"hello, world").unwrap();
     assert!(Emulator::open(Env::config(), &dir).unwrap_err().to_string().contains("is damaged"));
 }

@@ -20,8 +20,8 @@ async fn sixteen_concurrent_sends_on_one_session_all_confirm() {
     let (_server, flow, owner) = delegated_owner(Some(POLICY)).await;
     let session =
         flow.create_session(&owner, &request(vec![Permission::Root], None)).await.unwrap();
-    let dir = temp_dir("service");
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = temp_dir("service");
+    let dir = tmp.path();
     let store = SqlStore::sqlite(&dir.join("sessions.db")).await.unwrap();
     store.save(&StoredSession::new(session.clone())).await.unwrap();
     let service = Arc::new(SessionService::new(flow, store).with_wait(Duration::from_secs(30)));
@@ -43,7 +43,6 @@ async fn sixteen_concurrent_sends_on_one_session_all_confirm() {
     }
     assert_eq!(confirmed, 16);
     assert!(service.store().load(&session.session_id).await.unwrap().installed);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// 4 workers (each its own connection pool), one PostgreSQL, one emulator, 2 sessions with a
@@ -196,8 +195,8 @@ async fn a_revoked_session_is_refused_by_the_account() {
 async fn gas_is_charged_with_or_without_a_gas_budget() {
     let (_server, flow, owner) = delegated_owner(None).await;
     let shop = Address::repeat_byte(0x52);
-    let dir = temp_dir("gas");
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = temp_dir("gas");
+    let dir = tmp.path();
     let store = SqlStore::sqlite(&dir.join("sessions.db")).await.unwrap();
     let service = SessionService::new(flow.clone(), store).with_wait(Duration::from_secs(10));
     let limited = vec![
@@ -221,5 +220,4 @@ async fn gas_is_charged_with_or_without_a_gas_budget() {
         let record = service.store().load(&session.session_id).await.unwrap();
         assert_eq!(record.spent_gas, total, "{:?}", session.permissions);
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -36,10 +36,9 @@ fn pay(wei: u64) -> Vec<Call> {
     vec![Call { to: Address::repeat_byte(9), data: None, value: Some(U256::from(wei)) }]
 }
 
-pub(crate) fn temp_dir(name: &str) -> std::path::PathBuf {
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    std::env::temp_dir().join(format!("sesskey-{name}-{}-{nanos}", std::process::id()))
+/// A fresh folder, removed with its contents when dropped (a failed test's too).
+pub(crate) fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(&format!("sesskey-{name}-")).tempdir().unwrap()
 }
 
 /// The PostgreSQL server of the test run, in a fresh schema-less database state: every test
@@ -179,10 +178,9 @@ async fn the_memory_store_keeps_the_contract() {
 
 #[tokio::test]
 async fn the_sqlite_store_keeps_the_contract() {
-    let dir = temp_dir("sqlite");
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = temp_dir("sqlite");
+    let dir = tmp.path();
     contract(Arc::new(SqlStore::sqlite(&dir.join("sessions.db")).await.unwrap()), 20).await;
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -194,7 +192,8 @@ async fn the_postgres_store_keeps_the_contract() {
 
 #[tokio::test]
 async fn a_json_folder_is_imported_once() {
-    let dir = temp_dir("import");
+    let tmp = temp_dir("import");
+    let dir = tmp.path();
     let folder = JsonFolder::open(&dir).unwrap();
     let mut old = StoredSession::new(session(40, 100));
     old.spent_native = U256::from(7);
@@ -205,7 +204,6 @@ async fn a_json_folder_is_imported_once() {
     folder.save(&StoredSession::new(session(41, 100))).unwrap();
     assert_eq!(store.import_folder(&folder).await.unwrap(), 0, "imported once");
     assert!(dir.join(format!("{}.json", old.session.session_id)).exists(), "left as it was");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The SQL store's writer commits the starts and ends that queue up together: each caller
@@ -288,12 +286,11 @@ async fn a_caller_gone_holds_nothing(store: Arc<SqlStore>, salt: u8) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_sqlite_writer_answers_each_caller() {
-    let dir = temp_dir("sqlite-batch");
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = temp_dir("sqlite-batch");
+    let dir = tmp.path();
     let store = Arc::new(SqlStore::sqlite(&dir.join("sessions.db")).await.unwrap());
     batched_answers_stay_their_callers(store.clone(), 50).await;
     a_caller_gone_holds_nothing(store, 60).await;
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -309,8 +306,8 @@ async fn the_postgres_writer_answers_each_caller() {
 /// wrong, and no other: the other calls of the same transaction go through.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_damaged_row_fails_only_its_own_calls() {
-    let dir = temp_dir("sqlite-damaged");
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = temp_dir("sqlite-damaged");
+    let dir = tmp.path();
     let path = dir.join("sessions.db");
     let store = Arc::new(SqlStore::sqlite(&path).await.unwrap());
     let (good, bad) = (session(90, 1_000), session(91, 1_000));
@@ -344,7 +341,6 @@ async fn a_damaged_row_fails_only_its_own_calls() {
             (kind, other) => panic!("{kind}: {other:?}"),
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Two stores on one SQLite file, as two processes would be: each writer judges on what it
@@ -352,8 +348,8 @@ async fn a_damaged_row_fails_only_its_own_calls() {
 /// other sees.
 #[tokio::test(flavor = "multi_thread")]
 async fn two_processes_on_one_sqlite_file_share_budgets_and_keys() {
-    let dir = temp_dir("sqlite-two");
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = temp_dir("sqlite-two");
+    let dir = tmp.path();
     let path = dir.join("sessions.db");
     let a = SqlStore::sqlite(&path).await.unwrap();
     let b = SqlStore::sqlite(&path).await.unwrap();
@@ -385,7 +381,6 @@ async fn two_processes_on_one_sqlite_file_share_budgets_and_keys() {
     for (store, start) in [(&a, first), (&b, second), (&a, third)] {
         store.end_call(&[(start.reservation, None)], &start.lease, None, 9_000).await.unwrap();
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// An in-memory SQLite database has one connection, which the writer shares with the store's
@@ -408,8 +403,8 @@ async fn an_in_memory_sqlite_store_sees_its_own_saves() {
 /// without budgets still counts what another process reserved on it.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_session_saved_anew_with_budgets_counts_every_reservation() {
-    let dir = temp_dir("sqlite-anew");
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = temp_dir("sqlite-anew");
+    let dir = tmp.path();
     let path = dir.join("sessions.db");
     let (a, b) = (SqlStore::sqlite(&path).await.unwrap(), SqlStore::sqlite(&path).await.unwrap());
     let budgeted = fresh(96, 100);
@@ -427,5 +422,4 @@ async fn a_session_saved_anew_with_budgets_counts_every_reservation() {
     b.reserve(&id, &pay(60), U256::ZERO, 11_000, 60).await.unwrap();
     let over = a.reserve(&id, &pay(60), U256::ZERO, 11_000, 60).await;
     assert!(matches!(over, Err(Error::Preflight(_))), "60 + 60 > 100: {over:?}");
-    let _ = std::fs::remove_dir_all(&dir);
 }

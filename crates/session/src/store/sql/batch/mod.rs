@@ -420,7 +420,8 @@ impl Db {
         let mut script = Script::new(Engine::Sqlite);
         script.plain("BEGIN IMMEDIATE");
         script.plain(VERSION);
-        let now = script.fetch_all(conn).await?.first().map(|r| r.int("data_version")).transpose()?;
+        let now =
+            script.fetch_all(conn).await?.first().map(|r| r.int("data_version")).transpose()?;
         if now != Some(version) {
             let mut script = Script::new(Engine::Sqlite);
             script.plain("ROLLBACK");
