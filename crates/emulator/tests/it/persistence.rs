@@ -17,7 +17,7 @@ async fn a_restart_mid_flow_carries_on() {
     let tmp = fresh_dir("restart");
     let dir = tmp.path();
     let config = Config { settle_after_ms: 60_000, ..Env::config() };
-    let env = Env::with(Emulator::open(config.clone(), &dir).unwrap()).await;
+    let env = Env::with(Emulator::open(config.clone(), dir).unwrap()).await;
     env.client.set_time(START).await.unwrap();
     // Delegate with a quick settle, then slow settles from here on.
     env.delegate_pending().await;
@@ -64,7 +64,7 @@ async fn a_restart_mid_flow_carries_on() {
     env.server.handle.clone().stopped().await;
     let Env { server, owner, session_key, .. } = env;
     drop(server);
-    let reopened = Emulator::open(config, &dir).unwrap();
+    let reopened = Emulator::open(config, dir).unwrap();
     let mut env = Env::with(reopened).await;
     env.owner = owner;
     env.session_key = session_key;
@@ -109,7 +109,7 @@ async fn every_kind_of_change_survives_a_restart() {
     let tmp = fresh_dir("kinds");
     let dir = tmp.path();
     let config = Env::config();
-    let env = Env::with(Emulator::open(config.clone(), &dir).unwrap()).await;
+    let env = Env::with(Emulator::open(config.clone(), dir).unwrap()).await;
     // EVM state from a plain transaction, a session created last, a revoked one, the clock.
     let counter = env.deploy("Counter", &[]).await;
     env.delegate().await;
@@ -119,7 +119,7 @@ async fn every_kind_of_change_survives_a_restart() {
     let last = env.session(vec![Permission::Root], None).await;
     let head = env.provider().get_block_number().await.unwrap();
     let code = env.provider().get_code_at(counter).await.unwrap();
-    let env = restart(env, config.clone(), &dir).await;
+    let env = restart(env, config.clone(), dir).await;
     assert_eq!(env.provider().get_code_at(counter).await.unwrap(), code);
     assert_eq!(env.provider().get_block_number().await.unwrap(), head);
     assert_eq!(env.client.now().await.unwrap(), START + 3600);
@@ -149,13 +149,13 @@ fn a_damaged_data_file_is_refused_with_a_clear_message() {
     let tmp = fresh_dir("empty");
     let dir = tmp.path();
     std::fs::write(dir.join(sesskey_emulator::DATA_FILE), b"").unwrap();
-    let e = Emulator::open(Env::config(), &dir).unwrap_err();
+    let e = Emulator::open(Env::config(), dir).unwrap_err();
     assert!(matches!(e, sesskey_emulator::Error::Corrupt { .. }), "{e}");
     assert!(e.to_string().contains("is damaged (the file is empty)"), "{e}");
     // Truncated, and with flipped bytes: a real database cut short or altered.
     let good_tmp = fresh_dir("good");
     let good = good_tmp.path();
-    drop(Emulator::open(Env::config(), &good).unwrap());
+    drop(Emulator::open(Env::config(), good).unwrap());
     let bytes = std::fs::read(good.join(sesskey_emulator::DATA_FILE)).unwrap();
     let mut damaged = vec![bytes[..bytes.len() / 3].to_vec()];
     for at in [0, 16, 64, 512, 4096, bytes.len() / 2, bytes.len() - 8] {
@@ -172,7 +172,7 @@ fn a_damaged_data_file_is_refused_with_a_clear_message() {
         let dir = tmp.path();
         std::fs::write(dir.join(sesskey_emulator::DATA_FILE), &b).unwrap();
         // Either refused with a clear message, or (a flip in unused space) read whole.
-        match Emulator::open(Env::config(), &dir) {
+        match Emulator::open(Env::config(), dir) {
             Err(e) => assert!(e.to_string().contains("is damaged"), "case {i}: {e}"),
             Ok(emu) => {
                 assert!(i != 0, "a truncated file is refused");
@@ -187,7 +187,7 @@ fn a_damaged_data_file_is_refused_with_a_clear_message() {
     let tmp = fresh_dir("foreign");
     let dir = tmp.path();
     std::fs::write(dir.join(sesskey_emulator::DATA_FILE), b"hello, world").unwrap();
-    assert!(Emulator::open(Env::config(), &dir).unwrap_err().to_string().contains("is damaged"));
+    assert!(Emulator::open(Env::config(), dir).unwrap_err().to_string().contains("is damaged"));
 }
 
 #[tokio::test]

@@ -194,7 +194,7 @@ async fn the_postgres_store_keeps_the_contract() {
 async fn a_json_folder_is_imported_once() {
     let tmp = temp_dir("import");
     let dir = tmp.path();
-    let folder = JsonFolder::open(&dir).unwrap();
+    let folder = JsonFolder::open(dir).unwrap();
     let mut old = StoredSession::new(session(40, 100));
     old.spent_native = U256::from(7);
     folder.save(&old).unwrap();
