@@ -119,7 +119,7 @@ pub(crate) fn integration() -> Result<()> {
 }
 
 /// `cargo xtask bench`: the signing and account micro-benchmarks, the emulator's load
-/// generator, and complete session calls through the orchestrator.
+/// generator, the session store alone, and complete session calls through the orchestrator.
 pub(crate) fn bench() -> Result<()> {
     run_step(
         "bench signing",
@@ -133,11 +133,14 @@ pub(crate) fn bench() -> Result<()> {
         "bench emulator",
         cargo(&["bench", "--locked", "-p", "sesskey-emulator", "--bench", "load"]),
     )?;
-    // The session service's run through PostgreSQL needs a server, as the tests do.
+    // The session store's runs through PostgreSQL need a server, as the tests do.
     let postgres = crate::postgres::start()?;
-    let mut session = cargo(&["bench", "--locked", "-p", "sesskey-session", "--bench", "flow"]);
-    if let Some(server) = &postgres {
-        session.env(crate::postgres::URL_VAR, &server.url);
+    for (step, bench) in [("bench session store", "store"), ("bench session", "flow")] {
+        let mut session = cargo(&["bench", "--locked", "-p", "sesskey-session", "--bench", bench]);
+        if let Some(server) = &postgres {
+            session.env(crate::postgres::URL_VAR, &server.url);
+        }
+        run_step(step, session)?;
     }
-    run_step("bench session", session)
+    Ok(())
 }
