@@ -1,5 +1,5 @@
-//! The writer's SQL: fixed statements for each engine (their lists as JSON arrays), and the
-//! commands that run them.
+//! The writer's SQL: fixed statements for each engine (PostgreSQL's lists as JSON arrays,
+//! SQLite's writes one row at a time), and the commands that run them.
 
 use super::cache::{Held, Read, Reserved};
 use super::{int, time, AsRead, Failure, Freed, Planned, Sessions};
@@ -10,10 +10,11 @@ use sesskey_types::SessionId;
 use sqlx::Row as _;
 use std::collections::{BTreeSet, HashMap};
 
-/// The writer's statements, fixed text for each engine. Each takes its lists as one JSON
-/// array: SQLite reads it with `json_each`, PostgreSQL with `json_array_elements`. SQLite
-/// runs them with bound values (numbered across a command of several); PostgreSQL prepares
-/// them once per connection and runs them by name, as a simple query of several.
+/// The writer's statements, fixed text for each engine. The read, and PostgreSQL's writes,
+/// take their lists as one JSON array (SQLite reads it with `json_each`, PostgreSQL with
+/// `json_array_elements`); SQLite's writes take one row each ([`FREE_ONE`] to [`SPEND_ONE`]).
+/// SQLite runs them with bound values; PostgreSQL prepares them once per connection and runs
+/// them by name, as a simple query of several.
 pub(super) struct Statements {
     /// The sessions (`$1`, locked), the reservations of the sessions `$2`, and the leases of
     /// the accounts `$3`, as one result (`kind`, then columns `a`, `b`, `c`, `x`, `y`, `z`).
@@ -33,7 +34,27 @@ pub(super) struct Statements {
     reserve: String,
     /// Sets the spent amounts `$1` (`i`d, s`p`ent) and, where given, the record (`r`).
     spend: String,
+    /// SQLite: the writes one row at a time, with plain values (numbers [`FREE_ONE`] to
+    /// [`SPEND_ONE`]). On the writer's own connection a statement costs no round trip, and
+    /// reading the rows out of JSON cost more than running them one by one.
+    rows: Vec<String>,
 }
+
+/// SQLite: deletes the reservation `$1`.
+pub(super) const FREE_ONE: usize = 6;
+/// SQLite: deletes the reservations of the session `$1` lapsed by `$2`.
+pub(super) const LAPSED_ONE: usize = 7;
+/// SQLite: returns the lease (`$1` account, `$2` chain, `$3` key) if its token is still `$4`.
+pub(super) const RELEASE_ONE: usize = 8;
+/// SQLite: leases the key (`$1` account, `$2` chain, `$3` key) to token `$4` until `$5`,
+/// taking it over if lapsed by `$6`: the token, if it is now ours.
+pub(super) const LEASE_ONE: usize = 9;
+/// SQLite: inserts the reservation `$1` of the session `$2` (spend `$3`, lapsing at `$4`), if
+/// it names no lease (`$5` null) or the lease (`$6` account, `$7` chain, `$8` key) is token
+/// `$5`'s.
+pub(super) const RESERVE_ONE: usize = 10;
+/// SQLite: sets the session `$1`'s spent amounts to `$2` and, if `$3` is not null, its record.
+pub(super) const SPEND_ONE: usize = 11;
 
 /// The PostgreSQL names of the statements, in [`Statements::all`] order.
 pub(super) const NAMES: [&str; 6] =
@@ -119,11 +140,44 @@ impl Statements {
                 field_list("$1", "i"),
                 each = each("$1")
             ),
+            rows: match engine {
+                Engine::Postgres => vec![],
+                Engine::Sqlite => [
+                    "DELETE FROM reservations WHERE id = $1",
+                    "DELETE FROM reservations WHERE session_id = $1 AND expires_at <= $2",
+                    "DELETE FROM nonce_leases WHERE account = $1 AND chain_id = $2 \
+                     AND nonce_key = $3 AND token = $4",
+                    "INSERT INTO nonce_leases (account, chain_id, nonce_key, token, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account, chain_id, nonce_key) \
+                     DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at \
+                     WHERE nonce_leases.expires_at <= $6 RETURNING token",
+                    "INSERT INTO reservations (id, session_id, spend, expires_at) \
+                     SELECT $1, $2, $3, $4 WHERE $5 IS NULL OR EXISTS (SELECT 1 FROM nonce_leases \
+                     WHERE account = $6 AND chain_id = $7 AND nonce_key = $8 AND token = $5)",
+                    "UPDATE sessions SET spent = $2, record = COALESCE($3, record) WHERE id = $1",
+                ]
+                .map(String::from)
+                .to_vec(),
+            },
         }
     }
 
+    /// The statements of [`NAMES`], in order.
     pub(super) fn all(&self) -> [&str; 6] {
         [&self.read, &self.free, &self.release, &self.lease, &self.reserve, &self.spend]
+    }
+
+    /// Statement `which`: one of [`Statements::all`], or on SQLite one of the row writes.
+    fn sql(&self, which: usize) -> &str {
+        match which.checked_sub(NAMES.len()) {
+            Some(row) => &self.rows[row],
+            None => self.all()[which],
+        }
+    }
+
+    /// SQLite: the writes go one row at a time.
+    pub(super) fn by_row(&self) -> bool {
+        !self.rows.is_empty()
     }
 
     /// PostgreSQL: prepares every statement on a connection, as one simple query.
@@ -141,6 +195,7 @@ impl Statements {
 pub(super) enum Arg {
     Text(String),
     Int(i64),
+    Null,
 }
 
 /// One statement of a [`Script`]: a plain one, or one of [`Statements`] with its values.
@@ -181,7 +236,7 @@ impl Script {
 
     /// Appends statement `which` of `statements` with `args`.
     pub(super) fn run(&mut self, statements: &Statements, which: usize, args: Vec<Arg>) {
-        let sql = statements.all()[which].to_string();
+        let sql = statements.sql(which).to_string();
         self.steps.push(Step { which: Some(which), sql, args });
     }
 
@@ -213,6 +268,7 @@ impl Script {
                     }
                     Arg::Text(v) => format!("{tag}{v}{tag}"),
                     Arg::Int(v) => v.to_string(),
+                    Arg::Null => "NULL".to_string(),
                 });
             }
             out.push(format!("EXECUTE {}({})", NAMES[which], args.join(", ")));
@@ -246,6 +302,7 @@ impl Script {
                     q = match b {
                         Arg::Text(v) => q.bind(v.as_str()),
                         Arg::Int(v) => q.bind(*v),
+                        Arg::Null => q.bind(None::<String>),
                     };
                 }
                 q.fetch_all(&mut **conn).await?
@@ -270,6 +327,7 @@ impl Script {
                 match arg {
                     Arg::Text(v) => stmt.raw_bind_parameter(at, v.as_str())?,
                     Arg::Int(v) => stmt.raw_bind_parameter(at, *v)?,
+                    Arg::Null => stmt.raw_bind_parameter(at, rusqlite::types::Null)?,
                 }
             }
             let names: std::sync::Arc<[String]> =
@@ -512,7 +570,8 @@ impl<'a> LeaseRow<'a> {
 
 /// The writes of a transaction, in order: what the ends free, the leases (a key another
 /// writer took since our read is not ours: that start goes round again), the reservations
-/// (only of starts that got their key), the sessions' spend and installed flag.
+/// (only of starts that got their key), the sessions' spend and installed flag. On PostgreSQL
+/// each kind is one statement over a JSON array; on SQLite each row is a statement of its own.
 pub(super) fn write_rows(
     s: &mut Script,
     statements: &Statements,
@@ -520,15 +579,35 @@ pub(super) fn write_rows(
     planned: &[Planned],
     (read_as, sessions): (&AsRead, &Sessions),
 ) -> std::result::Result<(), Failure> {
+    let by_row = statements.by_row();
     if !freed.gone.is_empty() {
-        let gone: Vec<&String> = freed.gone.iter().collect();
-        let lapsed: Vec<String> = freed.lapsed.iter().map(ToString::to_string).collect();
-        s.run(statements, 1, vec![json_list(&gone)?, json_list(&lapsed)?, Arg::Int(int(freed.by))]);
+        if by_row {
+            for id in &freed.gone {
+                s.run(statements, FREE_ONE, vec![Arg::Text(id.clone())]);
+            }
+            for id in &freed.lapsed {
+                let args = vec![Arg::Text(id.to_string()), Arg::Int(int(freed.by))];
+                s.run(statements, LAPSED_ONE, args);
+            }
+        } else {
+            let gone: Vec<&String> = freed.gone.iter().collect();
+            let lapsed: Vec<String> = freed.lapsed.iter().map(ToString::to_string).collect();
+            let by = Arg::Int(int(freed.by));
+            s.run(statements, 1, vec![json_list(&gone)?, json_list(&lapsed)?, by]);
+        }
     }
     if !freed.released.is_empty() {
-        let rows: Vec<LeaseRow<'_>> =
-            freed.released.iter().map(|l| LeaseRow::of(l, None)).collect();
-        s.run(statements, 2, vec![json_list(&rows)?]);
+        if by_row {
+            for l in &freed.released {
+                let mut args = lease_args(l);
+                args.push(Arg::Text(l.token.clone()));
+                s.run(statements, RELEASE_ONE, args);
+            }
+        } else {
+            let rows: Vec<LeaseRow<'_>> =
+                freed.released.iter().map(|l| LeaseRow::of(l, None)).collect();
+            s.run(statements, 2, vec![json_list(&rows)?]);
+        }
     }
     // In key order, so that two writers never wait on each other's rows crosswise.
     let mut leases: Vec<(&NonceLease, u64, u64)> = planned
@@ -537,17 +616,44 @@ pub(super) fn write_rows(
         .collect();
     leases.sort_by_key(|(l, _, _)| (l.account, l.chain_id, l.key));
     if let Some(now) = leases.iter().map(|(_, _, now)| *now).min() {
-        let rows: Vec<LeaseRow<'_>> =
-            leases.iter().map(|(l, expires, _)| LeaseRow::of(l, Some(*expires))).collect();
-        s.run(statements, 3, vec![json_list(&rows)?, Arg::Int(int(now))]);
+        if by_row {
+            for (l, expires, _) in &leases {
+                let mut args = lease_args(l);
+                args.extend([Arg::Text(l.token.clone()), Arg::Int(int(*expires))]);
+                args.push(Arg::Int(int(now)));
+                s.run(statements, LEASE_ONE, args);
+            }
+        } else {
+            let rows: Vec<LeaseRow<'_>> =
+                leases.iter().map(|(l, expires, _)| LeaseRow::of(l, Some(*expires))).collect();
+            s.run(statements, 3, vec![json_list(&rows)?, Arg::Int(int(now))]);
+        }
     }
     let mut reservations = vec![];
     for p in planned.iter().filter(|p| p.started.record.session.policy().has_budgets()) {
         let r = &p.started.reservation;
+        let spend = serde_json::to_string(&SpendJson::from(&r.spend)).map_err(store)?;
+        if by_row {
+            let mut args = vec![
+                Arg::Text(r.id.clone()),
+                Arg::Text(r.session_id.to_string()),
+                Arg::Text(spend),
+                Arg::Int(int(p.expires)),
+            ];
+            match &p.started.lease {
+                Some(l) => {
+                    args.push(Arg::Text(l.token.clone()));
+                    args.extend(lease_args(l));
+                }
+                None => args.extend([Arg::Null, Arg::Null, Arg::Null, Arg::Null]),
+            }
+            s.run(statements, RESERVE_ONE, args);
+            continue;
+        }
         let mut row = serde_json::json!({
             "i": r.id,
             "s": r.session_id.to_string(),
-            "p": serde_json::to_string(&SpendJson::from(&r.spend)).map_err(store)?,
+            "p": spend,
             "e": int(p.expires),
         });
         if let (Some(l), Some(obj)) = (&p.started.lease, row.as_object_mut()) {
@@ -569,12 +675,19 @@ pub(super) fn write_rows(
         if !installed && now_spent == *spent {
             continue;
         }
-        let mut entry = serde_json::json!({
-            "i": id.to_string(),
-            "p": serde_json::to_string(&SpendJson::from(&now_spent)).map_err(store)?,
-        });
-        if let (true, Some(obj)) = (installed, entry.as_object_mut()) {
-            obj.insert("r".into(), serde_json::to_string(after).map_err(store)?.into());
+        let spent = serde_json::to_string(&SpendJson::from(&now_spent)).map_err(store)?;
+        let record = match installed {
+            true => Some(serde_json::to_string(after).map_err(store)?),
+            false => None,
+        };
+        if by_row {
+            let record = record.map_or(Arg::Null, Arg::Text);
+            s.run(statements, SPEND_ONE, vec![Arg::Text(id.to_string()), Arg::Text(spent), record]);
+            continue;
+        }
+        let mut entry = serde_json::json!({ "i": id.to_string(), "p": spent });
+        if let (Some(r), Some(obj)) = (record, entry.as_object_mut()) {
+            obj.insert("r".into(), r.into());
         }
         changed.push(entry);
     }
@@ -584,12 +697,17 @@ pub(super) fn write_rows(
     Ok(())
 }
 
+/// A lease's key, as the row statements take it: account, chain, key.
+fn lease_args(l: &NonceLease) -> Vec<Arg> {
+    vec![Arg::Text(account_text(&l.account)), Arg::Int(int(l.chain_id)), Arg::Int(int(l.key))]
+}
+
 /// SQLite: the data version (the first row of a command that reads it).
 pub(super) const VERSION: &str = "PRAGMA data_version";
 
 #[cfg(test)]
 mod tests {
-    use super::{numbered, Arg, Conn, Engine, Script, Statements, VERSION};
+    use super::{numbered, Arg, Conn, Engine, Script, Statements, RESERVE_ONE, VERSION};
 
     #[test]
     pub(super) fn postgres_values_are_quoted_under_the_scripts_tag() {
@@ -654,6 +772,37 @@ mod tests {
             })
             .unwrap();
         assert_eq!(held, (1, 7, 500));
+        // A reservation goes in only if the lease it names is its token's, or it names none.
+        let reserve = |id: &str, token: Option<&str>| {
+            let mut s = Script::new(Engine::Sqlite);
+            let lease = match token {
+                Some(t) => {
+                    vec![Arg::Text(t.into()), Arg::Text("0xab".into()), Arg::Int(1), Arg::Int(7)]
+                }
+                None => vec![Arg::Null, Arg::Null, Arg::Null, Arg::Null],
+            };
+            let mut args = vec![
+                Arg::Text(id.into()),
+                Arg::Text("s".into()),
+                Arg::Text("{}".into()),
+                Arg::Int(9),
+            ];
+            args.extend(lease);
+            s.run(&statements, RESERVE_ONE, args);
+            s
+        };
+        for (id, token) in [("mine", Some("tok")), ("stale", Some("other")), ("none", None)] {
+            reserve(id, token).fetch_all(&mut conn).await.ok().unwrap();
+        }
+        let Conn::Lite(raw) = &conn else { unreachable!() };
+        let ids: Vec<String> = raw
+            .prepare("SELECT id FROM reservations ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<std::result::Result<_, _>>()
+            .unwrap();
+        assert_eq!(ids, ["mine", "none"]);
         // A value the statement does not take is an error, not ignored.
         let mut s = Script::new(Engine::Sqlite);
         s.run(&statements, 5, vec![Arg::Text("[]".into()), Arg::Int(1)]);
