@@ -9,6 +9,7 @@ use alloy_primitives::Address;
 use sesskey_types::SessionId;
 use sqlx::Row as _;
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 /// The writer's statements, fixed text for each engine. The read, and PostgreSQL's writes,
 /// take their lists as one JSON array (SQLite reads it with `json_each`, PostgreSQL with
@@ -18,26 +19,26 @@ use std::collections::{BTreeSet, HashMap};
 pub(super) struct Statements {
     /// The sessions (`$1`, locked), the reservations of the sessions `$2`, and the leases of
     /// the accounts `$3`, as one result (`kind`, then columns `a`, `b`, `c`, `x`, `y`, `z`).
-    read: String,
+    read: Arc<str>,
     /// Deletes the reservations `$1`, and those of the sessions `$2` lapsed by `$3`.
-    free: String,
+    free: Arc<str>,
     /// Returns the leases `$1` (`a`ccount, `c`hain, `k`ey, `t`oken), each only while it is
     /// still its holder's. (Deleted, not marked lapsed: the table holds only the keys in
     /// flight, so that its scans stay short whatever plan the database picks.)
-    release: String,
+    release: Arc<str>,
     /// Leases the keys `$1` (with when each lapses, `e`), taking over any lapsed by `$2`:
     /// the tokens of those that are now ours.
-    lease: String,
+    lease: Arc<str>,
     /// Inserts the reservations `$1` (`i`d, `s`ession, s`p`end, `e`xpiry), each only if the
     /// lease it names (if any) is its own. (`LIMIT 1` keeps PostgreSQL to one index lookup per
     /// row rather than hashing the whole lease table.)
-    reserve: String,
+    reserve: Arc<str>,
     /// Sets the spent amounts `$1` (`i`d, s`p`ent) and, where given, the record (`r`).
-    spend: String,
+    spend: Arc<str>,
     /// SQLite: the writes one row at a time, with plain values (numbers [`FREE_ONE`] to
     /// [`SPEND_ONE`]). On the writer's own connection a statement costs no round trip, and
     /// reading the rows out of JSON cost more than running them one by one.
-    rows: Vec<String>,
+    rows: Vec<Arc<str>>,
 }
 
 /// SQLite: deletes the reservation `$1`.
@@ -101,12 +102,14 @@ impl Statements {
                 list("$1"),
                 list("$2"),
                 list("$3")
-            ),
+            )
+            .into(),
             free: format!(
                 "DELETE FROM reservations WHERE id {} OR (session_id {} AND expires_at <= $3)",
                 list("$1"),
                 list("$2"),
-            ),
+            )
+            .into(),
             release: format!(
                 "DELETE FROM nonce_leases WHERE account {} \
                  AND (account, chain_id, nonce_key, token) IN \
@@ -114,7 +117,8 @@ impl Statements {
                  value->>'t' FROM {})",
                 field_list("$1", "a"),
                 each("$1"),
-            ),
+            )
+            .into(),
             lease: format!(
                 "INSERT INTO nonce_leases (account, chain_id, nonce_key, token, expires_at) \
                  SELECT value->>'a', CAST(value->>'c' AS BIGINT), CAST(value->>'k' AS BIGINT), \
@@ -123,7 +127,8 @@ impl Statements {
                  DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at \
                  WHERE nonce_leases.expires_at <= $2 RETURNING token",
                 each("$1"),
-            ),
+            )
+            .into(),
             reserve: format!(
                 "INSERT INTO reservations (id, session_id, spend, expires_at) \
                  SELECT value->>'i', value->>'s', value->>'p', CAST(value->>'e' AS BIGINT) FROM {} \
@@ -131,7 +136,8 @@ impl Statements {
                  WHERE l.account = value->>'a' AND l.chain_id = CAST(value->>'c' AS BIGINT) \
                  AND l.nonce_key = CAST(value->>'k' AS BIGINT) AND l.token = value->>'t' LIMIT 1))",
                 each("$1"),
-            ),
+            )
+            .into(),
             spend: format!(
                 "UPDATE sessions SET \
                  spent = COALESCE((SELECT value->>'p' FROM {each} WHERE value->>'i' = sessions.id), spent), \
@@ -139,7 +145,8 @@ impl Statements {
                  WHERE id {}",
                 field_list("$1", "i"),
                 each = each("$1")
-            ),
+            )
+            .into(),
             rows: match engine {
                 Engine::Postgres => vec![],
                 Engine::Sqlite => [
@@ -156,7 +163,7 @@ impl Statements {
                      WHERE account = $6 AND chain_id = $7 AND nonce_key = $8 AND token = $5)",
                     "UPDATE sessions SET spent = $2, record = COALESCE($3, record) WHERE id = $1",
                 ]
-                .map(String::from)
+                .map(Arc::from)
                 .to_vec(),
             },
         }
@@ -164,14 +171,18 @@ impl Statements {
 
     /// The statements of [`NAMES`], in order.
     pub(super) fn all(&self) -> [&str; 6] {
-        [&self.read, &self.free, &self.release, &self.lease, &self.reserve, &self.spend]
+        [&*self.read, &*self.free, &*self.release, &*self.lease, &*self.reserve, &*self.spend]
     }
 
     /// Statement `which`: one of [`Statements::all`], or on SQLite one of the row writes.
-    fn sql(&self, which: usize) -> &str {
+    fn sql(&self, which: usize) -> Arc<str> {
         match which.checked_sub(NAMES.len()) {
-            Some(row) => &self.rows[row],
-            None => self.all()[which],
+            Some(row) => self.rows[row].clone(),
+            None => {
+                [&self.read, &self.free, &self.release, &self.lease, &self.reserve, &self.spend]
+                    [which]
+                    .clone()
+            }
         }
     }
 
@@ -202,8 +213,24 @@ pub(super) enum Arg {
 struct Step {
     /// Its index in [`Statements::all`] (`None`: plain).
     which: Option<usize>,
-    sql: String,
+    sql: Sql,
     args: Vec<Arg>,
+}
+
+/// A statement's text: a constant, or one of the writer's [`Statements`] (shared, not copied).
+enum Sql {
+    Fixed(&'static str),
+    Shared(Arc<str>),
+}
+
+impl std::ops::Deref for Sql {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match self {
+            Self::Fixed(s) => s,
+            Self::Shared(s) => s,
+        }
+    }
 }
 
 /// Statements and their values, run as one command.
@@ -230,19 +257,19 @@ impl Script {
     }
 
     /// Appends a statement without values.
-    pub(super) fn plain(&mut self, sql: &str) {
-        self.steps.push(Step { which: None, sql: sql.to_string(), args: vec![] });
+    pub(super) fn plain(&mut self, sql: &'static str) {
+        self.steps.push(Step { which: None, sql: Sql::Fixed(sql), args: vec![] });
     }
 
     /// Appends statement `which` of `statements` with `args`.
     pub(super) fn run(&mut self, statements: &Statements, which: usize, args: Vec<Arg>) {
-        let sql = statements.sql(which).to_string();
+        let sql = Sql::Shared(statements.sql(which));
         self.steps.push(Step { which: Some(which), sql, args });
     }
 
     /// Puts a statement without values first.
-    pub(super) fn prepend(&mut self, sql: &str) {
-        self.steps.insert(0, Step { which: None, sql: sql.to_string(), args: vec![] });
+    pub(super) fn prepend(&mut self, sql: &'static str) {
+        self.steps.insert(0, Step { which: None, sql: Sql::Fixed(sql), args: vec![] });
     }
 
     pub(super) fn is_empty(&self) -> bool {
@@ -254,7 +281,7 @@ impl Script {
         let mut out = vec![];
         for step in &self.steps {
             let Some(which) = step.which else {
-                out.push(step.sql.clone());
+                out.push(step.sql.to_string());
                 continue;
             };
             let mut args = vec![];
@@ -317,7 +344,10 @@ impl Script {
         for step in self.steps {
             let mut stmt = conn.prepare_cached(&step.sql)?;
             for (n, arg) in step.args.iter().enumerate() {
-                let name = format!("${}", n + 1);
+                let name = match PARAMS.get(n) {
+                    Some(name) => std::borrow::Cow::Borrowed(*name),
+                    None => std::borrow::Cow::Owned(format!("${}", n + 1)),
+                };
                 let Some(at) = stmt.parameter_index(&name)? else {
                     return Err(Failure {
                         message: format!("a statement takes no value {name}"),
@@ -351,6 +381,9 @@ impl Script {
         Ok(out)
     }
 }
+
+/// The names of the first values a statement takes.
+const PARAMS: [&str; 8] = ["$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8"];
 
 /// The writer's connection: from the store's pool (PostgreSQL, an in-memory SQLite database),
 /// or its own SQLite connection, called on its own thread.
