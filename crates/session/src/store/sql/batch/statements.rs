@@ -434,10 +434,18 @@ impl Row {
             row.columns().iter().map(|c| c.name().to_string()).collect();
         let mut values = Vec::with_capacity(names.len());
         for i in 0..names.len() {
-            values.push(match row.try_get::<Option<i64>, _>(i) {
-                Ok(Some(v)) => Value::Int(v),
-                Ok(None) => Value::Null,
-                Err(_) => row.try_get::<Option<String>, _>(i)?.map_or(Value::Null, Value::Text),
+            use sqlx::any::AnyTypeInfoKind as Kind;
+            use sqlx::ValueRef;
+            let raw = row.try_get_raw(i)?;
+            let kind = raw.type_info().kind();
+            values.push(if raw.is_null() {
+                Value::Null
+            } else {
+                match kind {
+                    Kind::SmallInt | Kind::Integer | Kind::BigInt => Value::Int(row.try_get(i)?),
+                    Kind::Text => Value::Text(row.try_get(i)?),
+                    _ => Value::Other,
+                }
             });
         }
         Ok(Self { names, values })
