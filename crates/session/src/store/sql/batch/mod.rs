@@ -318,9 +318,9 @@ impl Db {
 
     /// One transaction for all of `ops`: an outcome for each, in order.
     ///
-    /// It reads once, judges in memory, then writes once. On SQLite each of those is one
-    /// command to the connection's thread, `BEGIN IMMEDIATE` riding with the read and `COMMIT`
-    /// with the writes; on PostgreSQL the statements go one by one inside a transaction.
+    /// It reads once, judges in memory, then writes once, `BEGIN` riding with the read and
+    /// `COMMIT` with the writes: on PostgreSQL each is one round trip; on the writer's own
+    /// SQLite connection, statements called one after the other on its thread.
     async fn apply(
         &self,
         ops: &[Op],

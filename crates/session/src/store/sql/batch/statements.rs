@@ -401,7 +401,7 @@ pub(super) fn open_lite(path: &std::path::Path) -> std::result::Result<Conn, Fai
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
-    // Both sets of statements (plain and guarded) and the plain ones, with room.
+    // Every statement the writer runs (the read, the row writes, the plain ones), with room.
     conn.set_prepared_statement_cache_capacity(32);
     Ok(Conn::Lite(conn))
 }
