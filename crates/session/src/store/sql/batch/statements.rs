@@ -11,87 +11,95 @@ use sqlx::Row as _;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-/// The writer's statements, fixed text for each engine. The read, and PostgreSQL's writes,
-/// take their lists as one JSON array (SQLite reads it with `json_each`, PostgreSQL with
-/// `json_array_elements`); SQLite's writes take one row each ([`FREE_ONE`] to [`SPEND_ONE`]).
-/// SQLite runs them with bound values; PostgreSQL prepares them once per connection and runs
-/// them by name, as a simple query of several.
+/// A statement of the writer's: its text, and the name PostgreSQL prepares it under.
+pub(super) struct Stmt {
+    name: &'static str,
+    sql: Arc<str>,
+}
+
+impl Stmt {
+    fn new(name: &'static str, sql: impl Into<Arc<str>>) -> Self {
+        Self { name, sql: sql.into() }
+    }
+}
+
+/// The writer's statements, fixed text for each engine: the read, which takes its lists as
+/// JSON arrays (SQLite reads them with `json_each`, PostgreSQL with `json_array_elements`), and
+/// the writes. SQLite runs them with bound values; PostgreSQL prepares them once per connection
+/// and runs them by name, as a simple query of several.
 pub(super) struct Statements {
     /// The sessions (`$1`, locked), the reservations of the sessions `$2`, and the leases of
     /// the accounts `$3`, as one result (`kind`, then columns `a`, `b`, `c`, `x`, `y`, `z`).
-    read: Arc<str>,
+    pub(super) read: Stmt,
+    pub(super) writes: Writes,
+}
+
+/// The writes, as each engine runs them best.
+pub(super) enum Writes {
+    /// PostgreSQL: each kind of write is one statement over a JSON array, since each
+    /// statement costs a round trip.
+    Lists(Lists),
+    /// SQLite: one row each, with plain values. On the writer's own connection a statement
+    /// costs no round trip, and reading rows out of JSON cost more than running them one by one.
+    Rows(Rows),
+}
+
+/// PostgreSQL's writes, over JSON arrays.
+pub(super) struct Lists {
     /// Deletes the reservations `$1`, and those of the sessions `$2` lapsed by `$3`.
-    free: Arc<str>,
+    free: Stmt,
     /// Returns the leases `$1` (`a`ccount, `c`hain, `k`ey, `t`oken), each only while it is
     /// still its holder's. (Deleted, not marked lapsed: the table holds only the keys in
     /// flight, so that its scans stay short whatever plan the database picks.)
-    release: Arc<str>,
+    release: Stmt,
     /// Leases the keys `$1` (with when each lapses, `e`), taking over any lapsed by `$2`:
     /// the tokens of those that are now ours.
-    lease: Arc<str>,
+    lease: Stmt,
     /// Inserts the reservations `$1` (`i`d, `s`ession, s`p`end, `e`xpiry), each only if the
     /// lease it names (if any) is its own. (`LIMIT 1` keeps PostgreSQL to one index lookup per
     /// row rather than hashing the whole lease table.)
-    reserve: Arc<str>,
+    reserve: Stmt,
     /// Sets the spent amounts `$1` (`i`d, s`p`ent) and, where given, the record (`r`).
-    spend: Arc<str>,
-    /// SQLite: the writes one row at a time, with plain values (numbers [`FREE_ONE`] to
-    /// [`SPEND_ONE`]). On the writer's own connection a statement costs no round trip, and
-    /// reading the rows out of JSON cost more than running them one by one.
-    rows: Vec<Arc<str>>,
+    spend: Stmt,
 }
 
-/// SQLite: deletes the reservation `$1`.
-pub(super) const FREE_ONE: usize = 6;
-/// SQLite: deletes the reservations of the session `$1` lapsed by `$2`.
-pub(super) const LAPSED_ONE: usize = 7;
-/// SQLite: returns the lease (`$1` account, `$2` chain, `$3` key) if its token is still `$4`.
-pub(super) const RELEASE_ONE: usize = 8;
-/// SQLite: leases the key (`$1` account, `$2` chain, `$3` key) to token `$4` until `$5`,
-/// taking it over if lapsed by `$6`: the token, if it is now ours.
-pub(super) const LEASE_ONE: usize = 9;
-/// SQLite: inserts the reservation `$1` of the session `$2` (spend `$3`, lapsing at `$4`), if
-/// it names no lease (`$5` null) or the lease (`$6` account, `$7` chain, `$8` key) is token
-/// `$5`'s.
-pub(super) const RESERVE_ONE: usize = 10;
-/// SQLite: sets the session `$1`'s spent amounts to `$2` and, if `$3` is not null, its record.
-pub(super) const SPEND_ONE: usize = 11;
-
-/// The PostgreSQL names of the statements, in [`Statements::all`] order.
-pub(super) const NAMES: [&str; 6] =
-    ["sk_read", "sk_free", "sk_release", "sk_lease", "sk_reserve", "sk_spend"];
+/// SQLite's writes, one row each.
+pub(super) struct Rows {
+    /// Deletes the reservation `$1`.
+    free: Stmt,
+    /// Deletes the reservations of the session `$1` lapsed by `$2`.
+    lapsed: Stmt,
+    /// Returns the lease (`$1` account, `$2` chain, `$3` key) if its token is still `$4`.
+    release: Stmt,
+    /// Leases the key (`$1` account, `$2` chain, `$3` key) to token `$4` until `$5`, taking
+    /// it over if lapsed by `$6`: the token, if it is now ours.
+    lease: Stmt,
+    /// Inserts the reservation `$1` of the session `$2` (spend `$3`, lapsing at `$4`), if it
+    /// names no lease (`$5` null) or the lease (`$6` account, `$7` chain, `$8` key) is token
+    /// `$5`'s.
+    reserve: Stmt,
+    /// Sets the session `$1`'s spent amounts to `$2` and, if `$3` is not null, its record.
+    spend: Stmt,
+}
 
 impl Statements {
     pub(super) fn new(engine: Engine) -> Self {
-        // `list`: in a JSON array of text; `field_list`: in one field of a JSON array of
-        // objects; `each`: the objects. PostgreSQL compares against an array, so that its
+        // `list`: in a JSON array of text. PostgreSQL compares against an array, so that its
         // prepared (generic) plans look the keys up in the index whatever the table's size.
-        type Render = fn(&str) -> String;
-        type RenderField = fn(&str, &str) -> String;
-        let (list, field_list, each, lock): (Render, RenderField, Render, &str) = match engine {
-            Engine::Sqlite => (
-                |p| format!("IN (SELECT value FROM json_each({p}))"),
-                |p, f| format!("IN (SELECT value->>'{f}' FROM json_each({p}))"),
-                |p| format!("json_each({p})"),
-                "",
-            ),
+        let (list, lock): (fn(&str) -> String, &str) = match engine {
+            Engine::Sqlite => (|p| format!("IN (SELECT value FROM json_each({p}))"), ""),
             Engine::Postgres => (
                 |p| {
                     format!(
                         "= ANY(ARRAY(SELECT value FROM json_array_elements_text(CAST({p} AS json)) AS j(value)))"
                     )
                 },
-                |p, f| {
-                    format!(
-                        "= ANY(ARRAY(SELECT value->>'{f}' FROM json_array_elements(CAST({p} AS json)) AS j(value)))"
-                    )
-                },
-                |p| format!("json_array_elements(CAST({p} AS json)) AS j(value)"),
                 " FOR UPDATE",
             ),
         };
-        Self {
-            read: format!(
+        let read = Stmt::new(
+            "sk_read",
+            format!(
                 "WITH s AS (SELECT id, record, spent, revoked FROM sessions WHERE id {} ORDER BY id{lock}) \
                  SELECT 's' AS kind, id AS a, record AS b, spent AS c, revoked AS x, \
                  CAST(0 AS BIGINT) AS y, CAST(0 AS BIGINT) AS z FROM s \
@@ -102,103 +110,126 @@ impl Statements {
                 list("$1"),
                 list("$2"),
                 list("$3")
-            )
-            .into(),
-            free: format!(
-                "DELETE FROM reservations WHERE id {} OR (session_id {} AND expires_at <= $3)",
-                list("$1"),
-                list("$2"),
-            )
-            .into(),
-            release: format!(
-                "DELETE FROM nonce_leases WHERE account {} \
-                 AND (account, chain_id, nonce_key, token) IN \
-                 (SELECT value->>'a', CAST(value->>'c' AS BIGINT), CAST(value->>'k' AS BIGINT), \
-                 value->>'t' FROM {})",
-                field_list("$1", "a"),
-                each("$1"),
-            )
-            .into(),
-            lease: format!(
-                "INSERT INTO nonce_leases (account, chain_id, nonce_key, token, expires_at) \
-                 SELECT value->>'a', CAST(value->>'c' AS BIGINT), CAST(value->>'k' AS BIGINT), \
-                 value->>'t', CAST(value->>'e' AS BIGINT) FROM {} WHERE true \
-                 ON CONFLICT (account, chain_id, nonce_key) \
-                 DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at \
-                 WHERE nonce_leases.expires_at <= $2 RETURNING token",
-                each("$1"),
-            )
-            .into(),
-            reserve: format!(
-                "INSERT INTO reservations (id, session_id, spend, expires_at) \
-                 SELECT value->>'i', value->>'s', value->>'p', CAST(value->>'e' AS BIGINT) FROM {} \
-                 WHERE (value->>'t' IS NULL OR EXISTS (SELECT 1 FROM nonce_leases l \
-                 WHERE l.account = value->>'a' AND l.chain_id = CAST(value->>'c' AS BIGINT) \
-                 AND l.nonce_key = CAST(value->>'k' AS BIGINT) AND l.token = value->>'t' LIMIT 1))",
-                each("$1"),
-            )
-            .into(),
-            spend: format!(
-                "UPDATE sessions SET \
-                 spent = COALESCE((SELECT value->>'p' FROM {each} WHERE value->>'i' = sessions.id), spent), \
-                 record = COALESCE((SELECT value->>'r' FROM {each} WHERE value->>'i' = sessions.id), record) \
-                 WHERE id {}",
-                field_list("$1", "i"),
-                each = each("$1")
-            )
-            .into(),
-            rows: match engine {
-                Engine::Postgres => vec![],
-                Engine::Sqlite => [
-                    "DELETE FROM reservations WHERE id = $1",
-                    "DELETE FROM reservations WHERE session_id = $1 AND expires_at <= $2",
-                    "DELETE FROM nonce_leases WHERE account = $1 AND chain_id = $2 \
-                     AND nonce_key = $3 AND token = $4",
-                    "INSERT INTO nonce_leases (account, chain_id, nonce_key, token, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account, chain_id, nonce_key) \
-                     DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at \
-                     WHERE nonce_leases.expires_at <= $6 RETURNING token",
-                    "INSERT INTO reservations (id, session_id, spend, expires_at) \
-                     SELECT $1, $2, $3, $4 WHERE $5 IS NULL OR EXISTS (SELECT 1 FROM nonce_leases \
-                     WHERE account = $6 AND chain_id = $7 AND nonce_key = $8 AND token = $5)",
-                    "UPDATE sessions SET spent = $2, record = COALESCE($3, record) WHERE id = $1",
-                ]
-                .map(Arc::from)
-                .to_vec(),
-            },
-        }
-    }
-
-    /// The statements of [`NAMES`], in order.
-    pub(super) fn all(&self) -> [&str; 6] {
-        [&*self.read, &*self.free, &*self.release, &*self.lease, &*self.reserve, &*self.spend]
-    }
-
-    /// Statement `which`: one of [`Statements::all`], or on SQLite one of the row writes.
-    fn sql(&self, which: usize) -> Arc<str> {
-        match which.checked_sub(NAMES.len()) {
-            Some(row) => self.rows[row].clone(),
-            None => {
-                [&self.read, &self.free, &self.release, &self.lease, &self.reserve, &self.spend]
-                    [which]
-                    .clone()
-            }
-        }
-    }
-
-    /// SQLite: the writes go one row at a time.
-    pub(super) fn by_row(&self) -> bool {
-        !self.rows.is_empty()
+            ),
+        );
+        let writes = match engine {
+            Engine::Sqlite => Writes::Rows(Rows::new()),
+            Engine::Postgres => Writes::Lists(Lists::new(list)),
+        };
+        Self { read, writes }
     }
 
     /// PostgreSQL: prepares every statement on a connection, as one simple query.
     pub(super) fn prepare(&self) -> String {
-        NAMES
-            .iter()
-            .zip(self.all())
-            .map(|(name, sql)| format!("PREPARE {name} AS {sql}"))
+        let mut all = vec![&self.read];
+        if let Writes::Lists(w) = &self.writes {
+            all.extend([&w.free, &w.release, &w.lease, &w.reserve, &w.spend]);
+        }
+        all.iter()
+            .map(|s| format!("PREPARE {} AS {}", s.name, s.sql))
             .collect::<Vec<_>>()
             .join(";\n")
+    }
+}
+
+impl Lists {
+    fn new(list: fn(&str) -> String) -> Self {
+        // `field_list`: in one field of a JSON array of objects; `each`: the objects.
+        let field_list = |p: &str, f: &str| {
+            format!(
+                "= ANY(ARRAY(SELECT value->>'{f}' FROM json_array_elements(CAST({p} AS json)) AS j(value)))"
+            )
+        };
+        let each = |p: &str| format!("json_array_elements(CAST({p} AS json)) AS j(value)");
+        Self {
+            free: Stmt::new(
+                "sk_free",
+                format!(
+                    "DELETE FROM reservations WHERE id {} OR (session_id {} AND expires_at <= $3)",
+                    list("$1"),
+                    list("$2"),
+                ),
+            ),
+            release: Stmt::new(
+                "sk_release",
+                format!(
+                    "DELETE FROM nonce_leases WHERE account {} \
+                     AND (account, chain_id, nonce_key, token) IN \
+                     (SELECT value->>'a', CAST(value->>'c' AS BIGINT), CAST(value->>'k' AS BIGINT), \
+                     value->>'t' FROM {})",
+                    field_list("$1", "a"),
+                    each("$1"),
+                ),
+            ),
+            lease: Stmt::new(
+                "sk_lease",
+                format!(
+                    "INSERT INTO nonce_leases (account, chain_id, nonce_key, token, expires_at) \
+                     SELECT value->>'a', CAST(value->>'c' AS BIGINT), CAST(value->>'k' AS BIGINT), \
+                     value->>'t', CAST(value->>'e' AS BIGINT) FROM {} WHERE true \
+                     ON CONFLICT (account, chain_id, nonce_key) \
+                     DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at \
+                     WHERE nonce_leases.expires_at <= $2 RETURNING token",
+                    each("$1"),
+                ),
+            ),
+            reserve: Stmt::new(
+                "sk_reserve",
+                format!(
+                    "INSERT INTO reservations (id, session_id, spend, expires_at) \
+                     SELECT value->>'i', value->>'s', value->>'p', CAST(value->>'e' AS BIGINT) FROM {} \
+                     WHERE (value->>'t' IS NULL OR EXISTS (SELECT 1 FROM nonce_leases l \
+                     WHERE l.account = value->>'a' AND l.chain_id = CAST(value->>'c' AS BIGINT) \
+                     AND l.nonce_key = CAST(value->>'k' AS BIGINT) AND l.token = value->>'t' LIMIT 1))",
+                    each("$1"),
+                ),
+            ),
+            spend: Stmt::new(
+                "sk_spend",
+                format!(
+                    "UPDATE sessions SET \
+                     spent = COALESCE((SELECT value->>'p' FROM {each} WHERE value->>'i' = sessions.id), spent), \
+                     record = COALESCE((SELECT value->>'r' FROM {each} WHERE value->>'i' = sessions.id), record) \
+                     WHERE id {}",
+                    field_list("$1", "i"),
+                    each = each("$1")
+                ),
+            ),
+        }
+    }
+}
+
+impl Rows {
+    fn new() -> Self {
+        Self {
+            free: Stmt::new("sk_free_one", "DELETE FROM reservations WHERE id = $1"),
+            lapsed: Stmt::new(
+                "sk_lapsed_one",
+                "DELETE FROM reservations WHERE session_id = $1 AND expires_at <= $2",
+            ),
+            release: Stmt::new(
+                "sk_release_one",
+                "DELETE FROM nonce_leases WHERE account = $1 AND chain_id = $2 \
+                 AND nonce_key = $3 AND token = $4",
+            ),
+            lease: Stmt::new(
+                "sk_lease_one",
+                "INSERT INTO nonce_leases (account, chain_id, nonce_key, token, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account, chain_id, nonce_key) \
+                 DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at \
+                 WHERE nonce_leases.expires_at <= $6 RETURNING token",
+            ),
+            reserve: Stmt::new(
+                "sk_reserve_one",
+                "INSERT INTO reservations (id, session_id, spend, expires_at) \
+                 SELECT $1, $2, $3, $4 WHERE $5 IS NULL OR EXISTS (SELECT 1 FROM nonce_leases \
+                 WHERE account = $6 AND chain_id = $7 AND nonce_key = $8 AND token = $5)",
+            ),
+            spend: Stmt::new(
+                "sk_spend_one",
+                "UPDATE sessions SET spent = $2, record = COALESCE($3, record) WHERE id = $1",
+            ),
+        }
     }
 }
 
@@ -211,8 +242,8 @@ pub(super) enum Arg {
 
 /// One statement of a [`Script`]: a plain one, or one of [`Statements`] with its values.
 struct Step {
-    /// Its index in [`Statements::all`] (`None`: plain).
-    which: Option<usize>,
+    /// The name PostgreSQL prepared it under (`None`: plain).
+    name: Option<&'static str>,
     sql: Sql,
     args: Vec<Arg>,
 }
@@ -258,18 +289,18 @@ impl Script {
 
     /// Appends a statement without values.
     pub(super) fn plain(&mut self, sql: &'static str) {
-        self.steps.push(Step { which: None, sql: Sql::Fixed(sql), args: vec![] });
+        self.steps.push(Step { name: None, sql: Sql::Fixed(sql), args: vec![] });
     }
 
-    /// Appends statement `which` of `statements` with `args`.
-    pub(super) fn run(&mut self, statements: &Statements, which: usize, args: Vec<Arg>) {
-        let sql = Sql::Shared(statements.sql(which));
-        self.steps.push(Step { which: Some(which), sql, args });
+    /// Appends `stmt` with `args`.
+    pub(super) fn run(&mut self, stmt: &Stmt, args: Vec<Arg>) {
+        let sql = Sql::Shared(stmt.sql.clone());
+        self.steps.push(Step { name: Some(stmt.name), sql, args });
     }
 
     /// Puts a statement without values first.
     pub(super) fn prepend(&mut self, sql: &'static str) {
-        self.steps.insert(0, Step { which: None, sql: Sql::Fixed(sql), args: vec![] });
+        self.steps.insert(0, Step { name: None, sql: Sql::Fixed(sql), args: vec![] });
     }
 
     pub(super) fn is_empty(&self) -> bool {
@@ -280,7 +311,7 @@ impl Script {
     fn postgres(&self, tag: &str) -> std::result::Result<String, Failure> {
         let mut out = vec![];
         for step in &self.steps {
-            let Some(which) = step.which else {
+            let Some(name) = step.name else {
                 out.push(step.sql.to_string());
                 continue;
             };
@@ -298,7 +329,7 @@ impl Script {
                     Arg::Null => "NULL".to_string(),
                 });
             }
-            out.push(format!("EXECUTE {}({})", NAMES[which], args.join(", ")));
+            out.push(format!("EXECUTE {name}({})", args.join(", ")));
         }
         Ok(out.join(";\n"))
     }
@@ -527,7 +558,7 @@ pub(super) fn read_rows(
     let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
     let judged: Vec<String> = judged.iter().map(ToString::to_string).collect();
     let accounts: Vec<String> = accounts.iter().map(account_text).collect();
-    s.run(statements, 0, vec![json_list(&ids)?, json_list(&judged)?, json_list(&accounts)?]);
+    s.run(&statements.read, vec![json_list(&ids)?, json_list(&judged)?, json_list(&accounts)?]);
     Ok(())
 }
 
@@ -620,34 +651,39 @@ pub(super) fn write_rows(
     planned: &[Planned],
     (read_as, sessions): (&AsRead, &Sessions),
 ) -> std::result::Result<(), Failure> {
-    let by_row = statements.by_row();
+    let w = &statements.writes;
     if !freed.gone.is_empty() {
-        if by_row {
-            for id in &freed.gone {
-                s.run(statements, FREE_ONE, vec![Arg::Text(id.clone())]);
+        match w {
+            Writes::Rows(w) => {
+                for id in &freed.gone {
+                    s.run(&w.free, vec![Arg::Text(id.clone())]);
+                }
+                for id in &freed.lapsed {
+                    s.run(&w.lapsed, vec![Arg::Text(id.to_string()), Arg::Int(int(freed.by))]);
+                }
             }
-            for id in &freed.lapsed {
-                let args = vec![Arg::Text(id.to_string()), Arg::Int(int(freed.by))];
-                s.run(statements, LAPSED_ONE, args);
+            Writes::Lists(w) => {
+                let gone: Vec<&String> = freed.gone.iter().collect();
+                let lapsed: Vec<String> = freed.lapsed.iter().map(ToString::to_string).collect();
+                let by = Arg::Int(int(freed.by));
+                s.run(&w.free, vec![json_list(&gone)?, json_list(&lapsed)?, by]);
             }
-        } else {
-            let gone: Vec<&String> = freed.gone.iter().collect();
-            let lapsed: Vec<String> = freed.lapsed.iter().map(ToString::to_string).collect();
-            let by = Arg::Int(int(freed.by));
-            s.run(statements, 1, vec![json_list(&gone)?, json_list(&lapsed)?, by]);
         }
     }
     if !freed.released.is_empty() {
-        if by_row {
-            for l in &freed.released {
-                let mut args = lease_args(l);
-                args.push(Arg::Text(l.token.clone()));
-                s.run(statements, RELEASE_ONE, args);
+        match w {
+            Writes::Rows(w) => {
+                for l in &freed.released {
+                    let mut args = lease_args(l);
+                    args.push(Arg::Text(l.token.clone()));
+                    s.run(&w.release, args);
+                }
             }
-        } else {
-            let rows: Vec<LeaseRow<'_>> =
-                freed.released.iter().map(|l| LeaseRow::of(l, None)).collect();
-            s.run(statements, 2, vec![json_list(&rows)?]);
+            Writes::Lists(w) => {
+                let rows: Vec<LeaseRow<'_>> =
+                    freed.released.iter().map(|l| LeaseRow::of(l, None)).collect();
+                s.run(&w.release, vec![json_list(&rows)?]);
+            }
         }
     }
     // In key order, so that two writers never wait on each other's rows crosswise.
@@ -657,24 +693,27 @@ pub(super) fn write_rows(
         .collect();
     leases.sort_by_key(|(l, _, _)| (l.account, l.chain_id, l.key));
     if let Some(now) = leases.iter().map(|(_, _, now)| *now).min() {
-        if by_row {
-            for (l, expires, _) in &leases {
-                let mut args = lease_args(l);
-                args.extend([Arg::Text(l.token.clone()), Arg::Int(int(*expires))]);
-                args.push(Arg::Int(int(now)));
-                s.run(statements, LEASE_ONE, args);
+        match w {
+            Writes::Rows(w) => {
+                for (l, expires, _) in &leases {
+                    let mut args = lease_args(l);
+                    args.extend([Arg::Text(l.token.clone()), Arg::Int(int(*expires))]);
+                    args.push(Arg::Int(int(now)));
+                    s.run(&w.lease, args);
+                }
             }
-        } else {
-            let rows: Vec<LeaseRow<'_>> =
-                leases.iter().map(|(l, expires, _)| LeaseRow::of(l, Some(*expires))).collect();
-            s.run(statements, 3, vec![json_list(&rows)?, Arg::Int(int(now))]);
+            Writes::Lists(w) => {
+                let rows: Vec<LeaseRow<'_>> =
+                    leases.iter().map(|(l, expires, _)| LeaseRow::of(l, Some(*expires))).collect();
+                s.run(&w.lease, vec![json_list(&rows)?, Arg::Int(int(now))]);
+            }
         }
     }
     let mut reservations = vec![];
     for p in planned.iter().filter(|p| p.started.record.session.policy().has_budgets()) {
         let r = &p.started.reservation;
         let spend = serde_json::to_string(&SpendJson::from(&r.spend)).map_err(store)?;
-        if by_row {
+        if let Writes::Rows(w) = w {
             let mut args = vec![
                 Arg::Text(r.id.clone()),
                 Arg::Text(r.session_id.to_string()),
@@ -688,7 +727,7 @@ pub(super) fn write_rows(
                 }
                 None => args.extend([Arg::Null, Arg::Null, Arg::Null, Arg::Null]),
             }
-            s.run(statements, RESERVE_ONE, args);
+            s.run(&w.reserve, args);
             continue;
         }
         let mut row = serde_json::json!({
@@ -705,8 +744,8 @@ pub(super) fn write_rows(
         }
         reservations.push(row);
     }
-    if !reservations.is_empty() {
-        s.run(statements, 4, vec![json_list(&reservations)?]);
+    if let (false, Writes::Lists(w)) = (reservations.is_empty(), w) {
+        s.run(&w.reserve, vec![json_list(&reservations)?]);
     }
     let mut changed = vec![];
     for (id, after) in sessions.iter().filter_map(|(id, r)| r.as_ref().ok().map(|r| (id, r))) {
@@ -721,9 +760,9 @@ pub(super) fn write_rows(
             true => Some(serde_json::to_string(after).map_err(store)?),
             false => None,
         };
-        if by_row {
+        if let Writes::Rows(w) = w {
             let record = record.map_or(Arg::Null, Arg::Text);
-            s.run(statements, SPEND_ONE, vec![Arg::Text(id.to_string()), Arg::Text(spent), record]);
+            s.run(&w.spend, vec![Arg::Text(id.to_string()), Arg::Text(spent), record]);
             continue;
         }
         let mut entry = serde_json::json!({ "i": id.to_string(), "p": spent });
@@ -732,8 +771,8 @@ pub(super) fn write_rows(
         }
         changed.push(entry);
     }
-    if !changed.is_empty() {
-        s.run(statements, 5, vec![json_list(&changed)?]);
+    if let (false, Writes::Lists(w)) = (changed.is_empty(), w) {
+        s.run(&w.spend, vec![json_list(&changed)?]);
     }
     Ok(())
 }
@@ -748,17 +787,24 @@ pub(super) const VERSION: &str = "PRAGMA data_version";
 
 #[cfg(test)]
 mod tests {
-    use super::{numbered, Arg, Conn, Engine, Script, Statements, RESERVE_ONE, VERSION};
+    use super::{numbered, Arg, Conn, Engine, Script, Statements, Writes, VERSION};
+
+    fn rows(statements: &Statements) -> &super::Rows {
+        match &statements.writes {
+            Writes::Rows(w) => w,
+            Writes::Lists(_) => panic!("SQLite writes one row at a time"),
+        }
+    }
 
     #[test]
     pub(super) fn postgres_values_are_quoted_under_the_scripts_tag() {
         let statements = Statements::new(Engine::Postgres);
+        let Writes::Lists(w) = &statements.writes else { panic!("PostgreSQL writes lists") };
         let mut s = Script::new(Engine::Postgres);
         let tag = s.tag.clone().unwrap();
         assert!(tag.starts_with("$sk") && tag.ends_with('$'));
         s.run(
-            &statements,
-            1,
+            &w.free,
             vec![Arg::Text("it's $1; DROP".into()), Arg::Text("[]".into()), Arg::Int(-7)],
         );
         assert_eq!(
@@ -766,7 +812,7 @@ mod tests {
             format!("EXECUTE sk_free({tag}it's $1; DROP{tag}, {tag}[]{tag}, -7)")
         );
         // A value that holds the tag would end the quote: the script is refused.
-        s.run(&statements, 2, vec![Arg::Text(format!("x{tag}; DELETE FROM sessions; --"))]);
+        s.run(&w.release, vec![Arg::Text(format!("x{tag}; DELETE FROM sessions; --"))]);
         assert!(s.postgres(&tag).is_err());
         assert_ne!(Script::new(Engine::Postgres).tag, Some(tag), "a tag per script");
         assert!(statements.prepare().starts_with("PREPARE sk_read AS WITH s AS"));
@@ -775,14 +821,17 @@ mod tests {
     #[test]
     pub(super) fn sqlite_values_are_bound_in_order() {
         let statements = Statements::new(Engine::Sqlite);
+        let w = rows(&statements);
         let mut s = Script::new(Engine::Sqlite);
         s.plain("BEGIN IMMEDIATE");
-        s.run(&statements, 3, vec![Arg::Text("[]".into()), Arg::Int(5)]);
+        let lease = [Arg::Text("0xab".into()), Arg::Int(1), Arg::Int(7), Arg::Text("t".into())];
+        s.run(&w.lease, lease.into_iter().chain([Arg::Int(9), Arg::Int(5)]).collect());
         assert!(s.sqlite().0.starts_with("BEGIN IMMEDIATE;\nINSERT INTO nonce_leases"));
-        s.run(&statements, 5, vec![Arg::Text("[]".into())]);
+        s.run(&w.spend, vec![Arg::Text("s".into()), Arg::Text("{}".into()), Arg::Null]);
         let (sql, binds) = s.sqlite();
-        assert!(sql.contains("<= $2 RETURNING") && sql.matches("json_each($3)").count() == 3);
-        assert_eq!(binds.len(), 3);
+        assert!(sql.contains("<= $6 RETURNING"));
+        assert!(sql.contains("spent = $8, record = COALESCE($9, record) WHERE id = $7"));
+        assert_eq!(binds.len(), 9);
         assert_eq!(numbered("a = $1 AND b <= $12, '$x' $1", 4), "a = $5 AND b <= $16, '$x' $5");
     }
 
@@ -795,11 +844,13 @@ mod tests {
             .unwrap();
         let mut conn = Conn::Lite(conn);
         let statements = Statements::new(Engine::Sqlite);
+        let w = rows(&statements);
         let mut s = Script::new(Engine::Sqlite);
         s.plain("BEGIN IMMEDIATE");
         s.plain(VERSION);
-        let rows = r#"[{"a":"0xab","c":1,"k":7,"t":"tok","e":500}]"#;
-        s.run(&statements, 3, vec![Arg::Text(rows.into()), Arg::Int(100)]);
+        let key = [Arg::Text("0xab".into()), Arg::Int(1), Arg::Int(7)];
+        let lease = [Arg::Text("tok".into()), Arg::Int(500), Arg::Int(100)];
+        s.run(&w.lease, key.into_iter().chain(lease).collect());
         s.plain("COMMIT");
         let rows = s.fetch_all(&mut conn).await.ok().unwrap();
         assert_eq!(rows.len(), 2);
@@ -829,7 +880,7 @@ mod tests {
                 Arg::Int(9),
             ];
             args.extend(lease);
-            s.run(&statements, RESERVE_ONE, args);
+            s.run(&w.reserve, args);
             s
         };
         for (id, token) in [("mine", Some("tok")), ("stale", Some("other")), ("none", None)] {
@@ -846,7 +897,8 @@ mod tests {
         assert_eq!(ids, ["mine", "none"]);
         // A value the statement does not take is an error, not ignored.
         let mut s = Script::new(Engine::Sqlite);
-        s.run(&statements, 5, vec![Arg::Text("[]".into()), Arg::Int(1)]);
+        let spend = vec![Arg::Text("s".into()), Arg::Text("{}".into()), Arg::Null, Arg::Int(1)];
+        s.run(&w.spend, spend);
         assert!(s.fetch_all(&mut conn).await.is_err());
     }
 }
