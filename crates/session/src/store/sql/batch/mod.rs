@@ -453,19 +453,21 @@ impl Db {
         (ids, judged, accounts): Wants,
     ) -> std::result::Result<Vec<Outcome>, Failure> {
         let sqlite = self.engine == Engine::Sqlite;
+        // Only a writer that keeps a cache needs the data version it read at.
+        let caches = sqlite && state.keep;
         let mut begun = false;
         let mut read = Read::default();
         let mut version = None;
         if !(ids.is_empty() && judged.is_empty() && accounts.is_empty()) {
             let mut script = Script::new(self.engine);
             script.plain(if sqlite { "BEGIN IMMEDIATE" } else { "BEGIN" });
-            if sqlite {
+            if caches {
                 script.plain(VERSION);
             }
             begun = true;
             read_rows(&mut script, &state.statements, &ids, &judged, &accounts)?;
             let mut rows = script.fetch_all(conn).await?;
-            if sqlite && !rows.is_empty() {
+            if caches && !rows.is_empty() {
                 version = Some(rows.remove(0).int("data_version")?);
             }
             read = parse_read(rows, &ids, &judged, &accounts)?;
@@ -516,7 +518,7 @@ impl Db {
         let script = Script::new(self.engine);
         let done =
             self.decide(conn, &state.statements, ops, &state.known, read, script, begun).await?;
-        if sqlite && state.keep {
+        if caches {
             let mut cache = match state.cache.take() {
                 Some(cache) if Some(cache.version) == version => cache,
                 _ => Cache::new(version),
