@@ -108,6 +108,21 @@ pub enum Violation {
         /// The token.
         token: Address,
     },
+    /// The account pays the op's gas, which with the value the batch sends may cost more native
+    /// token than is left of the session's native allowance (the client's worst-case rule;
+    /// the chain counts only the value).
+    #[error(
+        "the operation may cost {gas} wei of gas, paid by the account, on top of {value} wei sent; {left} wei left of {}",
+        PermissionKind::NativeTokenTransfer
+    )]
+    GasOverNativeAllowance {
+        /// The op's maximum gas cost.
+        gas: U256,
+        /// The native value the batch sends.
+        value: U256,
+        /// What was left before it.
+        left: U256,
+    },
     /// The op may cost more gas than is left.
     #[error(
         "the operation may cost {cost} wei of gas; {left} wei left of {}",
@@ -164,6 +179,14 @@ impl Policy {
     /// Whether the session's gas is limited (a `gas-limit` permission).
     pub fn limits_gas(&self) -> bool {
         self.permissions.iter().any(|p| matches!(p, Permission::GasLimit(_)))
+    }
+
+    /// The session's native allowance, if it has one.
+    pub fn native_allowance(&self) -> Option<U256> {
+        self.permissions.iter().find_map(|p| match p {
+            Permission::NativeTokenTransfer(n) => Some(n.allowance),
+            _ => None,
+        })
     }
 
     /// Whether anything the session spends is limited: native value, an ERC-20 or gas. A
@@ -250,10 +273,7 @@ impl Policy {
             return Err(Violation::Expired { expiry: self.expiry, now });
         }
         let root = self.is_root();
-        let native_limit = self.permissions.iter().find_map(|p| match p {
-            Permission::NativeTokenTransfer(n) => Some(n.allowance),
-            _ => None,
-        });
+        let native_limit = self.native_allowance();
         let gas_limit = self.permissions.iter().find_map(|p| match p {
             Permission::GasLimit(g) => Some(g.limit),
             _ => None,
@@ -312,6 +332,36 @@ impl Policy {
             }
         }
         batch.gas = max_gas_cost;
+        Ok(batch)
+    }
+
+    /// [`Policy::evaluate`] as a client judges before it signs: the same rules, and one more.
+    /// When the account pays the op's gas (`max_gas_cost` is not zero), a session with a native
+    /// allowance may not cost the account more native token than the allowance, value and gas
+    /// together: the batch's value plus `max_gas_cost` must fit in what is left once the value
+    /// and the gas already `spent` are counted.
+    ///
+    /// The chain counts only value against a `native-token-transfer` limit, so the emulator
+    /// enforces [`Policy::evaluate`]; this stricter rule keeps a server from getting a session
+    /// key to sign an op that could burn more than the session may spend.
+    pub fn evaluate_worst_case(
+        &self,
+        spent: &Spend,
+        now: u64,
+        calls: &[Call],
+        max_gas_cost: U256,
+    ) -> Result<Spend, Violation> {
+        let batch = self.evaluate(spent, now, calls, max_gas_cost)?;
+        if let (Some(limit), false) = (self.native_allowance(), max_gas_cost.is_zero()) {
+            let left = limit.saturating_sub(spent.native.saturating_add(spent.gas));
+            if batch.native.saturating_add(max_gas_cost) > left {
+                return Err(Violation::GasOverNativeAllowance {
+                    gas: max_gas_cost,
+                    value: batch.native,
+                    left,
+                });
+            }
+        }
         Ok(batch)
     }
 }

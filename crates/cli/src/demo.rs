@@ -24,6 +24,9 @@ pub struct DemoArgs {
     /// Print one JSON summary instead of the steps.
     #[arg(long)]
     pub json: bool,
+    /// What the owner and the session key accept to sign.
+    #[command(flatten)]
+    pub signing: crate::sessions::SigningArgs,
 }
 
 /// The environment the commands read: the seed document's variable names, `SESSKEY_PASSWORD`
@@ -156,13 +159,13 @@ pub(crate) async fn demo(args: DemoArgs, env: Env) -> anyhow::Result<bool> {
     if account.account_address != owner.address() {
         bail!("the server offers a smart account at another address; this demo runs the EIP-7702 flow");
     }
-    let flow = Orchestrator::new(client, policy);
+    let flow = args.signing.apply(Orchestrator::new(client, policy))?;
 
     match flow.ensure_delegated(&owner, chain, timeout).await? {
         None => say!("2. Delegation: the account is already delegated"),
         Some(outcome) => {
             let s = outcome.status();
-            say!("2. Delegation: wallet_prepareCalls answered an authorization and an op; the owner signed both after checking their digests");
+            say!("2. Delegation: wallet_prepareCalls answered an authorization and an op; the owner signed both after checking them (the authorization's delegate, chain and nonce as the chain reports it; the op's calls, fees, paymaster and digests)");
             say!("   wallet_sendPreparedCalls → call {}, status {}", s.id, s.status);
             if !matches!(outcome, Outcome::Confirmed(_)) {
                 bail!("the delegation did not confirm (status {})", s.status);

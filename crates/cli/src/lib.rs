@@ -18,7 +18,8 @@ pub use explain::explain_value;
 pub use out::is_broken_pipe;
 pub use serve::{dev_accounts, parse_chain_id, ServeArgs, ANVIL_MNEMONIC};
 pub use sessions::{
-    parse_duration, CreateArgs, DelegateArgs, SendArgs, SessionCommand, StatusArgs, StoreArgs,
+    parse_duration, CreateArgs, DelegateArgs, SendArgs, SessionCommand, SigningArgs, StatusArgs,
+    StoreArgs,
 };
 
 /// `sesskey`: session keys for smart wallets.

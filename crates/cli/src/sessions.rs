@@ -7,8 +7,8 @@ use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand};
 use sesskey_rpc::{WalletApiClient, WalletClient};
 use sesskey_session::{
-    JsonFolder, KeyLocation, Orchestrator, Outcome, SessionService, SessionStore, SqlStore,
-    StoredSession,
+    FeeCaps, JsonFolder, KeyLocation, Orchestrator, Outcome, SessionService, SessionStore,
+    SqlStore, StoredSession,
 };
 use sesskey_types::*;
 use std::path::PathBuf;
@@ -28,6 +28,64 @@ pub struct StoreArgs {
     /// Print JSON for scripts.
     #[arg(long, global = true)]
     pub json: bool,
+}
+
+/// What a command that signs an operation accepts from the server, and where it reads the chain.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SigningArgs {
+    /// The most the op's `maxFeePerGas` may be: wei (`20000000000`) or with a unit (`20gwei`);
+    /// default 200 gwei.
+    #[arg(long, value_parser = crate::calls::parse_value)]
+    pub max_fee: Option<U256>,
+    /// The most the op's `maxPriorityFeePerGas` may be, as `--max-fee`; default 50 gwei.
+    #[arg(long, value_parser = crate::calls::parse_value)]
+    pub max_priority_fee: Option<U256>,
+    /// The most gas the op's limits may add up to (pre-verification, verification, call and
+    /// paymaster gas); default 6000000. With `--max-fee`, the most an op may cost.
+    #[arg(long)]
+    pub max_gas: Option<u128>,
+    /// A paymaster a sponsored op may name besides Alchemy's (repeat).
+    #[arg(long = "paymaster", value_name = "ADDRESS")]
+    pub paymasters: Vec<Address>,
+    /// A node of the chain you trust, for the reads made before signing (an EIP-7702
+    /// authorization's nonce, whether the account is delegated); default: the endpoint.
+    #[arg(long, value_name = "URL")]
+    pub chain_rpc_url: Option<String>,
+}
+
+impl SigningArgs {
+    /// `flow` with these caps, paymasters and chain node.
+    pub(crate) fn apply(
+        &self,
+        flow: Orchestrator<WalletClient>,
+    ) -> anyhow::Result<Orchestrator<WalletClient>> {
+        let fee = |v: Option<U256>, default: u128, flag: &str| -> anyhow::Result<u128> {
+            v.map_or(Ok(default), |v| {
+                u128::try_from(v).map_err(|_| anyhow!("{flag} {v} is more than any chain charges"))
+            })
+        };
+        let defaults = FeeCaps::default();
+        let caps = FeeCaps {
+            max_fee_per_gas: fee(self.max_fee, defaults.max_fee_per_gas, "--max-fee")?,
+            max_priority_fee_per_gas: fee(
+                self.max_priority_fee,
+                defaults.max_priority_fee_per_gas,
+                "--max-priority-fee",
+            )?,
+            total_gas: self.max_gas.unwrap_or(defaults.total_gas),
+            ..defaults
+        };
+        let mut flow = flow.with_fee_caps(caps);
+        for p in &self.paymasters {
+            flow = flow.with_paymaster(*p);
+        }
+        if let Some(url) = &self.chain_rpc_url {
+            let node = WalletClient::new(url)
+                .context("--chain-rpc-url")?;
+            flow = flow.with_chain_rpc(node);
+        }
+        Ok(flow)
+    }
 }
 
 /// `sesskey session …`.
@@ -65,6 +123,9 @@ pub enum SessionCommand {
         /// A paymaster policy id for gas.
         #[arg(long)]
         policy_id: Option<String>,
+        /// What the owner accepts to sign.
+        #[command(flatten)]
+        signing: SigningArgs,
     },
     /// Remove a saved session and its key file.
     Remove {
@@ -163,6 +224,9 @@ pub struct DelegateArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// What the owner accepts to sign.
+    #[command(flatten)]
+    pub signing: SigningArgs,
 }
 
 /// The client for a command: `--rpc-url`, else Alchemy's endpoint with `ALCHEMY_API_KEY`.
@@ -180,7 +244,7 @@ pub(crate) fn endpoint(rpc_url: Option<&str>, env: &Env) -> anyhow::Result<Walle
 /// Runs `sesskey delegate`: the owner (`OWNER_PRIVATE_KEY`) delegates its EIP-7702 account.
 pub(crate) async fn delegate(a: DelegateArgs, env: Env) -> anyhow::Result<u8> {
     let owner = env.key("OWNER_PRIVATE_KEY")?;
-    let flow = Orchestrator::new(endpoint(a.rpc_url.as_deref(), &env)?, a.policy_id);
+    let flow = a.signing.apply(Orchestrator::new(endpoint(a.rpc_url.as_deref(), &env)?, a.policy_id))?;
     let account = owner.address();
     let outcome = flow.ensure_delegated(&owner, a.chain_id, Duration::from_secs(120)).await?;
     let confirmed = matches!(outcome, None | Some(Outcome::Confirmed(_)));
@@ -242,6 +306,9 @@ pub struct SendArgs {
     /// session's budgets are settled with it.
     #[arg(long)]
     pub wait: bool,
+    /// What the session key accepts to sign.
+    #[command(flatten)]
+    pub signing: SigningArgs,
 }
 
 impl SendArgs {
@@ -507,25 +574,62 @@ fn save_key(
     let (keystore, plain) = key_paths(store, id);
     match password {
         Some(p) => {
-            let name = keystore
-                .file_name()
-                .and_then(|n| n.to_str())
-                .ok_or_else(|| anyhow!("bad key path"))?
-                .to_string();
+            // Encrypted under a temporary name, then linked to its own: `hard_link` fails if
+            // the name is taken, so no keystore is ever overwritten.
+            let tmp_name = format!(".{id}.keystore.{}", alloy_primitives::hex::encode(rand::random::<[u8; 8]>()));
             PrivateKeySigner::encrypt_keystore(
                 store.dir(),
                 &mut rand::thread_rng(),
                 key.to_bytes(),
                 p,
-                Some(&name),
+                Some(&tmp_name),
             )?;
+            let tmp = store.dir().join(&tmp_name);
+            let linked = std::fs::hard_link(&tmp, &keystore);
+            let _ = std::fs::remove_file(&tmp);
+            linked.with_context(|| {
+                format!("{} exists; refusing to overwrite a session key", keystore.display())
+            })?;
         }
-        None => write_private(
-            &plain,
-            &format!("{}\n", alloy_primitives::hex::encode_prefixed(key.to_bytes())),
-        )?,
+        None => {
+            if keystore.exists() {
+                bail!("{} exists; refusing to overwrite a session key", keystore.display());
+            }
+            write_private(
+                &plain,
+                &format!("{}\n", alloy_primitives::hex::encode_prefixed(key.to_bytes())),
+            )
+            .with_context(|| format!("{} exists; refusing to overwrite a session key", plain.display()))?
+        }
     }
     Ok(key_location(store, id))
+}
+
+/// Refuses an id the store already holds, or whose key file exists: before anything is signed.
+async fn refuse_existing(store: &CliStore, id: &SessionId) -> anyhow::Result<()> {
+    match store.db.load(id).await {
+        Ok(_) => return Err(sesskey_session::Error::Exists(id.to_string()).into()),
+        Err(sesskey_session::Error::UnknownSession(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let (keystore, plain) = key_paths(store, id);
+    for f in [keystore, plain] {
+        if f.exists() {
+            bail!(
+                "the server answered session id {id}, whose key file {} exists; refusing to sign or overwrite it",
+                f.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Removes the key file a grant made, when the grant failed after it.
+fn remove_key(store: &CliStore, id: &SessionId) {
+    let (keystore, plain) = key_paths(store, id);
+    for f in [keystore, plain] {
+        let _ = std::fs::remove_file(f);
+    }
 }
 
 /// Where the CLI keeps a session's key: its keystore, or (with `--plain-key`) a 0600 file named
@@ -550,11 +654,29 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
             let request = session_request(&a, owner.address(), key.address())?;
             let flow =
                 Orchestrator::new(endpoint(a.rpc_url.as_deref(), &env)?, a.policy_id.clone());
-            let session = flow.create_session(&owner, &request).await?;
-            let location = save_key(&store, &session.session_id, &key, password.as_deref())?;
-            let record = StoredSession::new(session).with_key(location);
-            store.db.save(&record).await?;
-            print_session(&record, args.json)
+            let pending = flow.request_session(&request).await?;
+            let id = pending.session_id;
+            // Before the owner signs: the id must be new, and the key file is made for it
+            // (create-new: an existing file is never overwritten).
+            refuse_existing(&store, &id).await?;
+            let location = save_key(&store, &id, &key, password.as_deref())?;
+            let granted = async {
+                let signature =
+                    sesskey_signing::sign_request(&owner, &pending.signature_request(), None)
+                        .await?;
+                let record = StoredSession::new(pending.complete(&signature.data)?)
+                    .with_key(location.clone());
+                store.db.insert(&record).await?;
+                anyhow::Ok(record)
+            }
+            .await;
+            match granted {
+                Ok(record) => print_session(&record, args.json),
+                Err(e) => {
+                    remove_key(&store, &id);
+                    Err(e)
+                }
+            }
         }
         SessionCommand::Request(a) => {
             let account = match a.account {
@@ -572,13 +694,18 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
                 Orchestrator::new(endpoint(a.rpc_url.as_deref(), &env)?, a.policy_id.clone());
             let pending = flow.request_session(&request).await?;
             let id = pending.session_id;
-            save_key(&store, &id, &key, password.as_deref())?;
+            refuse_existing(&store, &id).await?;
             let dir = store.dir().join("pending");
             std::fs::create_dir_all(&dir)?;
-            std::fs::write(
-                dir.join(format!("{id}.json")),
-                serde_json::to_string_pretty(&pending)?,
-            )?;
+            let file = dir.join(format!("{id}.json"));
+            if file.exists() {
+                bail!("a request {id} is already pending in {}; refusing to overwrite it", dir.display());
+            }
+            save_key(&store, &id, &key, password.as_deref())?;
+            if let Err(e) = write_private(&file, &serde_json::to_string_pretty(&pending)?) {
+                remove_key(&store, &id);
+                return Err(e.context(format!("saving the request in {}", file.display())));
+            }
             let out = serde_json::json!({
                 "id": id,
                 "typedData": pending.typed_data,
@@ -602,7 +729,7 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
                 .with_context(|| format!("{} is not a pending request", path.display()))?;
             let session = pending.complete(&SignatureData::Hex(signature))?;
             let record = StoredSession::new(session).with_key(key_location(&store, &id));
-            store.db.save(&record).await?;
+            store.db.insert(&record).await?;
             std::fs::remove_file(&path)?;
             if args.json {
                 print_json(&record.session)?;
@@ -624,9 +751,9 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
             }
             Ok(())
         }
-        SessionCommand::Revoke { id, rpc_url, policy_id } => {
+        SessionCommand::Revoke { id, rpc_url, policy_id, signing } => {
             let owner = env.key("OWNER_PRIVATE_KEY")?;
-            let flow = Orchestrator::new(endpoint(rpc_url.as_deref(), &env)?, policy_id);
+            let flow = signing.apply(Orchestrator::new(endpoint(rpc_url.as_deref(), &env)?, policy_id))?;
             let service =
                 SessionService::new(flow, store.db.clone()).with_wait(Duration::from_secs(120));
             let outcome = service.revoke(&id, &owner).await?;
@@ -673,7 +800,9 @@ pub(crate) async fn send(a: SendArgs, args: StoreArgs, env: Env) -> anyhow::Resu
     let key = load_key(&store, &a.session, &env)?;
     let calls = a.calls_to_send()?;
     let spinner = crate::progress::Spinner::start("sending", !args.json);
-    let flow = Orchestrator::new(endpoint(a.rpc_url.as_deref(), &env)?, a.policy_id)
+    let flow = a
+        .signing
+        .apply(Orchestrator::new(endpoint(a.rpc_url.as_deref(), &env)?, a.policy_id))?
         .with_progress(spinner.observer());
     let service = SessionService::new(flow, store.db.clone()).with_wait(Duration::from_secs(120));
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();

@@ -4,12 +4,14 @@
 mod client;
 mod emulator;
 mod error;
+mod eth;
 pub mod redact;
 mod retry;
 mod wallet;
 
 pub use client::{WalletClient, WalletClientBuilder, ALCHEMY_URL, DEFAULT_TIMEOUT, USER_AGENT};
 pub use emulator::{EmulatorApiClient, EmulatorApiServer, SessionInfo};
+pub use eth::EthApiClient;
 pub use error::{
     entry_point_code, Error, ErrorKind, Result, WalletError, EXECUTION_REVERTED_CODE,
     INTERNAL_ERROR_CODE, INVALID_PARAMS_CODE, INVALID_REQUEST_CODE, INVALID_SIGNATURE_CODE,

@@ -31,6 +31,16 @@ pub enum Error {
     /// The server answered with a shape this step does not expect.
     #[error("unexpected answer: {0}")]
     Unexpected(String),
+    /// A read of the chain before signing (its id, an account's nonce or code) failed or
+    /// answered for another chain: nothing was signed.
+    #[error("reading the chain: {0}")]
+    ChainRead(String),
+    /// A session of this id is already stored: nothing was signed or overwritten.
+    #[error("session {0} already exists in the store; refusing to sign or overwrite it")]
+    Exists(String),
+    /// The store holds no session of this id.
+    #[error("session store: no session {0}")]
+    UnknownSession(String),
     /// The session store failed (a file could not be read, written or parsed).
     #[error("session store: {0}")]
     Store(String),

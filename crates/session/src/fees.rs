@@ -7,10 +7,19 @@ use sesskey_types::UserOperationV07;
 
 /// Caps on a prepared operation's fee and gas fields; an op over any is refused before signing.
 ///
-/// The defaults are generous for any chain Alchemy serves today and still bound the worst case:
-/// 500 gwei per gas, a 50 gwei tip, 10M call gas, 2M verification gas (a session's first op
-/// needs up to about 0.5M, spec §12), 1M pre-verification gas, 0.5M for each paymaster limit.
-/// At the defaults an op can never cost more than 7 ETH of gas.
+/// The defaults are what the chains Alchemy serves need, with room, and no more:
+/// - 200 gwei per gas and a 50 gwei tip (Polygon PoS asks at least 25 gwei of tip; Ethereum's base
+///   fee stays far below 200 gwei outside of rare spikes: raise the cap for those);
+/// - 5M call gas (a heavy contract call; an ERC-20 transfer needs about 60k);
+/// - 1M verification gas (a session's first op, which installs it, measured up to 749,444 on the
+///   real contracts for a 2.5 kB install, spec §12.1);
+/// - 1M pre-verification gas (bundlers charge 50k–75k on L1; L2s fold the L1 data fee into it);
+/// - 200k for each paymaster limit (Alchemy's paymaster verifies in about 30k);
+/// - 6M for all the op's gas limits together.
+///
+/// At the defaults an op can never cost more than 1.2 ETH of gas (6M × 200 gwei); a session's
+/// native and gas budgets bound an unsponsored op further (see
+/// [`sesskey_account::Policy::evaluate_worst_case`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FeeCaps {
     /// The most `maxFeePerGas` may be, in wei.
@@ -25,17 +34,21 @@ pub struct FeeCaps {
     pub pre_verification_gas: u128,
     /// The most each paymaster gas limit may be.
     pub paymaster_gas_limit: u128,
+    /// The most all the op's gas limits may add up to (pre-verification, verification, call
+    /// and paymaster gas): with `max_fee_per_gas`, the most an op may cost.
+    pub total_gas: u128,
 }
 
 impl Default for FeeCaps {
     fn default() -> Self {
         Self {
-            max_fee_per_gas: 500_000_000_000,
+            max_fee_per_gas: 200_000_000_000,
             max_priority_fee_per_gas: 50_000_000_000,
-            call_gas_limit: 10_000_000,
-            verification_gas_limit: 2_000_000,
+            call_gas_limit: 5_000_000,
+            verification_gas_limit: 1_000_000,
             pre_verification_gas: 1_000_000,
-            paymaster_gas_limit: 500_000,
+            paymaster_gas_limit: 200_000,
+            total_gas: 6_000_000,
         }
     }
 }
@@ -49,6 +62,7 @@ impl FeeCaps {
         verification_gas_limit: u128::MAX,
         pre_verification_gas: u128::MAX,
         paymaster_gas_limit: u128::MAX,
+        total_gas: u128::MAX,
     };
 
     /// Refuses an op whose fee or gas fields exceed the caps, naming the field.
@@ -83,8 +97,22 @@ impl FeeCaps {
             "data.paymasterPostOpGasLimit",
             u(op.paymaster_post_op_gas_limit.unwrap_or_default()),
             self.paymaster_gas_limit,
-        )
+        )?;
+        over("data (sum of the gas limits)", total_gas(op), self.total_gas)
     }
+}
+
+/// The sum of an op's gas limits (saturating: a sum past 256 bits is over any cap anyway).
+fn total_gas(op: &UserOperationV07) -> U256 {
+    [
+        U256::from(op.call_gas_limit),
+        U256::from(op.verification_gas_limit),
+        op.pre_verification_gas,
+        U256::from(op.paymaster_verification_gas_limit.unwrap_or_default()),
+        U256::from(op.paymaster_post_op_gas_limit.unwrap_or_default()),
+    ]
+    .into_iter()
+    .fold(U256::ZERO, U256::saturating_add)
 }
 
 /// The most an op may cost: all its gas at its maximum fee, or `None` if that overflows
@@ -100,10 +128,11 @@ mod tests {
     #[test]
     fn the_default_caps_bound_the_cost() {
         let c = FeeCaps::default();
+        // Every limit at its cap but the call gas, which takes what the total leaves.
         let op = UserOperationV07 {
             max_fee_per_gas: U128::from(c.max_fee_per_gas),
             max_priority_fee_per_gas: U128::from(c.max_priority_fee_per_gas),
-            call_gas_limit: U128::from(c.call_gas_limit),
+            call_gas_limit: U128::from(3_600_000),
             verification_gas_limit: U128::from(c.verification_gas_limit),
             pre_verification_gas: U256::from(c.pre_verification_gas),
             paymaster_verification_gas_limit: Some(U128::from(c.paymaster_gas_limit)),
@@ -111,10 +140,17 @@ mod tests {
             ..Default::default()
         };
         c.check(&op).unwrap();
-        assert_eq!(max_gas_cost(&op), Some(U256::from(7_000_000_000_000_000_000u128)));
-        let over = UserOperationV07 { max_fee_per_gas: U128::from(c.max_fee_per_gas + 1), ..op };
+        assert_eq!(max_gas_cost(&op), Some(U256::from(1_200_000_000_000_000_000u128)));
+        let over =
+            UserOperationV07 { max_fee_per_gas: U128::from(c.max_fee_per_gas + 1), ..op.clone() };
         let e = c.check(&over).unwrap_err();
         assert!(matches!(e, crate::Error::Mismatch { field: "data.maxFeePerGas", .. }), "{e}");
+        let more = UserOperationV07 { call_gas_limit: U128::from(3_600_001), ..op };
+        let e = c.check(&more).unwrap_err();
+        assert!(
+            matches!(e, crate::Error::Mismatch { field: "data (sum of the gas limits)", .. }),
+            "{e}"
+        );
         let huge = UserOperationV07 { pre_verification_gas: U256::MAX, ..Default::default() };
         assert_eq!(
             max_gas_cost(&UserOperationV07 { max_fee_per_gas: U128::from(2), ..huge }),
@@ -130,7 +166,7 @@ mod tests {
         #[test]
         fn caps_refuse_exactly_what_is_over(
             fields in proptest::array::uniform7(proptest::prelude::any::<u128>()),
-            caps in proptest::array::uniform6(proptest::prelude::any::<u128>()),
+            caps in proptest::array::uniform7(proptest::prelude::any::<u128>()),
             shifts in proptest::array::uniform7(0u32..128),
         ) {
             // Shifted down so that small values are as likely as huge ones.
@@ -142,6 +178,7 @@ mod tests {
                 verification_gas_limit: caps[3],
                 pre_verification_gas: caps[4],
                 paymaster_gas_limit: caps[5],
+                total_gas: caps[6],
             };
             let op = UserOperationV07 {
                 max_fee_per_gas: U128::from(f[0]),
@@ -161,6 +198,13 @@ mod tests {
                 ("data.preVerificationGas", f[4] > c.pre_verification_gas),
                 ("data.paymasterVerificationGasLimit", f[5] > c.paymaster_gas_limit),
                 ("data.paymasterPostOpGasLimit", f[6] > c.paymaster_gas_limit),
+                (
+                    "data (sum of the gas limits)",
+                    [f[2], f[3], f[4], f[5], f[6]]
+                        .iter()
+                        .fold(U256::ZERO, |a, v| a.saturating_add(U256::from(*v)))
+                        > U256::from(c.total_gas),
+                ),
             ];
             match (c.check(&op), checks.iter().find(|(_, over)| *over)) {
                 (Ok(()), None) => {}

@@ -4,6 +4,7 @@
 mod error;
 mod fees;
 mod orchestrator;
+mod paymaster;
 mod pending;
 mod service;
 mod session;
@@ -12,6 +13,9 @@ mod store;
 pub use error::{Error, Result};
 pub use fees::{max_gas_cost, FeeCaps};
 pub use orchestrator::{Orchestrator, Outcome, PreparedSessionOp, ProgressFn, SentCalls};
+pub use paymaster::{
+    alchemy_paymasters, GAS_MANAGER_V07_MAINNET, GAS_MANAGER_V07_TESTNET, WALLET_API_PAYMASTER,
+};
 pub use pending::PendingSession;
 pub use service::{SessionService, StoredCall, DEFAULT_LEASE_SECS};
 pub use session::Session;

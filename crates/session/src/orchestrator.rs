@@ -2,6 +2,7 @@
 
 use crate::error::{mismatch, Error, Result};
 use crate::fees::{max_gas_cost, FeeCaps};
+use crate::paymaster::alchemy_paymasters;
 use crate::pending::PendingSession;
 use crate::session::Session;
 use alloy_primitives::{Address, Bytes, B256, U256, U64};
@@ -10,7 +11,7 @@ use sesskey_account::{
     canonical_permissions, decode_calls, decode_install, has_exec_hooks, same_call, DeferredAction,
     Nonce, Spend,
 };
-use sesskey_rpc::WalletApiClient;
+use sesskey_rpc::{EthApiClient, WalletApiClient, WalletClient};
 use sesskey_signing::{
     check_authorization, check_request, check_user_op_v07, sign_authorization, sign_request,
     ENTRY_POINT_V07,
@@ -87,6 +88,8 @@ pub struct Orchestrator<C> {
     context_form: bool,
     caps: FeeCaps,
     progress: Option<ProgressFn>,
+    chain: Option<WalletClient>,
+    paymasters: Vec<Address>,
 }
 
 impl<C: std::fmt::Debug> std::fmt::Debug for Orchestrator<C> {
@@ -98,6 +101,8 @@ impl<C: std::fmt::Debug> std::fmt::Debug for Orchestrator<C> {
             .field("context_form", &self.context_form)
             .field("caps", &self.caps)
             .field("progress", &self.progress.is_some())
+            .field("chain", &self.chain)
+            .field("paymasters", &self.paymasters)
             .finish()
     }
 }
@@ -121,7 +126,34 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
             context_form: false,
             caps: FeeCaps::default(),
             progress: None,
+            chain: None,
+            paymasters: vec![],
         }
+    }
+
+    /// Reads the chain (an EIP-7702 authorization's nonce, whether the account is delegated)
+    /// through `node`, a node the user trusts, instead of the Wallet API endpoint.
+    pub fn with_chain_rpc(mut self, node: WalletClient) -> Self {
+        self.chain = Some(node);
+        self
+    }
+
+    /// Accepts `paymaster` on sponsored operations, besides Alchemy's
+    /// ([`crate::alchemy_paymasters`]).
+    pub fn with_paymaster(mut self, paymaster: Address) -> Self {
+        self.paymasters.push(paymaster);
+        self
+    }
+
+    /// The paymasters a sponsored operation on `chain_id` may name.
+    pub fn paymasters(&self, chain_id: u64) -> Vec<Address> {
+        let mut all = alchemy_paymasters(chain_id);
+        for p in &self.paymasters {
+            if !all.contains(p) {
+                all.push(*p);
+            }
+        }
+        all
     }
 
     /// Calls `progress` with each status [`Self::wait_for_status`] polls (a CLI shows a
@@ -157,14 +189,28 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
         &self.client
     }
 
-    /// Sends `calls` as the owner, signing only what was verified: the EIP-7702 authorization
-    /// (if the account is not yet delegated) and the operation. Answers the call id.
+    /// Sends `calls` as the owner of an account that is already delegated, signing only what was
+    /// verified: the answer must be exactly one user operation, for these calls. An answer that
+    /// holds an EIP-7702 authorization (or anything besides the one operation) is refused: the
+    /// owner signs an authorization only in [`Self::ensure_delegated`]. Answers the call id.
     #[tracing::instrument(skip_all, fields(account = %owner.address()))]
     pub async fn send_as_owner<S: Signer + Send + Sync>(
         &self,
         owner: &S,
         chain_id: u64,
         calls: Vec<Call>,
+    ) -> Result<CallId> {
+        self.send_owner_op(owner, chain_id, calls, None).await
+    }
+
+    /// The owner's operation, with the authorization of a first delegation when `delegation`
+    /// holds the nonce the chain says the authorization must carry.
+    async fn send_owner_op<S: Signer + Send + Sync>(
+        &self,
+        owner: &S,
+        chain_id: u64,
+        calls: Vec<Call>,
+        delegation: Option<u64>,
     ) -> Result<CallId> {
         let account = owner.address();
         let params = PrepareCallsParams {
@@ -178,59 +224,28 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
             paymaster_permit_signature: None,
         };
         let prepared = self.client.prepare_calls(params).await.map_err(sesskey_rpc::Error::from)?;
-        let elements = match prepared {
-            PreparedCalls::UserOperationV070(op) => vec![PreparedElement::UserOperationV070(op)],
-            PreparedCalls::Array(a) => a.data,
-            other => {
-                return Err(Error::Unexpected(format!(
-                    "a {} answer to an owner's prepareCalls",
-                    kind(&other)
-                )))
-            }
-        };
-        let mut signed = vec![];
-        for e in elements {
-            match e {
-                PreparedElement::Authorization(a) => {
-                    check_chain(a.chain_id, chain_id)?;
-                    if a.data.address != MODULAR_ACCOUNT_V2_7702 {
-                        return Err(mismatch(
-                            "data.address",
-                            MODULAR_ACCOUNT_V2_7702,
-                            a.data.address,
-                        ));
-                    }
-                    check_authorization(&a)?;
-                    let signature = sign_authorization(owner, &a).await?;
-                    signed.push(SignedElement::Authorization(SignedAuthorization {
-                        data: a.data,
-                        chain_id: a.chain_id,
-                        signature,
-                    }));
-                }
-                PreparedElement::UserOperationV070(op) => {
-                    self.verify_op(&op, account, chain_id, &calls, None, false)?;
-                    let signature =
-                        sesskey_signing::sign_user_op_v07(owner, &op, ENTRY_POINT_V07).await?;
-                    signed.push(SignedElement::UserOperationV070(SignedUserOperationV07 {
-                        data: op.data,
-                        chain_id: op.chain_id,
-                        signature,
-                    }));
-                }
-                PreparedElement::UserOperationV060(_) => {
-                    return Err(Error::Unexpected(
-                        "a v0.6 operation for a ModularAccountV2 account".into(),
-                    ))
-                }
-            }
+        let (authorization, op) = owner_answer(prepared, delegation.is_some())?;
+        // Everything is checked before anything is signed.
+        if let (Some(a), Some(nonce)) = (&authorization, delegation) {
+            check_delegation(a, chain_id, nonce)?;
         }
-        let calls = match signed.len() {
-            1 => match signed.remove(0) {
-                SignedElement::UserOperationV070(op) => SignedCalls::UserOperationV070(op),
-                other => SignedCalls::Array(SignedArray { data: vec![other] }),
-            },
-            _ => SignedCalls::Array(SignedArray { data: signed }),
+        self.verify_op(&op, account, chain_id, &calls, None, false)?;
+        let mut signed = vec![];
+        if let Some(a) = authorization {
+            let signature = sign_authorization(owner, &a).await?;
+            signed.push(SignedElement::Authorization(SignedAuthorization {
+                data: a.data,
+                chain_id: a.chain_id,
+                signature,
+            }));
+        }
+        let signature = sesskey_signing::sign_user_op_v07(owner, &op, ENTRY_POINT_V07).await?;
+        let op = SignedUserOperationV07 { data: op.data, chain_id: op.chain_id, signature };
+        let calls = if signed.is_empty() {
+            SignedCalls::UserOperationV070(op)
+        } else {
+            signed.push(SignedElement::UserOperationV070(op));
+            SignedCalls::Array(SignedArray { data: signed })
         };
         let sent = self
             .client
@@ -244,8 +259,11 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
         Ok(CallId(sent.id))
     }
 
-    /// Delegates `owner`'s EIP-7702 account if it is not yet, and waits for it. Answers the
-    /// outcome, or `None` when the account was already delegated (nothing is sent).
+    /// Delegates `owner`'s EIP-7702 account to ModularAccountV2 if the chain says it is not yet,
+    /// and waits for it. The owner signs exactly one authorization: to
+    /// [`MODULAR_ACCOUNT_V2_7702`], for `chain_id`, with the account's nonce as the chain
+    /// reports it (through [`Self::with_chain_rpc`]'s node, else the endpoint). Answers the
+    /// outcome, or `None` when the account was already delegated (nothing is signed).
     #[tracing::instrument(skip_all, fields(account = %owner.address(), chain_id))]
     pub async fn ensure_delegated<S: Signer + Send + Sync>(
         &self,
@@ -253,25 +271,52 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
         chain_id: u64,
         timeout: Duration,
     ) -> Result<Option<Outcome>> {
-        // With a policy, an estimation has no side effect and needs no funds.
-        let probe = PrepareCallsParams {
-            calls: Some(vec![]),
-            from: owner.address(),
-            chain_id: U64::from(chain_id),
-            capabilities: Some(PrepareCallsCapabilities {
-                paymaster_service: sponsorship(&self.policy_id)
-                    .map(|p| PaymasterService { only_estimation: Some(true), ..p }),
-                ..Default::default()
-            }),
-            paymaster_permit_signature: None,
-        };
-        let prepared = self.client.prepare_calls(probe).await.map_err(sesskey_rpc::Error::from)?;
-        if !matches!(prepared, PreparedCalls::Array(_)) {
+        let account = owner.address();
+        let (code, nonce) = self.delegation_state(account, chain_id).await?;
+        if code == delegation_designator(MODULAR_ACCOUNT_V2_7702) {
             return Ok(None);
         }
         let empty = Call { to: Address::ZERO, data: Some(Bytes::new()), value: Some(U256::ZERO) };
-        let id = self.send_as_owner(owner, chain_id, vec![empty]).await?;
+        let id = self.send_owner_op(owner, chain_id, vec![empty], Some(nonce)).await?;
         Ok(Some(self.wait_for_status(&id, timeout).await?))
+    }
+
+    /// The account's code and transaction count, read from the trusted node (or the endpoint)
+    /// once it has said it serves `chain_id`.
+    async fn delegation_state(&self, account: Address, chain_id: u64) -> Result<(Bytes, u64)> {
+        async fn read<N: EthApiClient + Sync>(
+            node: &N,
+            account: Address,
+            chain_id: u64,
+        ) -> std::result::Result<(Bytes, u64), Error> {
+            let id = node.chain_id().await.map_err(|e| {
+                Error::ChainRead(format!(
+                    "eth_chainId: {} (a Wallet API endpoint may not serve eth_*: give a node of chain {chain_id} with --chain-rpc-url)",
+                    sesskey_rpc::Error::from(e)
+                ))
+            })?;
+            if id.to::<u64>() != chain_id {
+                return Err(Error::ChainRead(format!(
+                    "the node serves chain {} ({id:#x}), not {chain_id}: give a node of chain {chain_id} with --chain-rpc-url",
+                    id.to::<u64>()
+                )));
+            }
+            let code = node.get_code(account, "latest".into()).await.map_err(|e| {
+                Error::ChainRead(format!("eth_getCode: {}", sesskey_rpc::Error::from(e)))
+            })?;
+            let nonce =
+                node.get_transaction_count(account, "pending".into()).await.map_err(|e| {
+                    Error::ChainRead(format!(
+                        "eth_getTransactionCount: {}",
+                        sesskey_rpc::Error::from(e)
+                    ))
+                })?;
+            Ok((code, nonce.to()))
+        }
+        match &self.chain {
+            Some(node) => read(node, account, chain_id).await,
+            None => read(&self.client, account, chain_id).await,
+        }
     }
 
     /// Revokes `session` on chain: the owner's call of the account's `uninstallValidation` for
@@ -428,12 +473,32 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
                 format!("{} calls that differ", decoded.calls.len()),
             ));
         }
-        if self.policy_id.is_some() != op.data.paymaster.is_some() {
+        if op.data.factory.is_some() || op.data.factory_data.is_some() {
             return Err(mismatch(
-                "data.paymaster",
-                if self.policy_id.is_some() { "a paymaster (sponsored)" } else { "none" },
-                op.data.paymaster.map_or("none".to_string(), |p| p.to_string()),
+                "data.factory",
+                "none (an EIP-7702 account is never deployed by a factory)",
+                op.data.factory.map_or("factoryData only".to_string(), |f| f.to_string()),
             ));
+        }
+        match (&self.policy_id, op.data.paymaster) {
+            (None, None) => {}
+            (Some(_), Some(p)) => {
+                let pinned = self.paymasters(chain_id);
+                if !pinned.contains(&p) {
+                    return Err(mismatch(
+                        "data.paymaster",
+                        format!("one of {}", list(&pinned)),
+                        p,
+                    ));
+                }
+            }
+            (policy, found) => {
+                return Err(mismatch(
+                    "data.paymaster",
+                    if policy.is_some() { "a paymaster (sponsored)" } else { "none" },
+                    found.map_or("none".to_string(), |p| p.to_string()),
+                ))
+            }
         }
         Ok(check_user_op_v07(op, ENTRY_POINT_V07)?)
     }
@@ -442,8 +507,10 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
     /// 1. pre-flight with the policy engine (expired, outside the permissions, over budget: a
     ///    typed error before any request), given what the session has `spent` and the time `now`;
     /// 2. `wallet_prepareCalls` with the session;
-    /// 3. **verifies the prepared op** before the key signs it, fee caps included, and runs the
-    ///    pre-flight again with the op's real maximum gas cost when the account pays it;
+    /// 3. **verifies the prepared op** before the key signs it, fee caps and paymaster included,
+    ///    and runs the pre-flight again with the op's real maximum gas cost when the account pays
+    ///    it: that cost counts against a gas budget and, with the value sent, against a native
+    ///    allowance ([`sesskey_account::Policy::evaluate_worst_case`]);
     /// 4. `wallet_sendPreparedCalls`.
     pub async fn send_calls<S: Signer + Send + Sync>(
         &self,
@@ -453,10 +520,14 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
         spent: &Spend,
         now: u64,
     ) -> Result<SentCalls> {
-        session.policy().evaluate(spent, now, &calls, U256::ZERO)?;
+        session.policy().evaluate_worst_case(spent, now, &calls, U256::ZERO)?;
         let prepared = self.prepare_for_session(session, key.address(), calls, None).await?;
-        let spend =
-            session.policy().evaluate(spent, now, &prepared.calls, prepared.max_gas_cost)?;
+        let spend = session.policy().evaluate_worst_case(
+            spent,
+            now,
+            &prepared.calls,
+            prepared.max_gas_cost,
+        )?;
         let (call_id, user_op_hash) = self.sign_and_send(session, key, prepared).await?;
         Ok(SentCalls { call_id, user_op_hash, spend })
     }
@@ -585,6 +656,95 @@ fn check_chain(found: U64, expected: u64) -> Result<()> {
         return Err(mismatch("chainId", format!("{expected:#x}"), format!("{found:#x}")));
     }
     Ok(())
+}
+
+/// `0xef0100 ‖ delegate`: the code of an EOA delegated to `delegate` (EIP-7702).
+fn delegation_designator(delegate: Address) -> Bytes {
+    [&[0xef, 0x01, 0x00][..], delegate.as_slice()].concat().into()
+}
+
+fn list(addresses: &[Address]) -> String {
+    addresses.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+}
+
+/// The owner's answer as (authorization, operation): exactly one `user-operation-v070`, or,
+/// when a delegation was asked for, exactly an `authorization` then a `user-operation-v070`.
+fn owner_answer(
+    prepared: PreparedCalls,
+    delegation: bool,
+) -> Result<(Option<PreparedAuthorization>, PreparedUserOperationV07)> {
+    let elements = match prepared {
+        PreparedCalls::UserOperationV070(op) if !delegation => return Ok((None, op)),
+        PreparedCalls::Array(a) => a.data,
+        other => vec![match other {
+            PreparedCalls::UserOperationV070(op) => PreparedElement::UserOperationV070(op),
+            PreparedCalls::Authorization(a) => PreparedElement::Authorization(a),
+            other => {
+                return Err(Error::Unexpected(format!(
+                    "a {} answer to an owner's prepareCalls",
+                    kind(&other)
+                )))
+            }
+        }],
+    };
+    let shape: Vec<&str> = elements.iter().map(element_kind).collect();
+    let refuse = |expected: &str| mismatch("type", expected, format!("[{}]", shape.join(", ")));
+    if !delegation {
+        if let Some(PreparedElement::Authorization(a)) =
+            elements.iter().find(|e| matches!(e, PreparedElement::Authorization(_)))
+        {
+            return Err(mismatch(
+                "authorization",
+                "none (no delegation was asked for)",
+                format!(
+                    "an authorization to {} with nonce {} on chain {}",
+                    a.data.address, a.data.nonce, a.chain_id
+                ),
+            ));
+        }
+        return Err(refuse("one user-operation-v070"));
+    }
+    let mut it = elements.into_iter();
+    match (it.next(), it.next(), it.next()) {
+        (
+            Some(PreparedElement::Authorization(a)),
+            Some(PreparedElement::UserOperationV070(op)),
+            None,
+        ) => Ok((Some(a), op)),
+        _ => Err(refuse("an array of one authorization then one user-operation-v070")),
+    }
+}
+
+/// A first delegation's authorization: to ModularAccountV2, on this chain, with the nonce the
+/// chain reports; and its `rawPayload` the digest of exactly that tuple.
+fn check_delegation(a: &PreparedAuthorization, chain_id: u64, nonce: u64) -> Result<()> {
+    if a.chain_id.to::<u64>() != chain_id {
+        return Err(mismatch(
+            "authorization chainId",
+            format!("{chain_id:#x}"),
+            format!("{:#x}", a.chain_id),
+        ));
+    }
+    if a.data.address != MODULAR_ACCOUNT_V2_7702 {
+        return Err(mismatch("authorization data.address", MODULAR_ACCOUNT_V2_7702, a.data.address));
+    }
+    if a.data.nonce.to::<u64>() != nonce {
+        return Err(mismatch(
+            "authorization data.nonce",
+            format!("{nonce:#x} (the account's nonce on chain)"),
+            format!("{:#x}", a.data.nonce),
+        ));
+    }
+    check_authorization(a)?;
+    Ok(())
+}
+
+fn element_kind(e: &PreparedElement) -> &'static str {
+    match e {
+        PreparedElement::Authorization(_) => "authorization",
+        PreparedElement::UserOperationV070(_) => "user-operation-v070",
+        PreparedElement::UserOperationV060(_) => "user-operation-v060",
+    }
 }
 
 fn kind(p: &PreparedCalls) -> &'static str {

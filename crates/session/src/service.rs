@@ -159,7 +159,11 @@ impl<C: WalletApiClient + Send + Sync, St: SessionStore> SessionService<C, St> {
         let nonce_key = (start.lease.key != 0).then_some(start.lease.key);
         let prepared =
             self.flow.prepare_for_session(session, key.address(), calls, nonce_key).await?;
-        if !prepared.max_gas_cost.is_zero() && session.policy().limits_gas() {
+        // The account pays the gas: held against the gas budget and, with the value, the native
+        // allowance, atomically with every other worker's reservations.
+        let policy = session.policy();
+        let budgeted = policy.limits_gas() || policy.native_allowance().is_some();
+        if !prepared.max_gas_cost.is_zero() && budgeted {
             let gas = self
                 .store
                 .reserve(&session.session_id, &[], prepared.max_gas_cost, now, self.lease_secs)

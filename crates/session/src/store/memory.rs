@@ -33,10 +33,21 @@ impl MemoryStore {
 }
 
 fn unknown(id: &SessionId) -> Error {
-    Error::Store(format!("no session {id}"))
+    Error::UnknownSession(id.to_string())
 }
 
 impl SessionStore for MemoryStore {
+    async fn insert(&self, record: &StoredSession) -> Result<()> {
+        let id = record.session.session_id;
+        match self.lock().sessions.entry(id) {
+            std::collections::btree_map::Entry::Occupied(_) => Err(Error::Exists(id.to_string())),
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(record.clone());
+                Ok(())
+            }
+        }
+    }
+
     async fn save(&self, record: &StoredSession) -> Result<()> {
         self.lock().sessions.insert(record.session.session_id, record.clone());
         Ok(())

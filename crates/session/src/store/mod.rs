@@ -134,6 +134,11 @@ pub struct NonceLease {
 /// Every method is atomic; a store that is unreachable or fails mid-call answers
 /// [`Error::Store`], and the caller then signs and sends nothing.
 pub trait SessionStore: Send + Sync {
+    /// Stores a new session; refused with [`Error::Exists`] (nothing changed) when one of the
+    /// same id is stored. A session just granted goes in this way, never through
+    /// [`SessionStore::save`], so a server that answers an id already in use cannot replace a
+    /// session, its key or its spend.
+    fn insert(&self, record: &StoredSession) -> impl Future<Output = Result<()>> + Send;
     /// Saves a session (replacing one of the same id, spent budgets included).
     fn save(&self, record: &StoredSession) -> impl Future<Output = Result<()>> + Send;
     /// Loads a session.
@@ -259,7 +264,7 @@ pub(crate) fn judge(
     for r in outstanding {
         used.add(r);
     }
-    Ok(record.session.policy().evaluate(&used, now, calls, gas)?)
+    Ok(record.session.policy().evaluate_worst_case(&used, now, calls, gas)?)
 }
 
 /// A fresh random id (reservations, lease tokens).
@@ -293,6 +298,9 @@ impl From<SpendJson> for Spend {
 
 /// A shared store is a store.
 impl<T: SessionStore> SessionStore for std::sync::Arc<T> {
+    async fn insert(&self, record: &StoredSession) -> Result<()> {
+        (**self).insert(record).await
+    }
     async fn save(&self, record: &StoredSession) -> Result<()> {
         (**self).save(record).await
     }

@@ -235,7 +235,7 @@ async fn batched_answers_stay_their_callers(store: Arc<SqlStore>, salt: u8) {
         match t.await.unwrap() {
             (0, Ok(Some(start))) => keys.push(start.lease.key),
             (1, Err(Error::Preflight(_))) | (2, Err(Error::Revoked(_))) => {}
-            (3, Err(Error::Store(e))) => assert!(e.contains("no session"), "{e}"),
+            (3, Err(Error::UnknownSession(e))) => assert_eq!(e, unknown.session_id.to_string()),
             (kind, other) => panic!("session kind {kind}: {other:?}"),
         }
     }

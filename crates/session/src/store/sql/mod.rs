@@ -293,7 +293,7 @@ fn account_text(account: &Address) -> String {
 }
 
 fn unknown(id: &SessionId) -> Error {
-    Error::Store(format!("no session {id}"))
+    Error::UnknownSession(id.to_string())
 }
 
 /// A lease taken on its own, outside the writer (see [`SessionStore::lease_nonce_key`]).
@@ -373,6 +373,28 @@ impl Db {
 }
 
 impl SessionStore for SqlStore {
+    async fn insert(&self, record: &StoredSession) -> Result<()> {
+        let id = record.session.session_id.to_string();
+        // One statement: the row goes in only if no row has the id (the primary key), whatever
+        // another writer does at the same time.
+        let done = sqlx::query(
+            "INSERT INTO sessions (id, record, spent, revoked) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&id)
+        .bind(json(record)?)
+        .bind(json(&SpendJson::from(&record.spent()))?)
+        .bind(i64::from(record.revoked))
+        .execute(&self.db.pool)
+        .await
+        .map_err(store)?;
+        if done.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(Error::Exists(id))
+        }
+    }
+
     async fn save(&self, record: &StoredSession) -> Result<()> {
         sqlx::query(
             "INSERT INTO sessions (id, record, spent, revoked) VALUES ($1, $2, $3, $4) \
