@@ -80,8 +80,7 @@ impl SigningArgs {
             flow = flow.with_paymaster(*p);
         }
         if let Some(url) = &self.chain_rpc_url {
-            let node = WalletClient::new(url)
-                .context("--chain-rpc-url")?;
+            let node = WalletClient::new(url).context("--chain-rpc-url")?;
             flow = flow.with_chain_rpc(node);
         }
         Ok(flow)
@@ -244,7 +243,8 @@ pub(crate) fn endpoint(rpc_url: Option<&str>, env: &Env) -> anyhow::Result<Walle
 /// Runs `sesskey delegate`: the owner (`OWNER_PRIVATE_KEY`) delegates its EIP-7702 account.
 pub(crate) async fn delegate(a: DelegateArgs, env: Env) -> anyhow::Result<u8> {
     let owner = env.key("OWNER_PRIVATE_KEY")?;
-    let flow = a.signing.apply(Orchestrator::new(endpoint(a.rpc_url.as_deref(), &env)?, a.policy_id))?;
+    let flow =
+        a.signing.apply(Orchestrator::new(endpoint(a.rpc_url.as_deref(), &env)?, a.policy_id))?;
     let account = owner.address();
     let outcome = flow.ensure_delegated(&owner, a.chain_id, Duration::from_secs(120)).await?;
     let confirmed = matches!(outcome, None | Some(Outcome::Confirmed(_)));
@@ -576,7 +576,10 @@ fn save_key(
         Some(p) => {
             // Encrypted under a temporary name, then linked to its own: `hard_link` fails if
             // the name is taken, so no keystore is ever overwritten.
-            let tmp_name = format!(".{id}.keystore.{}", alloy_primitives::hex::encode(rand::random::<[u8; 8]>()));
+            let tmp_name = format!(
+                ".{id}.keystore.{}",
+                alloy_primitives::hex::encode(rand::random::<[u8; 8]>())
+            );
             PrivateKeySigner::encrypt_keystore(
                 store.dir(),
                 &mut rand::thread_rng(),
@@ -599,7 +602,9 @@ fn save_key(
                 &plain,
                 &format!("{}\n", alloy_primitives::hex::encode_prefixed(key.to_bytes())),
             )
-            .with_context(|| format!("{} exists; refusing to overwrite a session key", plain.display()))?
+            .with_context(|| {
+                format!("{} exists; refusing to overwrite a session key", plain.display())
+            })?
         }
     }
     Ok(key_location(store, id))
@@ -699,7 +704,10 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
             std::fs::create_dir_all(&dir)?;
             let file = dir.join(format!("{id}.json"));
             if file.exists() {
-                bail!("a request {id} is already pending in {}; refusing to overwrite it", dir.display());
+                bail!(
+                    "a request {id} is already pending in {}; refusing to overwrite it",
+                    dir.display()
+                );
             }
             save_key(&store, &id, &key, password.as_deref())?;
             if let Err(e) = write_private(&file, &serde_json::to_string_pretty(&pending)?) {
@@ -753,7 +761,8 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
         }
         SessionCommand::Revoke { id, rpc_url, policy_id, signing } => {
             let owner = env.key("OWNER_PRIVATE_KEY")?;
-            let flow = signing.apply(Orchestrator::new(endpoint(rpc_url.as_deref(), &env)?, policy_id))?;
+            let flow =
+                signing.apply(Orchestrator::new(endpoint(rpc_url.as_deref(), &env)?, policy_id))?;
             let service =
                 SessionService::new(flow, store.db.clone()).with_wait(Duration::from_secs(120));
             let outcome = service.revoke(&id, &owner).await?;

@@ -14,7 +14,11 @@ pub trait EthApi {
 
     /// `eth_getTransactionCount` of `address` at `block` (`"latest"`, `"pending"` or a number).
     #[method(name = "getTransactionCount")]
-    async fn get_transaction_count(&self, address: Address, block: String) -> jsonrpsee::core::RpcResult<U64>;
+    async fn get_transaction_count(
+        &self,
+        address: Address,
+        block: String,
+    ) -> jsonrpsee::core::RpcResult<U64>;
 
     /// `eth_getCode` of `address` at `block`.
     #[method(name = "getCode")]

@@ -11,12 +11,12 @@ mod wallet;
 
 pub use client::{WalletClient, WalletClientBuilder, ALCHEMY_URL, DEFAULT_TIMEOUT, USER_AGENT};
 pub use emulator::{EmulatorApiClient, EmulatorApiServer, SessionInfo};
-pub use eth::EthApiClient;
 pub use error::{
     entry_point_code, Error, ErrorKind, Result, WalletError, EXECUTION_REVERTED_CODE,
     INTERNAL_ERROR_CODE, INVALID_PARAMS_CODE, INVALID_REQUEST_CODE, INVALID_SIGNATURE_CODE,
     METHOD_NOT_FOUND_CODE, SERVER_ERROR_CODE, UNKNOWN_BUNDLE_ID_CODE, VALIDATION_REVERTED_CODE,
 };
+pub use eth::EthApiClient;
 pub use retry::{RetryLayer, RetryPolicy, RetryService, IDEMPOTENT_METHODS};
 pub use wallet::WalletApiClient;
 pub use wallet::WalletApiServer;

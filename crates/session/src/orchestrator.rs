@@ -485,11 +485,7 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
             (Some(_), Some(p)) => {
                 let pinned = self.paymasters(chain_id);
                 if !pinned.contains(&p) {
-                    return Err(mismatch(
-                        "data.paymaster",
-                        format!("one of {}", list(&pinned)),
-                        p,
-                    ));
+                    return Err(mismatch("data.paymaster", format!("one of {}", list(&pinned)), p));
                 }
             }
             (policy, found) => {
@@ -726,7 +722,11 @@ fn check_delegation(a: &PreparedAuthorization, chain_id: u64, nonce: u64) -> Res
         ));
     }
     if a.data.address != MODULAR_ACCOUNT_V2_7702 {
-        return Err(mismatch("authorization data.address", MODULAR_ACCOUNT_V2_7702, a.data.address));
+        return Err(mismatch(
+            "authorization data.address",
+            MODULAR_ACCOUNT_V2_7702,
+            a.data.address,
+        ));
     }
     if a.data.nonce.to::<u64>() != nonce {
         return Err(mismatch(

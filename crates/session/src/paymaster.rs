@@ -10,13 +10,11 @@ pub const WALLET_API_PAYMASTER: Address = address!("0x3f222Df6aB18C1E10d0Ec13650
 
 /// Alchemy's Gas Manager paymaster for EntryPoint v0.7 on mainnets
 /// (`AlchemyPaymasterAddressV07Mainnet` in `@account-kit/infra`'s `gas-manager.ts`).
-pub const GAS_MANAGER_V07_MAINNET: Address =
-    address!("0x2cc0c7981D846b9F2a16276556f6e8cb52BfB633");
+pub const GAS_MANAGER_V07_MAINNET: Address = address!("0x2cc0c7981D846b9F2a16276556f6e8cb52BfB633");
 
 /// Alchemy's Gas Manager paymaster for EntryPoint v0.7 on testnets
 /// (`AlchemyPaymasterAddressV07Testnet` in `@account-kit/infra`'s `gas-manager.ts`).
-pub const GAS_MANAGER_V07_TESTNET: Address =
-    address!("0xEF725Aa22d43Ea69FB22bE2EBe6ECa205a6BCf5B");
+pub const GAS_MANAGER_V07_TESTNET: Address = address!("0xEF725Aa22d43Ea69FB22bE2EBe6ECa205a6BCf5B");
 
 /// Mainnets Alchemy serves (chain id, name): Ethereum, OP Mainnet, Polygon PoS, Base, Arbitrum
 /// One, Arbitrum Nova, Zora, Fraxtal, World Chain, Shape, Polygon zkEVM, Linea, Scroll, Blast,
@@ -31,8 +29,27 @@ const MAINNETS: &[u64] = &[
 /// Sepolia, Scroll Sepolia, Blast Sepolia, Celo Alfajores, Unichain Sepolia, Soneium Minato, Ink
 /// Sepolia, Abstract Sepolia, BNB testnet, Avalanche Fuji, Hoodi.
 const TESTNETS: &[u64] = &[
-    11_155_111, 17000, 11_155_420, 80002, 84532, 421_614, 999_999_999, 2522, 4801, 11011,
-    59141, 534_351, 168_587_773, 44787, 1301, 1946, 763_373, 11124, 97, 43113, 560_048,
+    11_155_111,
+    17000,
+    11_155_420,
+    80002,
+    84532,
+    421_614,
+    999_999_999,
+    2522,
+    4801,
+    11011,
+    59141,
+    534_351,
+    168_587_773,
+    44787,
+    1301,
+    1946,
+    763_373,
+    11124,
+    97,
+    43113,
+    560_048,
 ];
 
 /// The paymasters Alchemy names on `chain_id`: the Wallet API's on every chain, and the Gas

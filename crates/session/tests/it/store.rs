@@ -80,6 +80,33 @@ async fn contract<St: SessionStore + 'static>(store: Arc<St>, salt: u8) {
     let r2 = store.reserve(&a.session_id, &pay(41), U256::ZERO, 1_000, 60).await.unwrap();
     store.settle(&r2, Some(&r2.spend)).await.unwrap();
     assert_eq!(store.load(&a.session_id).await.unwrap().spent_native, U256::from(41));
+    // A grant goes in by insert, which never replaces a session: not its permissions, not its
+    // spend, not its key; of racing inserts of one id, exactly one goes in.
+    let mut root = StoredSession::new(session(salt, 1_000_000));
+    root.session.permissions = vec![Permission::Root];
+    let e = store.insert(&root).await.unwrap_err();
+    assert!(matches!(&e, Error::Exists(id) if *id == a.session_id.to_string()), "{e}");
+    let kept = store.load(&a.session_id).await.unwrap();
+    assert_eq!((kept.session, kept.spent_native), (a.clone(), U256::from(41)));
+    let fresh = session(salt.wrapping_add(3), 100);
+    let _ = store.remove(&fresh.session_id).await;
+    let inserts: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            let record = StoredSession::new(fresh.clone());
+            tokio::spawn(async move { store.insert(&record).await })
+        })
+        .collect();
+    let mut went_in = 0;
+    for t in inserts {
+        match t.await.unwrap() {
+            Ok(()) => went_in += 1,
+            Err(Error::Exists(_)) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(went_in, 1, "exactly one racing insert goes in");
+    store.remove(&fresh.session_id).await.unwrap();
     // A lapsed reservation no longer counts.
     store.reserve(&a.session_id, &pay(59), U256::ZERO, 1_000, 10).await.unwrap();
     assert!(store.reserve(&a.session_id, &pay(1), U256::ZERO, 1_005, 10).await.is_err());
@@ -167,7 +194,7 @@ async fn contract<St: SessionStore + 'static>(store: Arc<St>, salt: u8) {
         Err(Error::Revoked(_))
     ));
     store.remove(&a.session_id).await.unwrap();
-    assert!(matches!(store.load(&a.session_id).await, Err(Error::Store(_))));
+    assert!(matches!(store.load(&a.session_id).await, Err(Error::UnknownSession(_))));
     store.remove(&b.session_id).await.unwrap();
 }
 
