@@ -224,7 +224,7 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
             paymaster_permit_signature: None,
         };
         let prepared = self.client.prepare_calls(params).await.map_err(sesskey_rpc::Error::from)?;
-        let (authorization, op) = owner_answer(prepared, delegation.is_some())?;
+        let (authorization, op) = one_op(prepared, delegation.is_some())?;
         // Everything is checked before anything is signed.
         if let (Some(a), Some(nonce)) = (&authorization, delegation) {
             check_delegation(a, chain_id, nonce)?;
@@ -556,12 +556,8 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
             paymaster_permit_signature: None,
         };
         let prepared = self.client.prepare_calls(params).await.map_err(sesskey_rpc::Error::from)?;
-        let PreparedCalls::UserOperationV070(op) = prepared else {
-            return Err(Error::Unexpected(format!(
-                "a {} answer to a session's prepareCalls",
-                kind(&prepared)
-            )));
-        };
+        // Exactly one operation: an authorization, or a second op, is refused by name.
+        let (_, op) = one_op(prepared, false)?;
         let user_op_hash = self.verify_op(
             &op,
             session.account,
@@ -663,9 +659,9 @@ fn list(addresses: &[Address]) -> String {
     addresses.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
 
-/// The owner's answer as (authorization, operation): exactly one `user-operation-v070`, or,
+/// A prepareCalls answer as (authorization, operation): exactly one `user-operation-v070`, or,
 /// when a delegation was asked for, exactly an `authorization` then a `user-operation-v070`.
-fn owner_answer(
+fn one_op(
     prepared: PreparedCalls,
     delegation: bool,
 ) -> Result<(Option<PreparedAuthorization>, PreparedUserOperationV07)> {
@@ -676,10 +672,15 @@ fn owner_answer(
             PreparedCalls::UserOperationV070(op) => PreparedElement::UserOperationV070(op),
             PreparedCalls::Authorization(a) => PreparedElement::Authorization(a),
             other => {
-                return Err(Error::Unexpected(format!(
-                    "a {} answer to an owner's prepareCalls",
-                    kind(&other)
-                )))
+                return Err(mismatch(
+                    "type",
+                    if delegation {
+                        "an array of one authorization then one user-operation-v070"
+                    } else {
+                        "one user-operation-v070"
+                    },
+                    kind(&other),
+                ))
             }
         }],
     };

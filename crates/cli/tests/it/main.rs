@@ -7,6 +7,7 @@ mod kill;
 mod logs;
 mod page;
 mod pipe;
+mod tamper;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

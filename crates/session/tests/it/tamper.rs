@@ -230,6 +230,15 @@ async fn prepared_ops_are_verified() {
         rehash_op(v, |op| op.max_fee_per_gas = alloy_primitives::U128::from(10u128.pow(13)))
     })
     .await;
+    refused_send("an authorization in a session's answer", "authorization", |v| {
+        wrap(v, vec![an_authorization(0)], vec![])
+    })
+    .await;
+    refused_send("the session's op twice", "type", |v| {
+        let op = v.clone();
+        wrap(v, vec![], vec![op])
+    })
+    .await;
     refused_send("the gas limits' sum over its cap", "data (sum of the gas limits)", |v| {
         rehash_op(v, |op| {
             op.call_gas_limit = alloy_primitives::U128::from(4_900_000);
@@ -421,6 +430,11 @@ async fn paymasters_are_pinned_and_factories_refused() {
         rehash_op(v, |op| op.factory_data = Some(vec![1, 2, 3].into()))
     })
     .await;
+    // The emulator names a paymaster of the pinned table, on any chain it serves.
+    for chain in [CHAIN, 1, 84532] {
+        let pinned = sesskey_session::alchemy_paymasters(chain);
+        assert!(pinned.contains(&sesskey_emulator::EMULATOR_PAYMASTER), "{chain}");
+    }
     // A paymaster the caller added is accepted: the untampered control, through a pin of its own.
     let server = emulator().await;
     let honest = Orchestrator::new(WalletClient::new(server.url()).unwrap(), Some(POLICY.into()));
