@@ -289,3 +289,51 @@ proptest! {
         }
     }
 }
+
+/// The client's worst case: an op whose gas the account pays counts, with its value, against the
+/// native allowance (value and gas already spent both used); the chain's rule does not.
+#[test]
+fn worst_case_gas_counts_against_the_native_allowance() {
+    let p = Policy {
+        account: ACCOUNT,
+        permissions: vec![
+            Permission::NativeTokenTransfer(NativeTokenTransfer { allowance: U256::from(100) }),
+            Permission::ContractAccess(ContractAccess { address: SHOP }),
+        ],
+        expiry: 0,
+    };
+    let spent = Spend { native: U256::from(30), gas: U256::from(20), ..Default::default() };
+    let pay = [call(SHOP, &[], U256::from(10))];
+    let fits = p.evaluate_worst_case(&spent, 0, &pay, U256::from(40)).unwrap();
+    assert_eq!((fits.native, fits.gas), (U256::from(10), U256::from(40)));
+    let v = p.evaluate_worst_case(&spent, 0, &pay, U256::from(41)).unwrap_err();
+    assert_eq!(
+        v,
+        Violation::GasOverNativeAllowance {
+            gas: U256::from(41),
+            value: U256::from(10),
+            left: U256::from(50)
+        }
+    );
+    assert_eq!(
+        v.to_string(),
+        "the operation may cost 41 wei of gas, paid by the account, on top of 10 wei sent; 50 wei left of native-token-transfer"
+    );
+    // The chain counts only the value; sponsored gas (0) and a session without a native
+    // allowance are judged as by `evaluate`.
+    assert!(p.evaluate(&spent, 0, &pay, U256::from(41)).is_ok());
+    assert!(p
+        .evaluate_worst_case(&spent, 0, &[call(SHOP, &[], U256::from(50))], U256::ZERO)
+        .is_ok());
+    let no_native = Policy {
+        permissions: vec![Permission::ContractAccess(ContractAccess { address: SHOP })],
+        ..p.clone()
+    };
+    assert!(no_native.evaluate_worst_case(&spent, 0, &pay, U256::MAX).is_ok());
+    // Whatever was spent, an op with gas never fits past the allowance (saturating, no wrap).
+    let huge = Spend { native: U256::MAX, gas: U256::MAX, ..Default::default() };
+    assert!(matches!(
+        p.evaluate_worst_case(&huge, 0, &[], U256::from(1)),
+        Err(Violation::GasOverNativeAllowance { .. })
+    ));
+}
