@@ -327,7 +327,7 @@ fn worst_case_gas_counts_against_the_native_allowance() {
         .is_ok());
     let no_native = Policy {
         permissions: vec![Permission::ContractAccess(ContractAccess { address: SHOP })],
-        ..p.clone()
+        ..p
     };
     assert!(no_native.evaluate_worst_case(&spent, 0, &pay, U256::MAX).is_ok());
     // Whatever was spent, an op with gas never fits past the allowance (saturating, no wrap).
