@@ -4,6 +4,7 @@
 pub mod abi;
 mod calls;
 mod deferred;
+mod erc1271;
 mod error;
 mod install;
 mod nonce;
@@ -13,6 +14,10 @@ mod uninstall;
 
 pub use calls::{decode_calls, encode_calls, same_call, CallEncoding, DecodedCalls};
 pub use deferred::DeferredAction;
+pub use erc1271::{
+    pack_1271_owner_signature, replay_safe_hash, ERC1271_INVALID, ERC1271_MAGIC_VALUE,
+    REPLAY_SAFE_HASH_TYPEHASH,
+};
 pub use error::{Error, Result};
 pub use install::{
     canonical_permissions, check_deadline, decode_install, encode_install, has_exec_hooks,

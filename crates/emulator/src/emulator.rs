@@ -164,7 +164,12 @@ impl Emulator {
             Some(dir) => {
                 let (store, meta) = Store::open(dir)?;
                 match meta {
-                    Some(meta) => store.load(&mut core, &meta)?,
+                    Some(meta) => {
+                        store.load(&mut core, &meta)?;
+                        if core.migrate() {
+                            store.commit(&mut core)?;
+                        }
+                    }
                     None => {
                         core.genesis();
                         store.commit(&mut core)?;

@@ -11,7 +11,10 @@ use std::collections::BTreeMap;
 /// The Wallet API's view of one account on one chain.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub(crate) struct WalletAccount {
-    /// EntryPoint sequences by 192-bit key.
+    /// EntryPoint sequences by 192-bit key, as data folders of earlier versions kept them: moved
+    /// into the EntryPoint's storage when such a folder is opened ([`crate::wallet`]'s
+    /// `migrate`), empty otherwise.
+    #[serde(default)]
     pub(crate) sequences: BTreeMap<U256, u64>,
     /// The next free validation entity id.
     pub(crate) next_entity: u32,

@@ -190,10 +190,13 @@ impl Permission {
 
 /// Selectors of the ModularAccountV2 functions a session may never be granted through
 /// `account-functions` (spec §3), with their Solidity signatures: module management, upgrades,
-/// contract creation (both the release and the pre-release forms) and the execution wrappers.
-pub const PRIVILEGED_SELECTORS: [(Selector, &str); 13] = [
+/// contract creation (both the release and the pre-release forms), the owner's fallback signer,
+/// and the execution wrappers.
+pub const PRIVILEGED_SELECTORS: [(Selector, &str); 15] = [
     (FixedBytes([0x1b, 0xbf, 0x56, 0x4c]), "installValidation(bytes25,bytes4[],bytes,bytes[])"),
+    (FixedBytes([0xb6, 0xb1, 0xcc, 0xfe]), "uninstallValidation(bytes24,bytes,bytes[])"),
     (FixedBytes([0x7b, 0x2c, 0x41, 0x68]), "uninstallValidation(bytes25,bytes,bytes[])"),
+    (FixedBytes([0x30, 0x00, 0x9d, 0x52]), "updateFallbackSignerData(address,bool)"),
     (FixedBytes([0x00, 0x1a, 0x63, 0xe9]), "installExecution(address,((bytes4,bool,bool)[],(bytes4,uint32,bool,bool)[],bytes4[]),bytes)"),
     (FixedBytes([0x93, 0xb1, 0xdc, 0x61]), "uninstallExecution(address,((bytes4,bool,bool)[],(bytes4,uint32,bool,bool)[],bytes4[]),bytes)"),
     (FixedBytes([0x4f, 0x1e, 0xf2, 0x86]), "upgradeToAndCall(address,bytes)"),

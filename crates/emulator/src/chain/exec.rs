@@ -11,7 +11,7 @@ use revm::context_interface::block::BlobExcessGasAndPrice;
 use revm::database::CacheDB;
 use revm::database_interface::WrapDatabaseRef;
 use revm::primitives::hardfork::SpecId;
-use revm::{Database, ExecuteEvm, MainBuilder, MainContext};
+use revm::{Database, InspectEvm, MainBuilder, MainContext};
 use sesskey_types::Call;
 
 /// The hard fork the emulator runs (EIP-7702 accounts need Prague).
@@ -265,7 +265,12 @@ fn run<DB: Database>(
     cfg: CfgEnv,
     tx: TxEnv,
 ) -> Result<ResultAndState, EVMError<DB::Error>> {
-    let mut evm =
-        Context::mainnet().with_db(db).with_block(block.clone()).with_cfg(cfg).build_mainnet();
-    evm.transact(tx)
+    // The accounts and the EntryPoint answer calls into them (ModularAccountV2's token callbacks,
+    // ERC-1271, ERC-165, the EntryPoint's views and deposits): see `answers`.
+    let mut evm = Context::mainnet()
+        .with_db(db)
+        .with_block(block.clone())
+        .with_cfg(cfg)
+        .build_mainnet_with_inspector(super::answers::Answers::default());
+    evm.inspect_tx(tx)
 }

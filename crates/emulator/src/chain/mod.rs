@@ -4,12 +4,15 @@
 //! Blocks are mined one per transaction (anvil's automine): a raw transaction, a user operation
 //! (the bundler's `handleOps` transaction) or a lone EIP-7702 delegation.
 
+mod answers;
 mod db;
+mod entry_point;
 mod exec;
 mod fork;
 mod mine;
 mod rpc;
 
+pub(crate) use answers::{handleOpsCall, PackedUserOperation};
 pub(crate) use db::ChainDb;
 pub(crate) use exec::{read_only, OpRun};
 pub use fork::ForkConfig;

@@ -2,33 +2,16 @@
 //! emulator's bundler key, so an included op has a real transaction behind its receipt
 //! (`eth_getTransactionByHash`, `cast tx`).
 
-use crate::chain::Chain;
+use crate::chain::{handleOpsCall, Chain, PackedUserOperation};
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEip7702, TxEnvelope};
 use alloy_eips::eip7702::{Authorization, SignedAuthorization};
 use alloy_primitives::{address, keccak256, Address, Bytes, TxKind, B256, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::{PrivateKeySigner, Secp256k1Signer};
-use alloy_sol_types::{sol, SolCall};
+use alloy_sol_types::SolCall;
 use sesskey_signing::{init_code_v07, paymaster_and_data_v07};
 use sesskey_types::UserOperationV07;
 use std::sync::LazyLock;
-
-sol! {
-    /// EntryPoint v0.7's packed user operation.
-    struct PackedUserOperation {
-        address sender;
-        uint256 nonce;
-        bytes initCode;
-        bytes callData;
-        bytes32 accountGasLimits;
-        uint256 preVerificationGas;
-        bytes32 gasFees;
-        bytes paymasterAndData;
-        bytes signature;
-    }
-    /// EntryPoint v0.7.
-    function handleOps(PackedUserOperation[] ops, address beneficiary);
-}
 
 /// The address the emulator's bundle transactions come from (its bundler key's).
 pub const BUNDLER: Address = address!("0x5DE146F949677bCE765C4D0932e4C0DB07707859");

@@ -139,20 +139,16 @@ impl Core {
         }
     }
 
-    /// Mines each chain's first block and funds the genesis accounts and the paymaster.
+    /// Mines each chain's first block, funds the genesis accounts and puts the paymaster's
+    /// deposit at the EntryPoint (what pays sponsored gas).
     pub(crate) fn genesis(&mut self) {
         let now = self.clock.now();
-        let funded: Vec<(Address, U256)> = self
-            .config
-            .genesis
-            .iter()
-            .copied()
-            .chain([(EMULATOR_PAYMASTER, U256::from(PAYMASTER_DEPOSIT))])
-            .collect();
+        let funded = self.config.genesis.clone();
         for chain in self.chains.values_mut() {
             for (a, wei) in &funded {
                 chain.set_balance(*a, *wei);
             }
+            chain.credit_deposit(EMULATOR_PAYMASTER, U256::from(PAYMASTER_DEPOSIT));
             match chain.upstream.clone() {
                 Some(up) => chain
                     .meta
@@ -165,6 +161,37 @@ impl Core {
             }
         }
         self.meta_changed = true;
+    }
+
+    /// Brings a data folder of an earlier version up to this one: EntryPoint nonces kept in
+    /// the wallet's tables move into the EntryPoint's storage, and the paymaster gets its
+    /// deposit there if it has none (earlier versions paid sponsored gas from its balance).
+    /// Answers whether anything changed (to be committed).
+    pub(crate) fn migrate(&mut self) -> bool {
+        let legacy: Vec<((u64, Address), Vec<(U256, u64)>)> = self
+            .wallet
+            .accounts
+            .iter()
+            .filter(|(_, a)| !a.sequences.is_empty())
+            .map(|(k, a)| (*k, a.sequences.iter().map(|(k, s)| (*k, *s)).collect()))
+            .collect();
+        for ((chain, account), sequences) in &legacy {
+            if let Some(c) = self.chains.get_mut(chain) {
+                for (key, seq) in sequences {
+                    let seq = (*seq).max(c.nonce_sequence(*account, *key));
+                    c.set_nonce_sequence(*account, *key, seq);
+                }
+            }
+            self.wallet.account_mut(*chain, *account).sequences.clear();
+        }
+        let mut changed = !legacy.is_empty();
+        for c in self.chains.values_mut() {
+            if c.upstream.is_none() && c.deposit_of(EMULATOR_PAYMASTER).is_zero() {
+                c.credit_deposit(EMULATOR_PAYMASTER, U256::from(PAYMASTER_DEPOSIT));
+                changed = true;
+            }
+        }
+        changed
     }
 
     /// The chain a request names, or the -32602 Alchemy gives for an unsupported one.

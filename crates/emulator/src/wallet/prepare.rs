@@ -73,7 +73,6 @@ impl Core {
         let from = params.from;
         let now = self.clock.now();
         let delegated = self.chain(chain).delegation(from).is_some();
-        let acct = self.wallet.account(chain, from);
 
         let (signer, session) = match &caps.permissions {
             Some(cap) => {
@@ -91,7 +90,7 @@ impl Core {
                         global: s.permissions.contains(&Permission::Root),
                         ..Default::default()
                     };
-                    n.seq = acct.sequences.get(&n.key()).copied().unwrap_or(0);
+                    n.seq = self.chain(chain).nonce_sequence(from, n.key());
                     n.encode()
                 } else {
                     s.action.nonce
@@ -107,7 +106,7 @@ impl Core {
             }
             None => {
                 let mut n = Nonce { parallel_key, global: true, ..Default::default() };
-                n.seq = acct.sequences.get(&n.key()).copied().unwrap_or(0);
+                n.seq = self.chain(chain).nonce_sequence(from, n.key());
                 let signer = Signer {
                     nonce: n.encode(),
                     exec_hooks: false,

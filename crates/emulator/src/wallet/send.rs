@@ -149,7 +149,7 @@ impl Core {
         }
         let key = data.nonce >> 64;
         let seq = data.nonce.as_limbs()[0];
-        if self.wallet.account(chain, sender).sequences.get(&key).copied().unwrap_or(0) != seq {
+        if self.chain(chain).nonce_sequence(sender, key) != seq {
             return Err(bad_nonce());
         }
         let sponsored = match data.paymaster {
@@ -218,7 +218,7 @@ impl Core {
         };
 
         // Included: the nonce is used and the gas paid, whatever the calls do.
-        *self.wallet.account_mut(chain, sender).sequences.entry(key).or_insert(0) += 1;
+        self.chain_mut(chain).use_nonce(sender, key);
         let hook_revert = match &verdict {
             Some((_, entity, perms, Verdict::ExecutionHookReverts { violation, .. })) => {
                 Some(super::errors::exec_hook_revert(violation, *entity).unwrap_or_else(|| {
@@ -245,14 +245,24 @@ impl Core {
         let gas_used = gas::gas_used(data, run.gas, decoded.calls.len());
         let price = gas::effective_gas_price(data, env.basefee);
         let gas_cost = U256::from(gas_used).saturating_mul(U256::from(price)).min(max_cost);
-        let payer = if sponsored { EMULATOR_PAYMASTER } else { sender };
-        let payer_balance = c.account(payer).balance;
-        let Some(left) = payer_balance.checked_sub(gas_cost) else {
-            return Err(WalletError::PrecheckFailed(format!(
-                "{payer} cannot pay {gas_cost} wei of gas (balance {payer_balance})"
-            )));
-        };
-        c.set_balance(payer, left);
+        if sponsored {
+            // The paymaster's deposit at the EntryPoint pays, as on chain.
+            c.charge_deposit(EMULATOR_PAYMASTER, gas_cost).map_err(|deposit| {
+                WalletError::ValidationReverted {
+                    reason: format!("the paymaster's deposit {deposit} cannot pay {gas_cost} wei"),
+                    aa: "AA31 paymaster deposit too low".into(),
+                    data: None,
+                }
+            })?;
+        } else {
+            let balance = c.account(sender).balance;
+            let Some(left) = balance.checked_sub(gas_cost) else {
+                return Err(WalletError::PrecheckFailed(format!(
+                    "{sender} cannot pay {gas_cost} wei of gas (balance {balance})"
+                )));
+            };
+            c.set_balance(sender, left);
+        }
         if verdict.is_none() && run.success {
             // The owner uninstalled a session's validation: the account refuses its key now.
             let removed: Vec<u32> = decoded

@@ -49,7 +49,7 @@ impl Core {
         let root = params.permissions.contains(&Permission::Root);
         let mut nonce =
             Nonce { entity_id: entity, global: root, deferred_action: true, ..Default::default() };
-        nonce.seq = acct.sequences.get(&nonce.key()).copied().unwrap_or(0);
+        nonce.seq = self.chain(chain).nonce_sequence(params.account, nonce.key());
         let install = SessionInstall {
             session_key: params.key.public_key,
             entity_id: entity,

@@ -1,7 +1,7 @@
 //! `wallet_prepareSign` and `wallet_formatSign` for the owner (spec §2.7).
 
 use super::{Core, R};
-use alloy_primitives::{Bytes, B256, U64};
+use alloy_primitives::{B256, U64};
 use serde_json::json;
 use sesskey_rpc::WalletError;
 use sesskey_signing::{personal_sign_digest, typed_data_digest};
@@ -50,8 +50,6 @@ impl Core {
                 "invalid `signature.data`: not a 65-byte low-s signature".into(),
             )
         })?;
-        let mut out = vec![0u8, 0, 0, 0, 0, 0xff, 0x00];
-        out.extend_from_slice(&sig);
-        Ok(FormatSignResult { signature: Bytes::from(out) })
+        Ok(FormatSignResult { signature: sesskey_account::pack_1271_owner_signature(&sig) })
     }
 }

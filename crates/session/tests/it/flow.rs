@@ -243,8 +243,12 @@ async fn every_permission_type_in_both_forms() {
         ),
         (
             "account-functions",
-            vec![Permission::AccountFunctions(Functions { functions: vec![sel(0xab)] })],
-            Call { to: account, data: Some(vec![0xab; 4].into()), value: None },
+            // `accountId()`, a function the account answers (a selector it does not know
+            // reverts, as on chain).
+            vec![Permission::AccountFunctions(Functions {
+                functions: vec![Selector::from([0x9c, 0xfd, 0x7c, 0xff])],
+            })],
+            Call { to: account, data: Some(vec![0x9c, 0xfd, 0x7c, 0xff].into()), value: None },
         ),
         (
             "functions-on-all-contracts",

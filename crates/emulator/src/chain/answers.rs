@@ -1,0 +1,510 @@
+//! What ModularAccountV2 (`SemiModularAccount7702`, the delegate of the emulator's EIP-7702
+//! accounts) and the EntryPoint v0.7 answer when something calls them: another contract during an
+//! op, a plain transaction, `eth_call`, `eth_estimateGas`. Native Rust inside revm: an inspector
+//! answers the call before any code would run, on the account model `sesskey-account` has; the
+//! contracts' bytecode (GPL-3.0) is never used. Where the delegate or the EntryPoint has code (a
+//! fork of a chain where they are deployed), the real code runs instead.
+//!
+//! A call with nothing to answer (a revert) never starts; an answer that succeeds lets revm run
+//! the address's empty code (so the value moves as on chain), then gives it its output, its gas
+//! and its effects (deposits, withdrawals and their logs).
+
+use super::entry_point::deposit_slot;
+use alloy_primitives::{keccak256, Address, Bytes, Log, B256, U256};
+use alloy_sol_types::{sol, SolCall, SolError, SolEvent, SolValue};
+use revm::context_interface::{Cfg, ContextTr, JournalTr};
+use revm::interpreter::{
+    CallInputs, CallOutcome, CallScheme, Gas, InstructionResult, InterpreterResult,
+};
+use revm::Inspector;
+use sesskey_account::{replay_safe_hash, ERC1271_INVALID, ERC1271_MAGIC_VALUE};
+use sesskey_signing::ENTRY_POINT_V07;
+use sesskey_types::MODULAR_ACCOUNT_V2_7702;
+
+sol! {
+    function onERC721Received(address operator, address from, uint256 id, bytes data) returns (bytes4);
+    function onERC1155Received(address operator, address from, uint256 id, uint256 value, bytes data) returns (bytes4);
+    function onERC1155BatchReceived(address operator, address from, uint256[] ids, uint256[] values, bytes data) returns (bytes4);
+    function isValidSignature(bytes32 hash, bytes signature) returns (bytes4);
+    function supportsInterface(bytes4 interfaceId) returns (bool);
+    function accountId() returns (string);
+    function entryPoint() returns (address);
+    function getFallbackSignerData() returns (address, bool);
+    function execute(address target, uint256 value, bytes data) returns (bytes);
+    struct AccountCall { address target; uint256 value; bytes data; }
+    function executeBatch(AccountCall[] calls) returns (bytes[]);
+    function executeWithRuntimeValidation(bytes data, bytes authorization) returns (bytes);
+
+    error UnrecognizedFunction(bytes4 selector);
+    error ValidationFunctionMissing(bytes4 selector);
+    error SignatureValidationInvalid(address module, uint32 entityId);
+    error InvalidSignatureType();
+    error FallbackSignerMismatch();
+
+    /// EntryPoint v0.7's packed user operation.
+    struct PackedUserOperation {
+        address sender;
+        uint256 nonce;
+        bytes initCode;
+        bytes callData;
+        bytes32 accountGasLimits;
+        uint256 preVerificationGas;
+        bytes32 gasFees;
+        bytes paymasterAndData;
+        bytes signature;
+    }
+    /// EntryPoint v0.7's bundle entry.
+    function handleOps(PackedUserOperation[] ops, address beneficiary);
+    struct DepositInfo { uint256 deposit; bool staked; uint112 stake; uint32 unstakeDelaySec; uint48 withdrawTime; }
+    function getNonce(address sender, uint192 key) returns (uint256 nonce);
+    function getUserOpHash(PackedUserOperation userOp) returns (bytes32);
+    function balanceOf(address account) returns (uint256);
+    function depositTo(address account);
+    function getDepositInfo(address account) returns (DepositInfo info);
+    function withdrawTo(address withdrawAddress, uint256 withdrawAmount);
+    event Deposited(address indexed account, uint256 totalDeposit);
+    event Withdrawn(address indexed account, address withdrawAddress, uint256 amount);
+}
+
+/// `SemiModularAccount7702.accountId()`.
+pub(crate) const ACCOUNT_ID: &str = "alchemy.sma-7702.1.0.0";
+
+/// The interfaces the account declares through ERC-165 (with no execution module installed):
+/// ERC-165, `IERC721Receiver`, `IERC1155Receiver`.
+pub(crate) const INTERFACES: [[u8; 4]; 3] =
+    [[0x01, 0xff, 0xc9, 0xa7], [0x15, 0x0b, 0x7a, 0x02], [0x4e, 0x23, 0x12, 0xe0]];
+
+/// Approximate gas of each answer, in the range the Solidity functions spend (dispatch, ABI
+/// decoding, storage reads, `ecrecover`).
+mod cost {
+    pub(super) const CALLBACK: u64 = 700;
+    pub(super) const VIEW: u64 = 500;
+    pub(super) const SIGNATURE: u64 = 7_500;
+    pub(super) const STORAGE_READ: u64 = 2_600;
+    pub(super) const DEPOSIT: u64 = 25_000;
+    pub(super) const WITHDRAW: u64 = 32_000;
+    pub(super) const USER_OP_HASH: u64 = 4_000;
+}
+
+/// What to do once the address's (empty) code has run.
+#[derive(Clone, Debug)]
+enum Effect {
+    None,
+    /// Credit `wei` to `account`'s deposit (the value already moved to the EntryPoint).
+    Deposit {
+        account: Address,
+        wei: U256,
+    },
+    /// Take `wei` from `account`'s deposit and send it to `to`.
+    Withdraw {
+        account: Address,
+        to: Address,
+        wei: U256,
+    },
+}
+
+/// A call's answer.
+#[derive(Clone, Debug)]
+enum Answer {
+    Return { output: Bytes, gas: u64, effect: Effect },
+    Revert { output: Bytes, gas: u64 },
+}
+
+fn ret(output: impl Into<Bytes>, gas: u64) -> Answer {
+    Answer::Return { output: output.into(), gas, effect: Effect::None }
+}
+
+fn revert(output: impl Into<Bytes>, gas: u64) -> Answer {
+    Answer::Revert { output: output.into(), gas }
+}
+
+/// Solidity's `Error(string)` revert.
+fn revert_reason(reason: &str, gas: u64) -> Answer {
+    revert(alloy_sol_types::Revert::from(reason).abi_encode(), gas)
+}
+
+/// The inspector that answers for the accounts and the EntryPoint. It holds the answer of the
+/// call in progress between its start and its end (an answered address runs no code, so no other
+/// call comes between).
+#[derive(Debug, Default)]
+pub(crate) struct Answers {
+    pending: Option<(Bytes, u64, Effect)>,
+}
+
+impl<CTX: ContextTr> Inspector<CTX> for Answers {
+    fn call(&mut self, context: &mut CTX, inputs: &mut CallInputs) -> Option<CallOutcome> {
+        self.pending = None;
+        if inputs.bytecode_address != inputs.target_address
+            || !matches!(inputs.scheme, CallScheme::Call | CallScheme::StaticCall)
+        {
+            return None;
+        }
+        let input = inputs.input.bytes(context);
+        let value = inputs.call_value();
+        let answer = match which(context, inputs.target_address)? {
+            Target::Account => account(
+                context.cfg().chain_id(),
+                inputs.target_address,
+                inputs.caller,
+                value,
+                &input,
+            ),
+            Target::EntryPoint => entry_point(context, inputs, value, &input),
+        };
+        match answer {
+            Answer::Return { output, gas, effect } => {
+                if inputs.is_static && !matches!(effect, Effect::None) {
+                    return Some(outcome(inputs, InstructionResult::Revert, Bytes::new(), gas));
+                }
+                self.pending = Some((output, gas, effect));
+                None
+            }
+            Answer::Revert { output, gas } => {
+                Some(outcome(inputs, InstructionResult::Revert, output, gas))
+            }
+        }
+    }
+
+    fn call_end(&mut self, context: &mut CTX, inputs: &CallInputs, outcome: &mut CallOutcome) {
+        let Some((output, gas, effect)) = self.pending.take() else { return };
+        if !outcome.result.is_ok() {
+            return;
+        }
+        if !outcome.result.gas.record_regular_cost(gas) {
+            outcome.result = InterpreterResult::new(
+                InstructionResult::OutOfGas,
+                Bytes::new(),
+                Gas::new_spent_with_reservoir(inputs.gas_limit, 0),
+            );
+            return;
+        }
+        let journal = context.journal_mut();
+        let applied = match effect {
+            Effect::None => Ok(()),
+            Effect::Deposit { account, wei } => credit(journal, account, wei).map(|total| {
+                journal.log(Log {
+                    address: ENTRY_POINT_V07,
+                    data: Deposited { account, totalDeposit: total }.encode_log_data(),
+                })
+            }),
+            Effect::Withdraw { account, to, wei } => debit(journal, account, wei).and_then(|()| {
+                match journal.transfer(ENTRY_POINT_V07, to, wei) {
+                    Ok(None) => {
+                        journal.log(Log {
+                            address: ENTRY_POINT_V07,
+                            data: Withdrawn { account, withdrawAddress: to, amount: wei }
+                                .encode_log_data(),
+                        });
+                        Ok(())
+                    }
+                    _ => Err(()),
+                }
+            }),
+        };
+        if applied.is_err() {
+            outcome.result.result = InstructionResult::Revert;
+            outcome.result.output = Bytes::new();
+        } else {
+            outcome.result.output = output;
+        }
+    }
+}
+
+fn outcome(inputs: &CallInputs, result: InstructionResult, output: Bytes, gas: u64) -> CallOutcome {
+    let mut g = Gas::new(inputs.gas_limit);
+    if !g.record_regular_cost(gas) {
+        return CallOutcome::new(
+            InterpreterResult::new(
+                InstructionResult::OutOfGas,
+                Bytes::new(),
+                Gas::new_spent_with_reservoir(inputs.gas_limit, 0),
+            ),
+            inputs.return_memory_offset.clone(),
+        );
+    }
+    CallOutcome::new(InterpreterResult::new(result, output, g), inputs.return_memory_offset.clone())
+}
+
+/// Who answers a call to `target`.
+enum Target {
+    Account,
+    EntryPoint,
+}
+
+/// The account answers when `target` is delegated to ModularAccountV2 and the delegate has no
+/// code here; the EntryPoint when it has none.
+fn which<CTX: ContextTr>(context: &mut CTX, target: Address) -> Option<Target> {
+    let journal = context.journal_mut();
+    if target == ENTRY_POINT_V07 {
+        let code = journal.code(target).ok()?.data;
+        return code.is_empty().then_some(Target::EntryPoint);
+    }
+    let code = journal.code(target).ok()?.data;
+    let delegated = code.len() == 23
+        && code.starts_with(&[0xef, 0x01, 0x00])
+        && code[3..] == MODULAR_ACCOUNT_V2_7702[..];
+    if !delegated {
+        return None;
+    }
+    let delegate_code = journal.code(MODULAR_ACCOUNT_V2_7702).ok()?.data;
+    delegate_code.is_empty().then_some(Target::Account)
+}
+
+/// ModularAccountV2's answer to `caller` calling `account` with `input` and `value`.
+fn account(chain_id: u64, account: Address, caller: Address, value: U256, input: &[u8]) -> Answer {
+    if input.is_empty() {
+        // receive()
+        return ret(Bytes::new(), 0);
+    }
+    let selector: [u8; 4] = match input.get(..4) {
+        Some(s) => s.try_into().expect("4 bytes"),
+        None => {
+            let mut padded = [0u8; 4];
+            padded[..input.len()].copy_from_slice(input);
+            return revert(UnrecognizedFunction { selector: padded.into() }.abi_encode(), 0);
+        }
+    };
+    // Every answered function but the executions is non-payable.
+    let payable = [
+        executeCall::SELECTOR,
+        executeBatchCall::SELECTOR,
+        executeWithRuntimeValidationCall::SELECTOR,
+    ]
+    .contains(&selector);
+    if !value.is_zero() && !payable {
+        return revert(Bytes::new(), 0);
+    }
+    let selector_word = |s: [u8; 4]| {
+        let mut w = [0u8; 32];
+        w[..4].copy_from_slice(&s);
+        Bytes::copy_from_slice(&w)
+    };
+    match selector {
+        onERC721ReceivedCall::SELECTOR if onERC721ReceivedCall::abi_decode(input).is_ok() => {
+            ret(selector_word(selector), cost::CALLBACK)
+        }
+        onERC1155ReceivedCall::SELECTOR if onERC1155ReceivedCall::abi_decode(input).is_ok() => {
+            ret(selector_word(selector), cost::CALLBACK)
+        }
+        onERC1155BatchReceivedCall::SELECTOR
+            if onERC1155BatchReceivedCall::abi_decode(input).is_ok() =>
+        {
+            ret(selector_word(selector), cost::CALLBACK)
+        }
+        isValidSignatureCall::SELECTOR => match isValidSignatureCall::abi_decode(input) {
+            Ok(c) => is_valid_signature(chain_id, account, c.hash, &c.signature),
+            Err(_) => revert(Bytes::new(), cost::VIEW),
+        },
+        supportsInterfaceCall::SELECTOR => match supportsInterfaceCall::abi_decode(input) {
+            Ok(c) => ret(INTERFACES.contains(&c.interfaceId.0).abi_encode(), cost::VIEW),
+            Err(_) => revert(Bytes::new(), cost::VIEW),
+        },
+        accountIdCall::SELECTOR => ret(ACCOUNT_ID.to_string().abi_encode(), cost::VIEW),
+        entryPointCall::SELECTOR => ret(ENTRY_POINT_V07.abi_encode(), cost::VIEW),
+        getFallbackSignerDataCall::SELECTOR => {
+            ret((account, false).abi_encode_params(), cost::STORAGE_READ)
+        }
+        executeCall::SELECTOR | executeBatchCall::SELECTOR
+            if caller != account && caller != ENTRY_POINT_V07 =>
+        {
+            revert(ValidationFunctionMissing { selector: selector.into() }.abi_encode(), cost::VIEW)
+        }
+        // Module management and the other native functions: the account itself (an op's call
+        // to its own account) or the EntryPoint may call them, and the Wallet API applies what
+        // it models of them (an uninstalled session); anyone else lacks the validation.
+        s if sesskey_types::privileged_selector_name(s.into()).is_some()
+            && s != executeCall::SELECTOR
+            && s != executeBatchCall::SELECTOR
+            && s != executeWithRuntimeValidationCall::SELECTOR =>
+        {
+            if caller == account || caller == ENTRY_POINT_V07 {
+                ret(Bytes::new(), cost::VIEW)
+            } else {
+                revert(ValidationFunctionMissing { selector: s.into() }.abi_encode(), cost::VIEW)
+            }
+        }
+        executeWithRuntimeValidationCall::SELECTOR if caller != account => {
+            revert(FallbackSignerMismatch {}.abi_encode(), cost::VIEW)
+        }
+        executeCall::SELECTOR | executeBatchCall::SELECTOR | executeWithRuntimeValidationCall::SELECTOR => {
+            revert_reason(
+                "sesskey emulator: an execution function called by the account itself (or by the EntryPoint outside an operation) is not implemented; send the calls directly, or as a user operation",
+                cost::VIEW,
+            )
+        }
+        _ => revert(UnrecognizedFunction { selector: selector.into() }.abi_encode(), cost::VIEW),
+    }
+}
+
+/// `isValidSignature(hash, signature)` through the owner's validation (entity 0, the fallback
+/// signer: for a 7702 account, the account's own key) over the replay-safe hash. Another
+/// validation is not a signature validation: the account reverts, as it does for a session's.
+fn is_valid_signature(chain_id: u64, account: Address, hash: B256, signature: &[u8]) -> Answer {
+    let gas = cost::SIGNATURE;
+    if signature.len() < 5 {
+        return revert(Bytes::new(), gas);
+    }
+    const IS_DIRECT_CALL_VALIDATION: u8 = 0x04;
+    if signature[0] & IS_DIRECT_CALL_VALIDATION != 0 {
+        let module = signature.get(1..21).map(Address::from_slice).unwrap_or_default();
+        return revert(SignatureValidationInvalid { module, entityId: u32::MAX }.abi_encode(), gas);
+    }
+    let entity = u32::from_be_bytes(signature[1..5].try_into().expect("4 bytes"));
+    if entity != 0 {
+        return revert(
+            SignatureValidationInvalid { module: Address::ZERO, entityId: entity }.abi_encode(),
+            gas,
+        );
+    }
+    // The fallback validation has no hooks: the final segment follows at once.
+    let Some((&0xff, segment)) = signature[5..].split_first() else {
+        return revert(Bytes::new(), gas);
+    };
+    let Some((&kind, sig)) = segment.split_first() else {
+        return revert(InvalidSignatureType {}.abi_encode(), gas);
+    };
+    let magic = |ok: bool| {
+        let mut w = [0u8; 32];
+        w[..4].copy_from_slice(if ok { &ERC1271_MAGIC_VALUE } else { &ERC1271_INVALID });
+        Bytes::copy_from_slice(&w)
+    };
+    match kind {
+        // An EOA signature: OpenZeppelin's `ECDSA.tryRecover` (65 bytes, v 27 or 28, low s).
+        0x00 => {
+            let recovered = (sig.len() == 65 && matches!(sig[64], 27 | 28))
+                .then(|| {
+                    let data = sesskey_types::SignatureData::Hex(Bytes::copy_from_slice(sig));
+                    let digest = replay_safe_hash(chain_id, account, hash);
+                    sesskey_signing::recover(digest, &data).ok()
+                })
+                .flatten();
+            ret(magic(recovered == Some(account)), gas)
+        }
+        // A contract owner: never the account itself.
+        0x01 => ret(magic(false), gas),
+        _ => revert(InvalidSignatureType {}.abi_encode(), gas),
+    }
+}
+
+/// The EntryPoint v0.7's answer.
+fn entry_point<CTX: ContextTr>(
+    context: &mut CTX,
+    inputs: &CallInputs,
+    value: U256,
+    input: &[u8],
+) -> Answer {
+    let chain_id = context.cfg().chain_id();
+    if input.is_empty() {
+        // receive(): a deposit for the sender.
+        return Answer::Return {
+            output: Bytes::new(),
+            gas: cost::DEPOSIT,
+            effect: Effect::Deposit { account: inputs.caller, wei: value },
+        };
+    }
+    let Some(selector) = input.get(..4).map(|s| <[u8; 4]>::try_from(s).expect("4 bytes")) else {
+        return revert(Bytes::new(), 0);
+    };
+    if !value.is_zero() && selector != depositToCall::SELECTOR {
+        return revert(Bytes::new(), 0);
+    }
+    let deposit = |context: &mut CTX, a: Address| {
+        context
+            .journal_mut()
+            .sload(ENTRY_POINT_V07, deposit_slot(a))
+            .map(|v| v.data)
+            .unwrap_or_default()
+    };
+    match selector {
+        getNonceCall::SELECTOR => match getNonceCall::abi_decode(input) {
+            Ok(c) => {
+                let key = U256::from(c.key);
+                let slot = super::entry_point::nonce_slot(c.sender, key);
+                let seq: U256 = context
+                    .journal_mut()
+                    .sload(ENTRY_POINT_V07, slot)
+                    .map(|v| v.data)
+                    .unwrap_or_default();
+                let nonce: U256 = (key << 64usize) | seq;
+                ret(nonce.abi_encode(), cost::STORAGE_READ)
+            }
+            Err(_) => revert(Bytes::new(), cost::VIEW),
+        },
+        getUserOpHashCall::SELECTOR => match getUserOpHashCall::abi_decode(input) {
+            Ok(c) => ret(user_op_hash(&c.userOp, chain_id).abi_encode(), cost::USER_OP_HASH),
+            Err(_) => revert(Bytes::new(), cost::VIEW),
+        },
+        balanceOfCall::SELECTOR => match balanceOfCall::abi_decode(input) {
+            Ok(c) => ret(deposit(context, c.account).abi_encode(), cost::STORAGE_READ),
+            Err(_) => revert(Bytes::new(), cost::VIEW),
+        },
+        getDepositInfoCall::SELECTOR => match getDepositInfoCall::abi_decode(input) {
+            Ok(c) => {
+                let info = DepositInfo {
+                    deposit: deposit(context, c.account),
+                    staked: false,
+                    stake: Default::default(),
+                    unstakeDelaySec: 0,
+                    withdrawTime: Default::default(),
+                };
+                ret(info.abi_encode(), cost::STORAGE_READ)
+            }
+            Err(_) => revert(Bytes::new(), cost::VIEW),
+        },
+        depositToCall::SELECTOR => match depositToCall::abi_decode(input) {
+            Ok(c) => Answer::Return {
+                output: Bytes::new(),
+                gas: cost::DEPOSIT,
+                effect: Effect::Deposit { account: c.account, wei: value },
+            },
+            Err(_) => revert(Bytes::new(), cost::VIEW),
+        },
+        withdrawToCall::SELECTOR => match withdrawToCall::abi_decode(input) {
+            Ok(c) if c.withdrawAmount > deposit(context, inputs.caller) => {
+                revert_reason("Withdraw amount too large", cost::STORAGE_READ)
+            }
+            Ok(c) => Answer::Return {
+                output: Bytes::new(),
+                gas: cost::WITHDRAW,
+                effect: Effect::Withdraw {
+                    account: inputs.caller,
+                    to: c.withdrawAddress,
+                    wei: c.withdrawAmount,
+                },
+            },
+            Err(_) => revert(Bytes::new(), cost::VIEW),
+        },
+        _ => revert(Bytes::new(), cost::VIEW),
+    }
+}
+
+/// `EntryPoint.getUserOpHash`: `keccak256(abi.encode(keccak256(pack(op)), entryPoint, chainId))`.
+pub(crate) fn user_op_hash(op: &PackedUserOperation, chain_id: u64) -> B256 {
+    let packed = (
+        op.sender,
+        op.nonce,
+        keccak256(&op.initCode),
+        keccak256(&op.callData),
+        op.accountGasLimits,
+        op.preVerificationGas,
+        op.gasFees,
+        keccak256(&op.paymasterAndData),
+    )
+        .abi_encode();
+    keccak256((keccak256(packed), ENTRY_POINT_V07, U256::from(chain_id)).abi_encode())
+}
+
+fn credit<J: JournalTr>(journal: &mut J, account: Address, wei: U256) -> Result<U256, ()> {
+    let slot = deposit_slot(account);
+    let total = journal.sload(ENTRY_POINT_V07, slot).map_err(drop)?.data.saturating_add(wei);
+    journal.sstore(ENTRY_POINT_V07, slot, total).map_err(drop)?;
+    Ok(total)
+}
+
+fn debit<J: JournalTr>(journal: &mut J, account: Address, wei: U256) -> Result<(), ()> {
+    let slot = deposit_slot(account);
+    let left =
+        journal.sload(ENTRY_POINT_V07, slot).map_err(drop)?.data.checked_sub(wei).ok_or(())?;
+    journal.sstore(ENTRY_POINT_V07, slot, left).map_err(drop)?;
+    Ok(())
+}
