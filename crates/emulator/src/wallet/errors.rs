@@ -19,6 +19,8 @@ sol! {
     error PreExecHookReverted(bytes24 moduleFunction, bytes revertReason);
     /// MAv2: no validation is installed for this selector.
     error ValidationFunctionMissing(bytes4 selector);
+    /// MAv2: the install names a selector the validation already has.
+    error ValidationAlreadySet(bytes4 selector, bytes24 validationFunction);
     /// AllowlistModule: the target is not allowed.
     error AddressNotAllowed();
     /// AllowlistModule: the function is not allowed on the target.
@@ -61,12 +63,30 @@ pub(crate) fn deferred_signature_invalid() -> WalletError {
     )
 }
 
-/// AA23 `PreValidationHookDuplicate()`: a session's first op sent again.
-pub(crate) fn first_op_replayed() -> WalletError {
+/// A session's first op sent again: the account re-runs the deferred install before the nonce
+/// check, so the chain's answer depends on what the install holds (spec §12.1): a root session
+/// without hooks installs again without error and the nonce is refused (AA25); a root session
+/// with an expiry hook fails on the hook (`PreValidationHookDuplicate()`); a session with
+/// selectors fails on the first one (`ValidationAlreadySet(execute, SingleSignerValidation ‖
+/// entity)`).
+pub(crate) fn first_op_replayed(
+    permissions: &[Permission],
+    deadline: u64,
+    entity: u32,
+) -> WalletError {
+    let reason =
+        "the session's first operation was already included (its deferred install runs again)";
+    if permissions.contains(&Permission::Root) {
+        if deadline == 0 {
+            return bad_nonce();
+        }
+        return aa23(reason.into(), PreValidationHookDuplicate {}.abi_encode());
+    }
+    let validation = module_entity(sesskey_account::abi::SINGLE_SIGNER_VALIDATION, entity);
     aa23(
-        "the session's first operation was already included (its deferred install runs again)"
-            .into(),
-        PreValidationHookDuplicate {}.abi_encode(),
+        reason.into(),
+        ValidationAlreadySet { selector: sesskey_account::EXECUTE, validationFunction: validation }
+            .abi_encode(),
     )
 }
 

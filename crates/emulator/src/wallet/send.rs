@@ -144,7 +144,8 @@ impl Core {
         if let Some(r) = &resolved {
             if nonce.deferred_action && r.session.installed && data.nonce == r.session.action.nonce
             {
-                return Err(first_op_replayed());
+                let s = &r.session;
+                return Err(first_op_replayed(&s.permissions, s.action.deadline, s.entity_id));
             }
         }
         let key = data.nonce >> 64;

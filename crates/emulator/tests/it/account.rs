@@ -33,6 +33,18 @@ sol! {
     error UnrecognizedFunction(bytes4 selector);
 
     function getNonce(address sender, uint192 key) returns (uint256);
+    struct PackedUserOperation {
+        address sender;
+        uint256 nonce;
+        bytes initCode;
+        bytes callData;
+        bytes32 accountGasLimits;
+        uint256 preVerificationGas;
+        bytes32 gasFees;
+        bytes paymasterAndData;
+        bytes signature;
+    }
+    function getUserOpHash(PackedUserOperation userOp) returns (bytes32);
     function depositTo(address account) payable;
     function withdrawTo(address withdrawAddress, uint256 withdrawAmount);
     function epBalanceOf(address account) returns (uint256);
@@ -268,6 +280,29 @@ async fn the_entry_point_answers_nonces_hashes_and_deposits() {
             .unwrap();
     assert_eq!(U256::abi_decode(&nonce).unwrap(), op.data.nonce);
     assert_eq!(op.data.nonce.as_limbs()[0], 1, "the delegation used sequence 0");
+    // getUserOpHash of the packed op equals the hash the Wallet API asks to be signed.
+    let word = |high: u128, low: u128| {
+        let mut w = [0u8; 32];
+        w[..16].copy_from_slice(&high.to_be_bytes());
+        w[16..].copy_from_slice(&low.to_be_bytes());
+        B256::from(w)
+    };
+    let d = &op.data;
+    let packed = PackedUserOperation {
+        sender: d.sender,
+        nonce: d.nonce,
+        initCode: init_code_v07(d),
+        callData: d.call_data.clone(),
+        accountGasLimits: word(d.verification_gas_limit.to(), d.call_gas_limit.to()),
+        preVerificationGas: d.pre_verification_gas,
+        gasFees: word(d.max_priority_fee_per_gas.to(), d.max_fee_per_gas.to()),
+        paymasterAndData: paymaster_and_data_v07(d),
+        signature: Bytes::new(),
+    };
+    let hash = call(&env, ENTRY_POINT_V07, getUserOpHashCall { userOp: packed }.abi_encode())
+        .await
+        .unwrap();
+    assert_eq!(B256::abi_decode(&hash).unwrap(), user_op_v07_hash(d, ENTRY_POINT_V07, CHAIN));
 
     // The sponsored op is paid from the paymaster's deposit.
     let paymaster = op.data.paymaster.expect("sponsored");

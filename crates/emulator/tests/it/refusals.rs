@@ -11,6 +11,7 @@ alloy_sol_types::sol! {
     error PreUserOpValidationHookReverted(bytes24 moduleFunction, bytes revertReason);
     error AddressNotAllowed();
     error ValidationFunctionMissing(bytes4 selector);
+    error ValidationAlreadySet(bytes4 selector, bytes24 validationFunction);
 }
 
 #[tokio::test]
@@ -149,60 +150,62 @@ async fn sessions_need_a_delegated_account() {
 async fn wrong_signers_are_refused() {
     let env = Env::start().await;
     env.delegate().await;
-    let session = env.session(vec![Permission::Root], None).await;
-    let cap = PermissionsCapability::from(&session);
-    // The op signed by someone else than the session key.
-    let e = wallet_error(env.send_with(&Env::stranger(), &cap, vec![Call::default()]).await);
-    assert_eq!(e, WalletError::InvalidAccountSignature);
-    assert_eq!(e.code(), -32507);
-    // A session authorization not signed by the owner.
-    let forged = SessionRef { session_id: session.session_id, signature: [1u8; 65].into() };
-    let mut sig = [0u8; 65];
-    let digest = alloy_primitives::B256::repeat_byte(9);
-    sig.copy_from_slice(
-        &alloy_signer::SignerSync::sign_hash_sync(&Env::stranger(), &digest).unwrap().as_bytes(),
-    );
-    let forged2 = SessionRef { signature: sig.into(), ..forged.clone() };
-    // As the account refuses it (spec §12): AA23 with `DeferredActionSignatureInvalid()`.
-    for bad in [forged, forged2] {
-        let e = wallet_error(
-            env.send_with(
-                &env.session_key,
-                &PermissionsCapability::from(&bad),
-                vec![Call::default()],
-            )
-            .await,
-        );
-        assert_eq!(e.code(), VALIDATION_REVERTED_CODE, "{e:?}");
-        assert_eq!(e.entry_point_code(), Some("AA23"));
-        assert_eq!(e.revert_data().map(|d| d.to_vec()), Some(vec![0x01, 0x33, 0x4f, 0x77]));
-    }
-}
-
-#[tokio::test]
-async fn reused_nonces_are_refused_with_aa25() {
-    let env = Env::start().await;
-    env.delegate().await;
-    let session = env.session(vec![Permission::Root], None).await;
-    let cap = PermissionsCapability::from(&session);
-    let caps = PrepareCallsCapabilities { permissions: Some(cap.clone()), ..Env::sponsored() };
-    let PreparedCalls::UserOperationV070(op) =
-        env.client.prepare_calls(env.prepare_params(vec![Call::default()], caps)).await.unwrap()
-    else {
-        panic!()
-    };
-    let send = signed(&env.session_key, op, Some(cap)).await;
-    env.client.send_prepared_calls(send.clone()).await.unwrap();
     // A session's first op replayed: the account re-runs the deferred install before the nonce
-    // check, so AA23 `PreValidationHookDuplicate()` (spec §12), not AA25.
-    let e = wallet_error(env.client.send_prepared_calls(send).await);
-    assert_eq!(e.code(), VALIDATION_REVERTED_CODE);
-    assert_eq!(e.entry_point_code(), Some("AA23"));
+    // check, so the chain's answer depends on the install (spec §12.1).
     use alloy_sol_types::SolError;
-    assert_eq!(
-        e.revert_data().map(|d| d.to_vec()),
-        Some(PreValidationHookDuplicate {}.abi_encode())
-    );
+    let shop = Address::repeat_byte(0x51);
+    let cases: [(&str, Vec<Permission>, Option<u64>, Option<Vec<u8>>); 3] = [
+        (
+            "root, no expiry: the install runs again, the nonce is refused",
+            vec![Permission::Root],
+            None,
+            None,
+        ),
+        (
+            "root with an expiry hook",
+            vec![Permission::Root],
+            Some(START + 3600),
+            Some(PreValidationHookDuplicate {}.abi_encode()),
+        ),
+        (
+            "a session with selectors",
+            vec![Permission::ContractAccess(ContractAccess { address: shop })],
+            None,
+            Some(Vec::new()),
+        ),
+    ];
+    for (entity, (name, permissions, expiry, want)) in (1u32..).zip(cases) {
+        let session = env.session(permissions, expiry).await;
+        let cap = PermissionsCapability::from(&session);
+        let caps = PrepareCallsCapabilities { permissions: Some(cap.clone()), ..Env::sponsored() };
+        let call = Call { to: shop, data: Some(vec![1, 2, 3, 4].into()), value: None };
+        let prepared = env.client.prepare_calls(env.prepare_params(vec![call], caps)).await;
+        let PreparedCalls::UserOperationV070(op) = prepared.unwrap() else { panic!() };
+        let send = signed(&env.session_key, op, Some(cap)).await;
+        env.client.send_prepared_calls(send.clone()).await.unwrap();
+        let e = wallet_error(env.client.send_prepared_calls(send).await);
+        assert_eq!(e.code(), VALIDATION_REVERTED_CODE, "{name}");
+        match want {
+            None => assert_eq!(e.entry_point_code(), Some("AA25"), "{name}"),
+            Some(data) => {
+                assert_eq!(e.entry_point_code(), Some("AA23"), "{name}");
+                let data = if data.is_empty() {
+                    let mut validation = [0u8; 24];
+                    validation[..20]
+                        .copy_from_slice(sesskey_account::abi::SINGLE_SIGNER_VALIDATION.as_slice());
+                    validation[20..].copy_from_slice(&entity.to_be_bytes());
+                    ValidationAlreadySet {
+                        selector: [0xb6, 0x1d, 0x27, 0xf6].into(),
+                        validationFunction: validation.into(),
+                    }
+                    .abi_encode()
+                } else {
+                    data
+                };
+                assert_eq!(e.revert_data().map(|d| d.to_vec()), Some(data), "{name}");
+            }
+        }
+    }
     // An owner op replayed: AA25.
     let PreparedCalls::UserOperationV070(op) = env
         .client
