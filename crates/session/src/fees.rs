@@ -11,8 +11,8 @@ use sesskey_types::UserOperationV07;
 /// - 200 gwei per gas and a 50 gwei tip (Polygon PoS asks at least 25 gwei of tip; Ethereum's base
 ///   fee stays far below 200 gwei outside of rare spikes: raise the cap for those);
 /// - 5M call gas (a heavy contract call; an ERC-20 transfer needs about 60k);
-/// - 1M verification gas (a session's first op, which installs it, measured up to 749,444 on the
-///   real contracts for a 2.5 kB install, spec §12.1);
+/// - 1.5M verification gas (a session's first op, which installs it, needs up to 749,444 on the
+///   real contracts for a 2.5 kB install, spec §12.1; a server's estimate adds its margin);
 /// - 1M pre-verification gas (bundlers charge 50k–75k on L1; L2s fold the L1 data fee into it);
 /// - 200k for each paymaster limit (Alchemy's paymaster verifies in about 30k);
 /// - 6M for all the op's gas limits together.
@@ -45,7 +45,7 @@ impl Default for FeeCaps {
             max_fee_per_gas: 200_000_000_000,
             max_priority_fee_per_gas: 50_000_000_000,
             call_gas_limit: 5_000_000,
-            verification_gas_limit: 1_000_000,
+            verification_gas_limit: 1_500_000,
             pre_verification_gas: 1_000_000,
             paymaster_gas_limit: 200_000,
             total_gas: 6_000_000,
@@ -132,7 +132,7 @@ mod tests {
         let op = UserOperationV07 {
             max_fee_per_gas: U128::from(c.max_fee_per_gas),
             max_priority_fee_per_gas: U128::from(c.max_priority_fee_per_gas),
-            call_gas_limit: U128::from(3_600_000),
+            call_gas_limit: U128::from(3_100_000),
             verification_gas_limit: U128::from(c.verification_gas_limit),
             pre_verification_gas: U256::from(c.pre_verification_gas),
             paymaster_verification_gas_limit: Some(U128::from(c.paymaster_gas_limit)),
@@ -145,7 +145,7 @@ mod tests {
             UserOperationV07 { max_fee_per_gas: U128::from(c.max_fee_per_gas + 1), ..op.clone() };
         let e = c.check(&over).unwrap_err();
         assert!(matches!(e, crate::Error::Mismatch { field: "data.maxFeePerGas", .. }), "{e}");
-        let more = UserOperationV07 { call_gas_limit: U128::from(3_600_001), ..op };
+        let more = UserOperationV07 { call_gas_limit: U128::from(3_100_001), ..op };
         let e = c.check(&more).unwrap_err();
         assert!(
             matches!(e, crate::Error::Mismatch { field: "data (sum of the gas limits)", .. }),

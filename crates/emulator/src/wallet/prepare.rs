@@ -8,7 +8,9 @@ use super::policy::{judge, Verdict};
 use super::{Core, EMULATOR_PAYMASTER, R};
 use crate::chain::{describe_revert, PRIORITY_FEE};
 use alloy_primitives::{keccak256, Address, U128, U256, U64};
-use sesskey_account::{encode_calls, has_exec_hooks, CallEncoding, Nonce};
+use sesskey_account::{
+    encode_calls, has_exec_hooks, pack_deferred_signature, pack_signature, CallEncoding, Nonce,
+};
 use sesskey_rpc::WalletError;
 use sesskey_signing::{
     eip191_digest, eip7702_digest, user_op_v07_hash, AuthorizationTuple, ENTRY_POINT_V07,
@@ -20,6 +22,10 @@ struct Signer {
     nonce: U256,
     exec_hooks: bool,
     verification_gas: u64,
+    /// What runs around the calls (the account's path, the session's hooks).
+    path: gas::ExecPath,
+    /// The length of the op's final packed signature.
+    signature_len: usize,
 }
 
 impl Core {
@@ -100,8 +106,24 @@ impl Core {
                 } else {
                     gas::first_op_verification_gas(s.action.call.len())
                 };
-                let signer =
-                    Signer { nonce, exec_hooks: has_exec_hooks(&s.permissions), verification_gas };
+                let path = gas::ExecPath::of(
+                    calls.len(),
+                    Some(&s.permissions),
+                    !s.installed,
+                    s.action.deadline,
+                );
+                let signature_len = if s.installed {
+                    pack_signature(&[1; 65]).len()
+                } else {
+                    pack_deferred_signature(&s.action(), &[1; 65], &[1; 65]).len()
+                };
+                let signer = Signer {
+                    nonce,
+                    exec_hooks: has_exec_hooks(&s.permissions),
+                    verification_gas,
+                    path,
+                    signature_len,
+                };
                 (signer, Some(resolved.session))
             }
             None => {
@@ -111,6 +133,8 @@ impl Core {
                     nonce: n.encode(),
                     exec_hooks: false,
                     verification_gas: gas::OWNER_VERIFICATION_GAS,
+                    path: gas::ExecPath::of(calls.len(), None, false, 0),
+                    signature_len: pack_signature(&[1; 65]).len(),
                 };
                 (signer, None)
             }
@@ -128,9 +152,8 @@ impl Core {
             factory: None,
             factory_data: None,
             call_data: encode_calls(from, &calls, CallEncoding::Batch, signer.exec_hooks),
-            call_gas_limit: U128::from(gas::call_gas_limit(execution, calls.len())),
+            call_gas_limit: U128::from(gas::call_gas_limit(execution, &signer.path)),
             verification_gas_limit: U128::from(signer.verification_gas),
-            pre_verification_gas: U256::from(gas::PRE_VERIFICATION_GAS),
             max_fee_per_gas: U128::from(
                 u128::from(base_fee).saturating_mul(2).saturating_add(u128::from(PRIORITY_FEE)),
             ),
@@ -148,6 +171,8 @@ impl Core {
             op.paymaster_data =
                 Some([&valid_until[2..], &[0u8; 6][..], &stamp[..]].concat().into());
         }
+        // What the bundler charges for the op's bytes, its final signature included.
+        op.pre_verification_gas = U256::from(gas::pre_verification_gas(&op, signer.signature_len));
         if let Some(o) = &caps.gas_params_override {
             apply_gas_overrides(&mut op, o)?;
         }

@@ -231,6 +231,12 @@ impl Core {
             }
             _ => None,
         };
+        let (validation, path) = op_gas_shape(
+            resolved.as_ref().map(|r| &r.session),
+            &decoded.calls,
+            nonce.deferred_action,
+        );
+        let call_gas: u64 = data.call_gas_limit.saturating_to();
         let c = self.chains.get_mut(&chain).expect("checked");
         let env = c.next_block_env(now);
         let run = match &hook_revert {
@@ -239,11 +245,19 @@ impl Core {
                 failure: Some((0, reason.clone())),
                 ..Default::default()
             },
+            // The account's path and hooks run out of call gas before the calls: included,
+            // failed, no revert reason (spec §12.1).
+            None if call_gas < path.overhead() => crate::chain::OpRun {
+                success: false,
+                gas: call_gas,
+                failure: Some((0, Bytes::new())),
+                ..Default::default()
+            },
             None => c
-                .run_calls(&env, sender, &decoded.calls, data.call_gas_limit.saturating_to())
+                .run_calls(&env, sender, &decoded.calls, call_gas - path.overhead())
                 .map_err(|e| WalletError::Internal(e.to_string()))?,
         };
-        let gas_used = gas::gas_used(data, run.gas, decoded.calls.len());
+        let gas_used = gas::gas_used(data, validation, &path, run.gas);
         let price = gas::effective_gas_price(data, env.basefee);
         let gas_cost = U256::from(gas_used).saturating_mul(U256::from(price)).min(max_cost);
         if sponsored {
@@ -302,7 +316,8 @@ impl Core {
         let tx_hash = *bundle.tx_hash();
         let mut logs = run.logs.clone();
         let paymaster = data.paymaster.unwrap_or_default();
-        if let Some((_, reason)) = &run.failure {
+        // The EntryPoint reports a failed call's revert data only when there is some.
+        if let Some((_, reason)) = run.failure.as_ref().filter(|(_, r)| !r.is_empty()) {
             logs.push(entry_point_log(
                 UserOperationRevertReason {
                     userOpHash: hash,
@@ -429,6 +444,29 @@ impl Core {
             prepared_call_ids: vec![id],
             details: CallDetails::Delegation { tx_hash: None },
         })
+    }
+}
+
+/// Who validates an op and what runs around its calls, for its gas.
+fn op_gas_shape(
+    session: Option<&crate::state::Session>,
+    calls: &[Call],
+    first_op: bool,
+) -> (gas::Validation, gas::ExecPath) {
+    match session {
+        Some(s) => {
+            let validation = if first_op {
+                gas::Validation::SessionFirst { install_call_len: s.action.call.len() }
+            } else {
+                gas::Validation::SessionLater {
+                    hooks: gas::validation_hooks(&s.permissions, s.action.deadline),
+                }
+            };
+            let path =
+                gas::ExecPath::of(calls.len(), Some(&s.permissions), first_op, s.action.deadline);
+            (validation, path)
+        }
+        None => (gas::Validation::Owner, gas::ExecPath::of(calls.len(), None, false, 0)),
     }
 }
 

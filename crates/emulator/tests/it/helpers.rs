@@ -114,15 +114,20 @@ impl Env {
 
     /// Delegates the owner's EOA, settling at once whatever the delay.
     pub(crate) async fn delegate_pending(&self) {
-        self.delegate_inner(true).await
+        self.delegate_inner(true).await;
     }
 
     /// Delegates the owner's EOA: the `array` answer, both signatures, send, confirmed.
     pub(crate) async fn delegate(&self) {
+        self.delegate_inner(false).await;
+    }
+
+    /// Delegates the owner's EOA and answers the delegation's final status.
+    pub(crate) async fn delegate_with_status(&self) -> CallsStatus {
         self.delegate_inner(false).await
     }
 
-    async fn delegate_inner(&self, settle: bool) {
+    async fn delegate_inner(&self, settle: bool) -> CallsStatus {
         let prepared = self
             .client
             .prepare_calls(self.prepare_params(vec![Call::default()], Self::sponsored()))
@@ -168,6 +173,7 @@ impl Env {
         }
         let status = self.client.get_calls_status(CallId(sent.id)).await.unwrap();
         assert_eq!(status.status, CallStatusCode::Confirmed);
+        status
     }
 
     /// Creates a session and has the owner sign its `DeferredAction` (after the check).
