@@ -129,11 +129,15 @@ fn revert_reason(reason: &str, gas: u64) -> Answer {
 #[derive(Debug, Default)]
 pub(crate) struct Answers {
     pending: Option<(Bytes, u64, Effect)>,
+    /// The call in progress is the account's `execute` by itself, turned into its inner call:
+    /// its output comes back ABI-encoded as `bytes`, as `execute` returns it.
+    wrap_execute: bool,
 }
 
 impl<CTX: ContextTr> Inspector<CTX> for Answers {
     fn call(&mut self, context: &mut CTX, inputs: &mut CallInputs) -> Option<CallOutcome> {
         self.pending = None;
+        self.wrap_execute = false;
         if inputs.bytecode_address != inputs.target_address
             || !matches!(inputs.scheme, CallScheme::Call | CallScheme::StaticCall)
         {
@@ -141,7 +145,16 @@ impl<CTX: ContextTr> Inspector<CTX> for Answers {
         }
         let input = inputs.input.bytes(context);
         let value = inputs.call_value();
-        let answer = match which(context, inputs.target_address)? {
+        let target = which(context, inputs.target_address)?;
+        if matches!(target, Target::Account)
+            && inputs.caller == inputs.target_address
+            && input.get(..4) == Some(&executeCall::SELECTOR[..])
+        {
+            if let Some(done) = self.run_execute(context, inputs, &input) {
+                return done;
+            }
+        }
+        let answer = match target {
             Target::Account => account(
                 context.cfg().chain_id(),
                 inputs.target_address,
@@ -166,6 +179,9 @@ impl<CTX: ContextTr> Inspector<CTX> for Answers {
     }
 
     fn call_end(&mut self, context: &mut CTX, inputs: &CallInputs, outcome: &mut CallOutcome) {
+        if std::mem::take(&mut self.wrap_execute) && outcome.result.is_ok() {
+            outcome.result.output = outcome.result.output.abi_encode().into();
+        }
         let Some((output, gas, effect)) = self.pending.take() else { return };
         if !outcome.result.is_ok() {
             return;
@@ -207,6 +223,41 @@ impl<CTX: ContextTr> Inspector<CTX> for Answers {
         } else {
             outcome.result.output = output;
         }
+    }
+}
+
+impl Answers {
+    /// The account's `execute(target, value, data)` called by the account itself (the owner's
+    /// own transaction, or an op's call to its account): the call becomes the inner call, made by
+    /// the account, as the real account makes it. `None` when the inner target is itself an
+    /// account or the EntryPoint that this inspector answers (not handled: the call is then
+    /// refused as not implemented).
+    fn run_execute<CTX: ContextTr>(
+        &mut self,
+        context: &mut CTX,
+        inputs: &mut CallInputs,
+        input: &[u8],
+    ) -> Option<Option<CallOutcome>> {
+        let Ok(c) = executeCall::abi_decode(input) else {
+            return Some(Some(outcome(inputs, InstructionResult::Revert, Bytes::new(), 0)));
+        };
+        if which(context, c.target).is_some() {
+            return None;
+        }
+        let journal = context.journal_mut();
+        let code = journal.code(c.target).ok()?.data;
+        let code = match code.len() == 23 && code.starts_with(&[0xef, 0x01, 0x00]) {
+            true => journal.code(Address::from_slice(&code[3..])).ok()?.data,
+            false => code,
+        };
+        let bytecode = revm::bytecode::Bytecode::new_raw(code);
+        inputs.known_bytecode = (bytecode.hash_slow(), bytecode);
+        inputs.target_address = c.target;
+        inputs.bytecode_address = c.target;
+        inputs.value = revm::interpreter::CallValue::Transfer(c.value);
+        inputs.input = revm::interpreter::CallInput::Bytes(c.data);
+        self.wrap_execute = true;
+        Some(None)
     }
 }
 
@@ -328,7 +379,7 @@ fn account(chain_id: u64, account: Address, caller: Address, value: U256, input:
         }
         executeCall::SELECTOR | executeBatchCall::SELECTOR | executeWithRuntimeValidationCall::SELECTOR => {
             revert_reason(
-                "sesskey emulator: an execution function called by the account itself (or by the EntryPoint outside an operation) is not implemented; send the calls directly, or as a user operation",
+                "sesskey emulator: not implemented: executeBatch and executeWithRuntimeValidation called by the account itself, and execute into another account of the emulator; send the calls directly, or as a user operation",
                 cost::VIEW,
             )
         }

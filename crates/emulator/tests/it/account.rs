@@ -341,3 +341,60 @@ async fn the_entry_point_answers_nonces_hashes_and_deposits() {
     assert_eq!(read_deposit(me).await, U256::from(3500));
     assert_eq!(env.provider().get_balance(to).await.unwrap(), U256::from(2500));
 }
+
+sol! {
+    function bump(uint256 amount) payable;
+    function value() returns (uint256);
+    function lastCaller() returns (address);
+}
+
+/// The owner calling its own account's `execute`: in a plain transaction from the EOA to itself,
+/// and in an owner op whose call targets the account. The inner call is made by the account.
+#[tokio::test]
+async fn the_account_executes_for_itself() {
+    let env = Env::start().await;
+    env.delegate().await;
+    let counter = env.deploy("Counter", &[]).await;
+    let account = env.account();
+    env.fund(account, U256::from(10u64.pow(18))).await;
+    let inner = bumpCall { amount: U256::from(5) }.abi_encode();
+    let exec = executeCall { target: counter, value: U256::ZERO, data: inner.clone().into() };
+
+    // eth_call of it answers what `execute` returns: the inner call's output as `bytes`.
+    let tx =
+        TransactionRequest::default().from(account).to(account).input(exec.abi_encode().into());
+    let out = env.provider().call(tx).await.unwrap();
+    assert_eq!(Bytes::abi_decode(&out).unwrap(), Bytes::new());
+
+    // A plain transaction signed by the owner, to itself.
+    let owner = alloy_network::EthereumWallet::from(env.owner.clone());
+    let as_owner = alloy_provider::ProviderBuilder::new()
+        .wallet(owner)
+        .connect_http(env.server.url().parse().unwrap());
+    let tx = TransactionRequest::default().to(account).input(exec.abi_encode().into());
+    let receipt = as_owner.send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
+    assert!(receipt.status());
+    let read = |data: Vec<u8>| call(&env, counter, data);
+    assert_eq!(
+        U256::abi_decode(&read(valueCall {}.abi_encode()).await.unwrap()).unwrap(),
+        U256::from(5)
+    );
+    let last = read(lastCallerCall {}.abi_encode()).await.unwrap();
+    assert_eq!(Address::abi_decode(&last).unwrap(), account, "the account made the inner call");
+
+    // An owner op whose call is the account's own execute.
+    let self_call = Call { to: account, data: Some(exec.abi_encode().into()), value: None };
+    let prepared = env
+        .client
+        .prepare_calls(env.prepare_params(vec![self_call], Env::sponsored()))
+        .await
+        .unwrap();
+    let PreparedCalls::UserOperationV070(op) = prepared else { panic!("one op") };
+    let sent = env.client.send_prepared_calls(signed(&env.owner, op, None).await).await.unwrap();
+    let status = env.client.get_calls_status(CallId(sent.id)).await.unwrap();
+    assert_eq!(status.status, CallStatusCode::Confirmed);
+    assert_eq!(
+        U256::abi_decode(&read(valueCall {}.abi_encode()).await.unwrap()).unwrap(),
+        U256::from(10)
+    );
+}
