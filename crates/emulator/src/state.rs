@@ -1,7 +1,7 @@
 //! The Wallet API's own state (what the EVM does not hold): accounts' EntryPoint nonces and
 //! validation entities, sessions, prepared operations, sent calls.
 
-use crate::table::Table;
+use crate::table::{Table, Tables};
 use alloy_primitives::{Address, Bytes, B256, U256};
 use serde::{Deserialize, Serialize};
 use sesskey_account::{DeferredAction, Spend};
@@ -132,23 +132,22 @@ impl WalletState {
     }
 
     pub(crate) fn is_changed(&self) -> bool {
-        self.accounts.is_changed()
-            || self.sessions.is_changed()
-            || self.prepared.is_changed()
-            || self.calls.is_changed()
+        self.tables_changed()
     }
 
     pub(crate) fn apply(&mut self) {
-        self.accounts.apply();
-        self.sessions.apply();
-        self.prepared.apply();
-        self.calls.apply();
+        self.apply_tables();
     }
 
     pub(crate) fn rollback(&mut self) {
-        self.accounts.rollback();
-        self.sessions.rollback();
-        self.prepared.rollback();
-        self.calls.rollback();
+        self.rollback_tables();
     }
 }
+
+// Every table of the wallet, once: what apply, rollback, snapshots and the store go through.
+crate::table::tables!(WalletState {
+    accounts: "wallet_accounts",
+    sessions: "sessions",
+    prepared: "prepared",
+    calls: "calls",
+});

@@ -6,9 +6,9 @@
 //! corrupt or not an emulator database makes [`Store::open`] refuse with
 //! [`Error::Corrupt`], never an empty start and never a panic.
 
-use crate::chain::{AccountRow, BlockRow, Chain, ChainMeta, TxRow};
-use crate::state::{CallRecord, Prepared, Session, WalletAccount};
-use crate::table::Table;
+use crate::chain::Chain;
+use crate::state::WalletState;
+use crate::table::{AnyTable, Table, Tables};
 use crate::wallet::Core;
 use crate::{Error, Result};
 use alloy_primitives::{Address, Bytes, B256, U256};
@@ -21,29 +21,19 @@ use std::path::{Path, PathBuf};
 
 type Def = TableDefinition<'static, &'static [u8], &'static [u8]>;
 const META: Def = TableDefinition::new("meta");
-const W_ACCOUNTS: Def = TableDefinition::new("wallet_accounts");
-const SESSIONS: Def = TableDefinition::new("sessions");
-const PREPARED: Def = TableDefinition::new("prepared");
-const CALLS: Def = TableDefinition::new("calls");
-const EVM_ACCOUNTS: Def = TableDefinition::new("evm_accounts");
-const EVM_STORAGE: Def = TableDefinition::new("evm_storage");
-const EVM_CODE: Def = TableDefinition::new("evm_code");
-const BLOCKS: Def = TableDefinition::new("blocks");
-const TXS: Def = TableDefinition::new("txs");
-const CHAIN_META: Def = TableDefinition::new("chain_meta");
-const ALL: [Def; 11] = [
-    META,
-    W_ACCOUNTS,
-    SESSIONS,
-    PREPARED,
-    CALLS,
-    EVM_ACCOUNTS,
-    EVM_STORAGE,
-    EVM_CODE,
-    BLOCKS,
-    TXS,
-    CHAIN_META,
-];
+
+/// Every table of the database: the meta, then the wallet's and each chain's tables as their
+/// states list them (`tables!`); a chain's rows are keyed by its id first.
+fn all_tables() -> Vec<&'static str> {
+    let mut names = vec![META.name()];
+    names.extend(WalletState::default().table_names());
+    names.extend(Chain::new(0, None).table_names());
+    names
+}
+
+fn def(name: &'static str) -> Def {
+    TableDefinition::new(name)
+}
 
 /// The format this code writes; another one is refused.
 const FORMAT: u32 = 2;
@@ -63,7 +53,7 @@ pub(crate) struct Meta {
 }
 
 /// Keys: each a fixed-width byte string, chain id first where there is one.
-trait Key: Sized {
+pub(crate) trait Key: Sized {
     fn encode(&self) -> Vec<u8>;
     fn decode(b: &[u8]) -> Option<Self>;
 }
@@ -153,8 +143,8 @@ impl Store {
         let store = Self { db, path: path.clone() };
         if !exists {
             let txn = store.db.begin_write().map_err(storage)?;
-            for t in ALL {
-                txn.open_table(t).map_err(storage)?;
+            for name in all_tables() {
+                txn.open_table(def(name)).map_err(storage)?;
             }
             txn.commit().map_err(storage)?;
             return Ok((store, None));
@@ -209,13 +199,9 @@ impl Store {
         core.ids.seed = meta.ids_seed;
         core.ids.counter = meta.ids_counter;
         let read = self.db.begin_read().map_err(storage)?;
-        let w = &mut core.wallet;
-        load_rows::<(u64, Address), WalletAccount>(&read, W_ACCOUNTS, None, &mut w.accounts)?;
-        load_rows::<SessionId, Session>(&read, SESSIONS, None, &mut w.sessions)?;
-        load_rows::<B256, Prepared>(&read, PREPARED, None, &mut w.prepared)?;
-        load_rows::<Bytes, CallRecord>(&read, CALLS, None, &mut w.calls)?;
+        load_tables_of(&read, None, &mut core.wallet)?;
         for (id, chain) in core.chains.iter_mut() {
-            load_chain(&read, *id, chain)?;
+            load_tables_of(&read, Some(*id), chain)?;
         }
         Ok(())
     }
@@ -232,20 +218,14 @@ impl Store {
             fork_block: core.chains.values().find_map(|c| c.upstream.as_ref().map(|u| u.block)),
         };
         let mut set = ChangeSet { rows: vec![] };
-        set.rows.push((0, b"meta".to_vec(), Some(serde_json::to_vec(&meta).map_err(storage)?)));
-        let w = &core.wallet;
-        collect_table(&mut set, 1, None, &w.accounts)?;
-        collect_table(&mut set, 2, None, &w.sessions)?;
-        collect_table(&mut set, 3, None, &w.prepared)?;
-        collect_table(&mut set, 4, None, &w.calls)?;
+        set.rows.push((
+            META.name(),
+            b"meta".to_vec(),
+            Some(serde_json::to_vec(&meta).map_err(storage)?),
+        ));
+        collect_tables_of(&mut set, None, &core.wallet)?;
         for (id, c) in &core.chains {
-            let p = Some(*id);
-            collect_table(&mut set, 5, p, &c.accounts)?;
-            collect_table(&mut set, 6, p, &c.storage)?;
-            collect_table(&mut set, 7, p, &c.code)?;
-            collect_table(&mut set, 8, p, &c.blocks)?;
-            collect_table(&mut set, 9, p, &c.txs)?;
-            collect_table(&mut set, 10, p, &c.meta)?;
+            collect_tables_of(&mut set, Some(*id), c)?;
         }
         Ok(set)
     }
@@ -254,13 +234,15 @@ impl Store {
     pub(crate) fn write(&self, sets: &[ChangeSet]) -> Result<()> {
         let txn = self.db.begin_write().map_err(storage)?;
         {
-            let mut tables = ALL
-                .iter()
-                .map(|d| txn.open_table(*d).map_err(storage))
-                .collect::<Result<Vec<_>>>()?;
+            let mut tables = all_tables()
+                .into_iter()
+                .map(|name| Ok((name, txn.open_table(def(name)).map_err(storage)?)))
+                .collect::<Result<std::collections::HashMap<_, _>>>()?;
             for set in sets {
                 for (table, key, value) in &set.rows {
-                    let t = &mut tables[*table];
+                    let t = tables
+                        .get_mut(table)
+                        .ok_or_else(|| Error::Storage(format!("no table {table}")))?;
                     match value {
                         Some(v) => t.insert(&key[..], &v[..]).map_err(storage)?,
                         None => t.remove(&key[..]).map_err(storage)?,
@@ -283,10 +265,10 @@ impl Store {
     }
 }
 
-/// What one call changed, serialized: (table index in `ALL`, key, value or deletion).
+/// What one call changed, serialized: (table, key, value or deletion).
 #[derive(Debug, Default)]
 pub(crate) struct ChangeSet {
-    rows: Vec<(usize, Vec<u8>, Option<Vec<u8>>)>,
+    rows: Vec<(&'static str, Vec<u8>, Option<Vec<u8>>)>,
 }
 
 fn prefixed(prefix: Option<u64>, key: &[u8]) -> Vec<u8> {
@@ -296,27 +278,43 @@ fn prefixed(prefix: Option<u64>, key: &[u8]) -> Vec<u8> {
     }
 }
 
-fn collect_table<K: Key + Hash + Eq + Clone, V: Serialize + Clone>(
-    set: &mut ChangeSet,
-    table: usize,
-    prefix: Option<u64>,
-    rows: &Table<K, V>,
-) -> Result<()> {
-    for (k, v) in rows.changes() {
-        let value = match v {
-            Some(v) => Some(serde_json::to_vec(v).map_err(storage)?),
-            None => None,
-        };
-        set.rows.push((table, prefixed(prefix, &k.encode()), value));
-    }
-    Ok(())
+/// The current call's writes of every table of `state` (a chain's keyed by `prefix`).
+fn collect_tables_of(set: &mut ChangeSet, prefix: Option<u64>, state: &impl Tables) -> Result<()> {
+    let mut result = Ok(());
+    state.each(&mut |name, table| {
+        if result.is_err() {
+            return;
+        }
+        match table.encoded_changes() {
+            Ok(rows) => {
+                set.rows.extend(rows.into_iter().map(|(k, v)| (name, prefixed(prefix, &k), v)))
+            }
+            Err(e) => result = Err(Error::Storage(e)),
+        }
+    });
+    result
 }
 
-fn load_rows<K: Key + Hash + Eq + Clone, V: DeserializeOwned + Clone>(
+/// Loads every table of `state` (a chain's rows keyed by `prefix`).
+fn load_tables_of(
+    read: &redb::ReadTransaction,
+    prefix: Option<u64>,
+    state: &mut impl Tables,
+) -> Result<()> {
+    let mut result = Ok(());
+    state.each_mut(&mut |name, table| {
+        if result.is_ok() {
+            result = load_rows(read, def(name), prefix, table);
+        }
+    });
+    result
+}
+
+fn load_rows(
     read: &redb::ReadTransaction,
     def: Def,
     prefix: Option<u64>,
-    table: &mut Table<K, V>,
+    table: &mut dyn AnyTable,
 ) -> Result<()> {
     let t = read.open_table(def).map_err(storage)?;
     let rows = match prefix {
@@ -334,22 +332,49 @@ fn load_rows<K: Key + Hash + Eq + Clone, V: DeserializeOwned + Clone>(
     let skip = if prefix.is_some() { 8 } else { 0 };
     for row in rows {
         let (k, v) = row.map_err(storage)?;
-        let key = K::decode(&k.value()[skip..])
-            .ok_or_else(|| Error::Storage(format!("a malformed key in table {}", def.name())))?;
-        let value: V = serde_json::from_slice(v.value())
-            .map_err(|e| Error::Storage(format!("a malformed row in table {}: {e}", def.name())))?;
-        table.load(key, value);
+        table
+            .load_encoded(&k.value()[skip..], v.value())
+            .map_err(|e| Error::Storage(format!("table {}: {e}", def.name())))?;
     }
     Ok(())
 }
 
-fn load_chain(read: &redb::ReadTransaction, id: u64, c: &mut Chain) -> Result<()> {
-    let p = Some(id);
-    load_rows::<Address, AccountRow>(read, EVM_ACCOUNTS, p, &mut c.accounts)?;
-    load_rows::<(Address, U256), U256>(read, EVM_STORAGE, p, &mut c.storage)?;
-    load_rows::<B256, Bytes>(read, EVM_CODE, p, &mut c.code)?;
-    load_rows::<u64, BlockRow>(read, BLOCKS, p, &mut c.blocks)?;
-    load_rows::<B256, TxRow>(read, TXS, p, &mut c.txs)?;
-    load_rows::<(), ChainMeta>(read, CHAIN_META, p, &mut c.meta)?;
-    Ok(())
+/// The store's side of a table: its rows as bytes (keys fixed-width, values JSON).
+impl<K, V> AnyTable for Table<K, V>
+where
+    K: Key + Hash + Eq + Clone + Send + Sync + 'static,
+    V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+{
+    fn is_changed(&self) -> bool {
+        Table::is_changed(self)
+    }
+    fn apply(&mut self) {
+        Table::apply(self);
+    }
+    fn rollback(&mut self) {
+        Table::rollback(self);
+    }
+    fn snapshot(&self) -> std::sync::Arc<dyn std::any::Any + Send + Sync> {
+        std::sync::Arc::new(self.committed().clone())
+    }
+    fn restore(&mut self, snapshot: &(dyn std::any::Any + Send + Sync)) {
+        if let Some(rows) = snapshot.downcast_ref::<std::collections::HashMap<K, V>>() {
+            self.replace_all(rows);
+        }
+    }
+    fn encoded_changes(&self) -> std::result::Result<Vec<(Vec<u8>, Option<Vec<u8>>)>, String> {
+        self.changes()
+            .map(|(k, v)| {
+                let value = v.map(serde_json::to_vec).transpose().map_err(|e| e.to_string())?;
+                Ok((k.encode(), value))
+            })
+            .collect()
+    }
+    fn load_encoded(&mut self, key: &[u8], value: &[u8]) -> std::result::Result<(), String> {
+        let key = K::decode(key).ok_or("a malformed key")?;
+        let value: V =
+            serde_json::from_slice(value).map_err(|e| format!("a malformed row: {e}"))?;
+        self.load(key, value);
+        Ok(())
+    }
 }

@@ -6,8 +6,110 @@
 //! [`Table::rollback`]s, so nothing of it stays in memory either. No mutation has to remember to
 //! mark itself as changed.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::sync::Arc;
+
+/// One table seen without its types: what every pass over a state does to it (apply, rollback,
+/// snapshot, restore) and what the store reads and writes of it (rows as bytes; implemented in
+/// `store`, which owns the encoding).
+pub(crate) trait AnyTable {
+    /// Whether the current call wrote anything.
+    fn is_changed(&self) -> bool;
+    /// Makes the current call's writes the committed rows.
+    fn apply(&mut self);
+    /// Forgets the current call's writes.
+    fn rollback(&mut self);
+    /// A copy of the committed rows.
+    fn snapshot(&self) -> Arc<dyn Any + Send + Sync>;
+    /// Returns to a copy `snapshot` made of this table (as writes of the current call).
+    fn restore(&mut self, snapshot: &(dyn Any + Send + Sync));
+    /// The current call's writes, encoded for the store: (key, value, or `None` for a deletion).
+    fn encoded_changes(&self) -> Result<Vec<(Vec<u8>, Option<Vec<u8>>)>, String>;
+    /// Loads a committed row from the store's bytes.
+    fn load_encoded(&mut self, key: &[u8], value: &[u8]) -> Result<(), String>;
+}
+
+/// A state made of [`Table`]s, each listed once, with the name it has in the store, by
+/// [`tables!`]. Every pass over the state goes through this list (apply, rollback, snapshot,
+/// restore, the store's writes and reads), so a table in the list is kept everywhere and no
+/// pass can forget one.
+pub(crate) trait Tables {
+    /// Calls `f` with each table and its name.
+    fn each(&self, f: &mut dyn FnMut(&'static str, &dyn AnyTable));
+    /// Calls `f` with each table, to change, and its name.
+    fn each_mut(&mut self, f: &mut dyn FnMut(&'static str, &mut dyn AnyTable));
+
+    /// Whether the current call wrote to any table.
+    fn tables_changed(&self) -> bool {
+        let mut changed = false;
+        self.each(&mut |_, t| changed |= t.is_changed());
+        changed
+    }
+
+    /// Makes the current call's writes the committed rows, in every table.
+    fn apply_tables(&mut self) {
+        self.each_mut(&mut |_, t| t.apply());
+    }
+
+    /// Forgets the current call's writes, in every table.
+    fn rollback_tables(&mut self) {
+        self.each_mut(&mut |_, t| t.rollback());
+    }
+
+    /// A copy of every table's committed rows.
+    fn snapshot_tables(&self) -> TablesSnapshot {
+        let mut copies = vec![];
+        self.each(&mut |name, t| copies.push((name, t.snapshot())));
+        TablesSnapshot(copies)
+    }
+
+    /// Returns every table to `snapshot` (as writes of the current call).
+    fn restore_tables(&mut self, snapshot: &TablesSnapshot) {
+        self.each_mut(&mut |name, t| {
+            if let Some((_, copy)) = snapshot.0.iter().find(|(n, _)| *n == name) {
+                t.restore(copy.as_ref());
+            }
+        });
+    }
+
+    /// The tables' names, in order.
+    fn table_names(&self) -> Vec<&'static str> {
+        let mut names = vec![];
+        self.each(&mut |name, _| names.push(name));
+        names
+    }
+}
+
+/// The committed rows of every table of a state, by name.
+#[derive(Clone)]
+pub(crate) struct TablesSnapshot(Vec<(&'static str, Arc<dyn Any + Send + Sync>)>);
+
+impl std::fmt::Debug for TablesSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.iter().map(|(n, _)| n)).finish()
+    }
+}
+
+/// Lists a state's tables once: `tables!(Chain { accounts: "evm_accounts", … })` implements
+/// [`Tables`] for it.
+macro_rules! tables {
+    ($ty:ty { $($field:ident: $name:literal),* $(,)? }) => {
+        impl $crate::table::Tables for $ty {
+            fn each(&self, f: &mut dyn FnMut(&'static str, &dyn $crate::table::AnyTable)) {
+                $( f($name, &self.$field); )*
+            }
+            fn each_mut(
+                &mut self,
+                f: &mut dyn FnMut(&'static str, &mut dyn $crate::table::AnyTable),
+            ) {
+                $( f($name, &mut self.$field); )*
+            }
+        }
+    };
+}
+pub(crate) use tables;
 
 /// A table of committed rows and the pending writes of the current call (`None`: deleted).
 #[derive(Clone, Debug)]

@@ -20,7 +20,7 @@ pub(crate) use fork::Upstream;
 pub(crate) use mine::Mined;
 pub use rpc::{describe_revert, EthError, MAX_LOG_RANGE};
 
-use crate::table::Table;
+use crate::table::{Table, Tables};
 use alloy_primitives::{Address, Bloom, Bytes, B256, U256};
 use alloy_rpc_types_eth::{Transaction, TransactionReceipt};
 use serde::{Deserialize, Serialize};
@@ -73,15 +73,7 @@ pub(crate) struct ChainMeta {
 }
 
 /// A copy of a chain's committed state (`evm_snapshot`).
-#[derive(Clone, Debug)]
-pub(crate) struct ChainSnapshot {
-    accounts: HashMap<Address, AccountRow>,
-    storage: HashMap<(Address, U256), U256>,
-    code: HashMap<B256, Bytes>,
-    blocks: HashMap<u64, BlockRow>,
-    txs: HashMap<B256, TxRow>,
-    meta: HashMap<(), ChainMeta>,
-}
+pub(crate) type ChainSnapshot = crate::table::TablesSnapshot;
 
 /// One served chain.
 #[derive(Debug)]
@@ -221,51 +213,34 @@ impl Chain {
     }
 
     pub(crate) fn is_changed(&self) -> bool {
-        self.accounts.is_changed()
-            || self.storage.is_changed()
-            || self.code.is_changed()
-            || self.blocks.is_changed()
-            || self.txs.is_changed()
-            || self.meta.is_changed()
+        self.tables_changed()
     }
 
     pub(crate) fn apply(&mut self) {
-        self.accounts.apply();
-        self.storage.apply();
-        self.code.apply();
-        self.blocks.apply();
-        self.txs.apply();
-        self.meta.apply();
+        self.apply_tables();
     }
 
     pub(crate) fn rollback(&mut self) {
-        self.accounts.rollback();
-        self.storage.rollback();
-        self.code.rollback();
-        self.blocks.rollback();
-        self.txs.rollback();
-        self.meta.rollback();
+        self.rollback_tables();
     }
 
     /// A copy of the committed state.
     pub(crate) fn snapshot(&self) -> ChainSnapshot {
-        ChainSnapshot {
-            accounts: self.accounts.committed().clone(),
-            storage: self.storage.committed().clone(),
-            code: self.code.committed().clone(),
-            blocks: self.blocks.committed().clone(),
-            txs: self.txs.committed().clone(),
-            meta: self.meta.committed().clone(),
-        }
+        self.snapshot_tables()
     }
 
     /// Returns to a snapshot (as writes of the current call).
     pub(crate) fn restore(&mut self, s: &ChainSnapshot) {
-        self.accounts.replace_all(&s.accounts);
-        self.storage.replace_all(&s.storage);
-        self.code.replace_all(&s.code);
-        self.blocks.replace_all(&s.blocks);
-        self.txs.replace_all(&s.txs);
-        self.meta.replace_all(&s.meta);
+        self.restore_tables(s);
     }
 }
+
+// Every table of a chain, once: what apply, rollback, snapshots and the store go through.
+crate::table::tables!(Chain {
+    accounts: "evm_accounts",
+    storage: "evm_storage",
+    code: "evm_code",
+    blocks: "blocks",
+    txs: "txs",
+    meta: "chain_meta",
+});

@@ -3,6 +3,7 @@
 use super::errors::invalid;
 use super::{Core, FullSnapshot, R};
 use crate::clock::TimeError;
+use crate::table::Tables;
 use alloy_primitives::{Address, Bytes, U256};
 use alloy_sol_types::{sol, SolCall};
 use revm::context::TxEnv;
@@ -229,7 +230,7 @@ impl Core {
     /// `evm_snapshot`: the whole state (wallet and chains) as it is, under a new id.
     pub(crate) fn snapshot(&mut self) -> U256 {
         let snap = FullSnapshot {
-            wallet: self.wallet.clone(),
+            wallet: self.wallet.snapshot_tables(),
             chains: self.chains.iter().map(|(id, c)| (*id, c.snapshot())).collect(),
         };
         self.snapshots.push(Some(snap));
@@ -241,10 +242,7 @@ impl Core {
         let Ok(i) = usize::try_from(id) else { return false };
         let Some(Some(snap)) = self.snapshots.get(i).cloned() else { return false };
         self.snapshots.truncate(i);
-        self.wallet.accounts.replace_all(snap.wallet.accounts.committed());
-        self.wallet.sessions.replace_all(snap.wallet.sessions.committed());
-        self.wallet.prepared.replace_all(snap.wallet.prepared.committed());
-        self.wallet.calls.replace_all(snap.wallet.calls.committed());
+        self.wallet.restore_tables(&snap.wallet);
         for (id, s) in &snap.chains {
             if let Some(c) = self.chains.get_mut(id) {
                 c.restore(s);

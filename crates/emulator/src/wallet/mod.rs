@@ -113,7 +113,7 @@ pub(crate) struct Core {
 /// What a snapshot holds.
 #[derive(Clone, Debug)]
 pub(crate) struct FullSnapshot {
-    pub(crate) wallet: WalletState,
+    pub(crate) wallet: crate::table::TablesSnapshot,
     pub(crate) chains: BTreeMap<u64, ChainSnapshot>,
 }
 
