@@ -218,11 +218,8 @@ impl Store {
             fork_block: core.chains.values().find_map(|c| c.upstream.as_ref().map(|u| u.block)),
         };
         let mut set = ChangeSet { rows: vec![] };
-        set.rows.push((
-            META.name(),
-            b"meta".to_vec(),
-            Some(serde_json::to_vec(&meta).map_err(storage)?),
-        ));
+        let meta = serde_json::to_vec(&meta).map_err(storage)?;
+        set.rows.push((META.name(), (b"meta".to_vec(), Some(meta))));
         collect_tables_of(&mut set, None, &core.wallet)?;
         for (id, c) in &core.chains {
             collect_tables_of(&mut set, Some(*id), c)?;
@@ -239,7 +236,7 @@ impl Store {
                 .map(|name| Ok((name, txn.open_table(def(name)).map_err(storage)?)))
                 .collect::<Result<std::collections::HashMap<_, _>>>()?;
             for set in sets {
-                for (table, key, value) in &set.rows {
+                for (table, (key, value)) in &set.rows {
                     let t = tables
                         .get_mut(table)
                         .ok_or_else(|| Error::Storage(format!("no table {table}")))?;
@@ -268,7 +265,7 @@ impl Store {
 /// What one call changed, serialized: (table, key, value or deletion).
 #[derive(Debug, Default)]
 pub(crate) struct ChangeSet {
-    rows: Vec<(&'static str, Vec<u8>, Option<Vec<u8>>)>,
+    rows: Vec<(&'static str, crate::table::EncodedRow)>,
 }
 
 fn prefixed(prefix: Option<u64>, key: &[u8]) -> Vec<u8> {
@@ -287,7 +284,7 @@ fn collect_tables_of(set: &mut ChangeSet, prefix: Option<u64>, state: &impl Tabl
         }
         match table.encoded_changes() {
             Ok(rows) => {
-                set.rows.extend(rows.into_iter().map(|(k, v)| (name, prefixed(prefix, &k), v)))
+                set.rows.extend(rows.into_iter().map(|(k, v)| (name, (prefixed(prefix, &k), v))))
             }
             Err(e) => result = Err(Error::Storage(e)),
         }
@@ -346,13 +343,13 @@ where
     V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
 {
     fn is_changed(&self) -> bool {
-        Table::is_changed(self)
+        Self::is_changed(self)
     }
     fn apply(&mut self) {
-        Table::apply(self);
+        Self::apply(self);
     }
     fn rollback(&mut self) {
-        Table::rollback(self);
+        Self::rollback(self);
     }
     fn snapshot(&self) -> std::sync::Arc<dyn std::any::Any + Send + Sync> {
         std::sync::Arc::new(self.committed().clone())
@@ -362,7 +359,7 @@ where
             self.replace_all(rows);
         }
     }
-    fn encoded_changes(&self) -> std::result::Result<Vec<(Vec<u8>, Option<Vec<u8>>)>, String> {
+    fn encoded_changes(&self) -> std::result::Result<Vec<crate::table::EncodedRow>, String> {
         self.changes()
             .map(|(k, v)| {
                 let value = v.map(serde_json::to_vec).transpose().map_err(|e| e.to_string())?;

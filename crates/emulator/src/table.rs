@@ -11,6 +11,9 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Arc;
 
+/// A row as the store writes it: its encoded key, and its encoded value (`None`: deleted).
+pub(crate) type EncodedRow = (Vec<u8>, Option<Vec<u8>>);
+
 /// One table seen without its types: what every pass over a state does to it (apply, rollback,
 /// snapshot, restore) and what the store reads and writes of it (rows as bytes; implemented in
 /// `store`, which owns the encoding).
@@ -26,7 +29,7 @@ pub(crate) trait AnyTable {
     /// Returns to a copy `snapshot` made of this table (as writes of the current call).
     fn restore(&mut self, snapshot: &(dyn Any + Send + Sync));
     /// The current call's writes, encoded for the store: (key, value, or `None` for a deletion).
-    fn encoded_changes(&self) -> Result<Vec<(Vec<u8>, Option<Vec<u8>>)>, String>;
+    fn encoded_changes(&self) -> Result<Vec<EncodedRow>, String>;
     /// Loads a committed row from the store's bytes.
     fn load_encoded(&mut self, key: &[u8], value: &[u8]) -> Result<(), String>;
 }

@@ -3,6 +3,7 @@
 //! of these, then commits what changed or rolls it back.
 
 mod accounts;
+mod admit;
 mod bundle;
 mod controls;
 pub(crate) mod errors;
@@ -168,19 +169,19 @@ impl Core {
     /// deposit there if it has none (earlier versions paid sponsored gas from its balance).
     /// Answers whether anything changed (to be committed).
     pub(crate) fn migrate(&mut self) -> bool {
-        let legacy: Vec<((u64, Address), Vec<(U256, u64)>)> = self
+        // (chain, account, nonce key, next sequence) of every nonce kept the old way.
+        let legacy: Vec<(u64, Address, U256, u64)> = self
             .wallet
             .accounts
             .iter()
-            .filter(|(_, a)| !a.sequences.is_empty())
-            .map(|(k, a)| (*k, a.sequences.iter().map(|(k, s)| (*k, *s)).collect()))
+            .flat_map(|((chain, account), a)| {
+                a.sequences.iter().map(|(key, seq)| (*chain, *account, *key, *seq))
+            })
             .collect();
-        for ((chain, account), sequences) in &legacy {
+        for (chain, account, key, seq) in &legacy {
             if let Some(c) = self.chains.get_mut(chain) {
-                for (key, seq) in sequences {
-                    let seq = (*seq).max(c.nonce_sequence(*account, *key));
-                    c.set_nonce_sequence(*account, *key, seq);
-                }
+                let seq = (*seq).max(c.nonce_sequence(*account, *key));
+                c.set_nonce_sequence(*account, *key, seq);
             }
             self.wallet.account_mut(*chain, *account).sequences.clear();
         }

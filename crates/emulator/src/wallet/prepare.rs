@@ -88,6 +88,7 @@ impl Core {
                     )));
                 }
                 let resolved = self.resolve_session(cap, from, chain)?;
+                self.remember_verified(&resolved);
                 let s = &resolved.session;
                 let nonce = if s.installed {
                     let mut n = Nonce {

@@ -1,19 +1,18 @@
-//! `wallet_sendPreparedCalls`: checks the signed operation as the EntryPoint and the account
-//! would, then includes it in a block: the calls run on the EVM, the gas is paid, the nonce used.
+//! `wallet_sendPreparedCalls`, second step: inclusion. An op that passed admission (`admit`)
+//! goes into a block: its authorizations apply, its nonce is used, its calls run on the EVM, its
+//! gas is paid; a lone EIP-7702 (un)delegation is mined the same way.
 
+use super::admit::Admitted;
 use super::bundle::{bundle_transaction, handle_ops_call, signed_authorization, BUNDLER};
-use super::errors::{bad_nonce, first_op_replayed, invalid};
-use super::gas::{self, max_cost_checked};
-use super::policy::{judge, Verdict};
-use super::sessions::sig65;
+use super::errors::invalid;
+use super::gas;
+use super::policy::Verdict;
 use super::{Core, EMULATOR_PAYMASTER, R};
-use crate::chain::Mined;
+use crate::chain::{Mined, OpRun};
 use crate::state::CallRecord;
 use alloy_primitives::{Address, Bytes, Log, LogData, B256, U256};
 use alloy_sol_types::{sol, SolEvent};
-use sesskey_account::{
-    call_id, decode_calls, has_exec_hooks, pack_deferred_signature, pack_signature, Nonce, Spend,
-};
+use sesskey_account::{call_id, Spend};
 use sesskey_rpc::WalletError;
 use sesskey_signing::{
     eip191_digest, eip7702_digest, user_op_v07_hash, AuthorizationTuple, ENTRY_POINT_V07,
@@ -95,232 +94,62 @@ pub(crate) fn recover_signers(params: SendPreparedCallsParams) -> R<Signed> {
 }
 
 impl Core {
-    /// `wallet_sendPreparedCalls`, its signers already recovered.
+    /// `wallet_sendPreparedCalls`, its signers already recovered: admission (every check,
+    /// nothing changed), then inclusion.
     pub(crate) fn send_prepared_calls(&mut self, signed: Signed) -> R<SendPreparedCallsResult> {
-        let (auths, op, hash, op_signer, caps) = match signed {
-            Signed::Authorization(a, signer) => return self.send_lone_authorization(a, signer),
+        match signed {
+            Signed::Authorization(a, signer) => self.send_lone_authorization(a, signer),
             Signed::Op { auths, op, hash, signer, capabilities } => {
-                (auths, op, hash, signer, capabilities)
+                let admitted = self.admit(auths, op, hash, signer, &capabilities)?;
+                self.include(admitted)
             }
-        };
-        let chain = self.check_chain(op.chain_id)?;
-        let data = &op.data;
-        let sender = data.sender;
+        }
+    }
+
+    /// Includes an admitted op: its authorizations apply, its nonce is used and its gas paid
+    /// whatever its calls do; the calls run (unless the account's path or a hook stops them);
+    /// the session's spend is recorded; the bundle is mined.
+    fn include(&mut self, a: Admitted) -> R<SendPreparedCallsResult> {
+        let (chain, data, sender) = (a.chain, &a.op.data, a.op.data.sender);
         let now = self.clock.now();
-
-        // EIP-7702 authorizations: signed by the EOA, for its current nonce (relayed).
-        for (a, signer) in &auths {
-            if a.chain_id.to::<u64>() != chain && !a.chain_id.is_zero() {
-                return Err(invalid(format!(
-                    "invalid `data`: authorization for chain {:#x}",
-                    a.chain_id
-                )));
-            }
-            if *signer != Some(sender) {
-                return Err(WalletError::Eip7702AuthInvalid);
-            }
-            if a.data.nonce.saturating_to::<u64>() != self.chain(chain).account(sender).nonce {
-                return Err(WalletError::Eip7702NonceMismatch);
-            }
-            if a.data.address != MODULAR_ACCOUNT_V2_7702 && !a.data.address.is_zero() {
-                return Err(invalid(
-                    "invalid `data.address`: the delegation must be ModularAccountV2",
-                ));
-            }
-            self.chain_mut(chain).apply_authorization(sender, a.data.address);
+        for auth in &a.auths {
+            self.chain_mut(chain).apply_authorization(sender, auth.data.address);
         }
-        if self.chain(chain).delegation(sender).is_none() {
-            return Err(WalletError::ValidationReverted {
-                reason: format!("{sender} has no code"),
-                aa: "AA20 account not deployed".into(),
-                data: None,
-            });
+        self.chain_mut(chain).use_nonce(sender, a.key);
+        if let Some((r, _)) = &a.session {
+            self.remember_verified(r);
         }
-        let nonce = Nonce::decode(data.nonce);
-        let resolved = match &caps.permissions {
-            Some(cap) => Some(self.resolve_session(cap, sender, chain)?),
-            None => None,
-        };
-        if let Some(r) = &resolved {
-            if nonce.deferred_action && r.session.installed && data.nonce == r.session.action.nonce
-            {
-                let s = &r.session;
-                return Err(first_op_replayed(&s.permissions, s.action.deadline, s.entity_id));
-            }
-        }
-        let key = data.nonce >> 64;
-        let seq = data.nonce.as_limbs()[0];
-        if self.chain(chain).nonce_sequence(sender, key) != seq {
-            return Err(bad_nonce());
-        }
-        let sponsored = match data.paymaster {
-            Some(pm) => {
-                if pm != EMULATOR_PAYMASTER
-                    || !self.wallet.prepared.get(&hash).is_some_and(|p| p.sponsored)
-                {
-                    return Err(WalletError::ValidationReverted {
-                        reason: "paymaster signature".into(),
-                        aa: "AA34 signature error".into(),
-                        data: None,
-                    });
-                }
-                true
-            }
-            None => false,
-        };
-        let max_cost = max_cost_checked(data)?;
-        let balance = self.chain(chain).account(sender).balance;
-        if !sponsored && balance < max_cost {
-            return Err(WalletError::PrecheckFailed(format!(
-                "sender balance and deposit together is {balance} but must be at least {max_cost} to pay for this operation"
-            )));
-        }
-        let decoded =
-            decode_calls(sender, &data.call_data).map_err(|e| WalletError::ValidationReverted {
-                reason: e.to_string(),
-                aa: "AA23 reverted".into(),
-                data: None,
-            })?;
-        let sig = sig65(&op.signature.data)?;
-        let (packed, verdict) = match &resolved {
-            Some(r) => {
-                let s = &r.session;
-                if op_signer != Some(s.session_key) || nonce.entity_id != s.entity_id {
-                    return Err(WalletError::InvalidAccountSignature);
-                }
-                if decoded.execute_user_op != has_exec_hooks(&s.permissions) {
-                    return Err(WalletError::ValidationReverted {
-                        reason: "RequireUserOperationContext".into(),
-                        aa: "AA23 reverted".into(),
-                        data: None,
-                    });
-                }
-                let gas_cost = if sponsored { U256::ZERO } else { max_cost };
-                let verdict = judge(s, now, &decoded.calls, gas_cost)?;
-                let packed = if nonce.deferred_action {
-                    if data.nonce != s.action.nonce {
-                        return Err(bad_nonce());
-                    }
-                    pack_deferred_signature(&s.action(), &r.owner_signature, &sig)
-                } else {
-                    if !s.installed {
-                        return Err(WalletError::InvalidAccountSignature);
-                    }
-                    pack_signature(&sig)
-                };
-                (packed, Some((r.id, r.session.entity_id, r.session.permissions.clone(), verdict)))
-            }
-            None => {
-                if op_signer != Some(sender) || nonce.entity_id != 0 {
-                    return Err(WalletError::InvalidAccountSignature);
-                }
-                (pack_signature(&sig), None)
-            }
-        };
-
-        // Included: the nonce is used and the gas paid, whatever the calls do.
-        self.chain_mut(chain).use_nonce(sender, key);
-        let hook_revert = match &verdict {
-            Some((_, entity, perms, Verdict::ExecutionHookReverts { violation, .. })) => {
-                Some(super::errors::exec_hook_revert(violation, *entity).unwrap_or_else(|| {
-                    super::errors::violation(violation, *entity, perms)
-                        .revert_data()
-                        .cloned()
-                        .unwrap_or_default()
-                }))
-            }
-            _ => None,
-        };
-        let (validation, path) = op_gas_shape(
-            resolved.as_ref().map(|r| &r.session),
-            &decoded.calls,
-            nonce.deferred_action,
-        );
-        let call_gas: u64 = data.call_gas_limit.saturating_to();
-        let c = self.chains.get_mut(&chain).expect("checked");
-        let env = c.next_block_env(now);
-        let run = match &hook_revert {
-            Some(reason) => crate::chain::OpRun {
-                success: false,
-                failure: Some((0, reason.clone())),
-                ..Default::default()
-            },
-            // The account's path and hooks run out of call gas before the calls: included,
-            // failed, no revert reason (spec §12.1).
-            None if call_gas < path.overhead() => crate::chain::OpRun {
-                success: false,
-                gas: call_gas,
-                failure: Some((0, Bytes::new())),
-                ..Default::default()
-            },
-            None => c
-                .run_calls(&env, sender, &decoded.calls, call_gas - path.overhead())
-                .map_err(|e| WalletError::Internal(e.to_string()))?,
-        };
-        let gas_used = gas::gas_used(data, validation, &path, run.gas);
+        let env = self.chain(chain).next_block_env(now);
+        let run = self.run_op(&a, &env)?;
+        let gas_used = gas::gas_used(data, a.validation, &a.path, run.gas);
         let price = gas::effective_gas_price(data, env.basefee);
-        let gas_cost = U256::from(gas_used).saturating_mul(U256::from(price)).min(max_cost);
-        if sponsored {
-            // The paymaster's deposit at the EntryPoint pays, as on chain.
-            c.charge_deposit(EMULATOR_PAYMASTER, gas_cost).map_err(|deposit| {
-                WalletError::ValidationReverted {
-                    reason: format!("the paymaster's deposit {deposit} cannot pay {gas_cost} wei"),
-                    aa: "AA31 paymaster deposit too low".into(),
-                    data: None,
-                }
-            })?;
+        let gas_cost = U256::from(gas_used).saturating_mul(U256::from(price)).min(a.max_cost);
+        let c = self.chain_mut(chain);
+        if a.sponsored {
+            // The paymaster's deposit at the EntryPoint pays (admission saw it cover the most).
+            c.charge_deposit(EMULATOR_PAYMASTER, gas_cost)
+                .map_err(|_| WalletError::Internal("the paymaster's deposit fell short".into()))?;
         } else {
-            let balance = c.account(sender).balance;
-            let Some(left) = balance.checked_sub(gas_cost) else {
-                return Err(WalletError::PrecheckFailed(format!(
-                    "{sender} cannot pay {gas_cost} wei of gas (balance {balance})"
-                )));
-            };
+            let left = c.account(sender).balance.saturating_sub(gas_cost);
             c.set_balance(sender, left);
         }
-        if verdict.is_none() && run.success {
-            // The owner uninstalled a session's validation: the account refuses its key now.
-            let removed: Vec<u32> = decoded
-                .calls
-                .iter()
-                .filter(|c| c.to == sender)
-                .filter_map(|c| sesskey_account::decode_uninstall(&c.data_or_empty()))
-                .collect();
-            if !removed.is_empty() {
-                self.wallet.account_mut(chain, sender).uninstalled.extend(removed);
-            }
-        }
-        if let Some((id, _, _, verdict)) = verdict {
-            let spend = match verdict {
-                Verdict::Allowed(spend) if run.success => spend,
-                Verdict::Allowed(spend) | Verdict::ExecutionHookReverts { gas: spend, .. } => {
-                    Spend { gas: spend.gas, ..Default::default() }
-                }
-            };
-            let s = self.wallet.sessions.get_mut(&id).expect("resolved");
-            s.installed = true;
-            let mut spent = Spend::from(&s.spent);
-            spent.add(&spend);
-            s.spent = spent.into();
-        }
-        let c = self.chains.get_mut(&chain).expect("checked");
-        let relayed = auths.iter().filter_map(|(a, _)| signed_authorization(a)).collect();
+        self.record_spend(&a, &run);
+        let relayed = a.auths.iter().filter_map(signed_authorization).collect();
+        let c = self.chain_mut(chain);
         let bundle = bundle_transaction(
             c,
             ENTRY_POINT_V07,
-            handle_ops_call(data, packed.clone()),
+            handle_ops_call(data, a.packed.clone()),
             relayed,
             gas_used.saturating_add(21_000),
             price,
         );
-        let tx_hash = *bundle.tx_hash();
         let mut logs = run.logs.clone();
-        let paymaster = data.paymaster.unwrap_or_default();
         // The EntryPoint reports a failed call's revert data only when there is some.
         if let Some((_, reason)) = run.failure.as_ref().filter(|(_, r)| !r.is_empty()) {
             logs.push(entry_point_log(
                 UserOperationRevertReason {
-                    userOpHash: hash,
+                    userOpHash: a.hash,
                     sender,
                     nonce: data.nonce,
                     revertReason: reason.clone(),
@@ -330,9 +159,9 @@ impl Core {
         }
         logs.push(entry_point_log(
             UserOperationEvent {
-                userOpHash: hash,
+                userOpHash: a.hash,
                 sender,
-                paymaster,
+                paymaster: data.paymaster.unwrap_or_default(),
                 nonce: data.nonce,
                 success: run.success,
                 actualGasCost: gas_cost,
@@ -340,54 +169,136 @@ impl Core {
             }
             .encode_log_data(),
         ));
-        let c = self.chains.get_mut(&chain).expect("checked");
-        c.mine(
-            &env,
-            vec![Mined {
-                hash: tx_hash,
-                tx: Some((bundle, BUNDLER)),
-                from: BUNDLER,
-                to: Some(ENTRY_POINT_V07),
-                contract_address: None,
-                success: true,
-                gas_used,
-                effective_gas_price: price,
-                logs,
-            }],
+        let included =
+            Included { chain, env, tx: bundle, to: ENTRY_POINT_V07, gas_used, price, logs };
+        let id = self.mine_and_record(
+            included,
+            a.hash,
+            a.calls.clone(),
+            run.success,
+            a.packed.clone(),
+            false,
         );
-        let id = self.record_call(CallRecord {
-            chain_id: chain,
-            hash,
-            calls: decoded.calls.clone(),
-            settle_at: self.settle_at(),
-            success: run.success,
-            packed_signature: packed,
-            tx_hash,
-            delegation: false,
-        });
         Ok(SendPreparedCallsResult {
             id: id.clone(),
             prepared_call_ids: vec![id],
             details: CallDetails::UserOperation {
                 data: UserOperationDetails {
-                    hash,
-                    calls: Some(decoded.calls),
+                    hash: a.hash,
+                    calls: Some(a.calls),
                     pending_bundle: None,
                 },
             },
         })
     }
 
-    /// When a call included now reports its final status (`Config::settle_after_ms` from now).
-    fn settle_at(&self) -> u64 {
-        self.clock.now_ms().saturating_add(self.config.settle_after_ms)
+    /// Runs an admitted op's calls as the account makes them, unless an execution hook reverts
+    /// first or the account's path and hooks exhaust the call gas (then the op is included,
+    /// failed, with no revert reason: spec §12.1).
+    fn run_op(&mut self, a: &Admitted, env: &revm::context::BlockEnv) -> R<OpRun> {
+        if let Some((r, Verdict::ExecutionHookReverts { violation, .. })) = &a.session {
+            let entity = r.session.entity_id;
+            let reason = super::errors::exec_hook_revert(violation, entity).unwrap_or_else(|| {
+                super::errors::violation(violation, entity, &r.session.permissions)
+                    .revert_data()
+                    .cloned()
+                    .unwrap_or_default()
+            });
+            return Ok(OpRun { success: false, failure: Some((0, reason)), ..Default::default() });
+        }
+        let call_gas: u64 = a.op.data.call_gas_limit.saturating_to();
+        if call_gas < a.path.overhead() {
+            return Ok(OpRun {
+                success: false,
+                gas: call_gas,
+                failure: Some((0, Bytes::new())),
+                ..Default::default()
+            });
+        }
+        let sender = a.op.data.sender;
+        self.chain_mut(a.chain)
+            .run_calls(env, sender, &a.calls, call_gas - a.path.overhead())
+            .map_err(|e| WalletError::Internal(e.to_string()))
     }
 
-    /// Keeps an included call under its id (chain id ‖ hash) and answers the id.
-    fn record_call(&mut self, record: CallRecord) -> Bytes {
+    /// What an included op did to the wallet's records: a session's spend (all of it when its
+    /// calls ran, its gas only otherwise) and its key installed; an owner's uninstall of a
+    /// session's validation, which the account refuses from then on.
+    fn record_spend(&mut self, a: &Admitted, run: &OpRun) {
+        let sender = a.op.data.sender;
+        match &a.session {
+            Some((r, verdict)) => {
+                let spend = match verdict {
+                    Verdict::Allowed(spend) if run.success => spend.clone(),
+                    Verdict::Allowed(spend) | Verdict::ExecutionHookReverts { gas: spend, .. } => {
+                        Spend { gas: spend.gas, ..Default::default() }
+                    }
+                };
+                let s = self.wallet.sessions.get_mut(&r.id).expect("resolved");
+                s.installed = true;
+                let mut spent = Spend::from(&s.spent);
+                spent.add(&spend);
+                s.spent = spent.into();
+            }
+            None if run.success => {
+                let removed: Vec<u32> = a
+                    .calls
+                    .iter()
+                    .filter(|c| c.to == sender)
+                    .filter_map(|c| sesskey_account::decode_uninstall(&c.data_or_empty()))
+                    .collect();
+                if !removed.is_empty() {
+                    self.wallet.account_mut(a.chain, sender).uninstalled.extend(removed);
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// Mines an included transaction in a block of its own and keeps the call under its id
+    /// (chain id ‖ hash): the tail of every inclusion, an op's or a lone delegation's.
+    fn mine_and_record(
+        &mut self,
+        i: Included,
+        hash: B256,
+        calls: Vec<Call>,
+        success: bool,
+        packed_signature: Bytes,
+        delegation: bool,
+    ) -> Bytes {
+        let tx_hash = *i.tx.tx_hash();
+        self.chain_mut(i.chain).mine(
+            &i.env,
+            vec![Mined {
+                hash: tx_hash,
+                tx: Some((i.tx, BUNDLER)),
+                from: BUNDLER,
+                to: Some(i.to),
+                contract_address: None,
+                success: true,
+                gas_used: i.gas_used,
+                effective_gas_price: i.price,
+                logs: i.logs,
+            }],
+        );
+        let record = CallRecord {
+            chain_id: i.chain,
+            hash,
+            calls,
+            settle_at: self.settle_at(),
+            success,
+            packed_signature,
+            tx_hash,
+            delegation,
+        };
         let id = call_id(record.chain_id, record.hash);
         self.wallet.calls.put(id.clone(), record);
         id
+    }
+
+    /// When a call included now reports its final status (`Config::settle_after_ms` from now).
+    fn settle_at(&self) -> u64 {
+        self.clock.now_ms().saturating_add(self.config.settle_after_ms)
     }
 
     /// A lone signed authorization: the EOA that signed it (un)delegates, for its current nonce.
@@ -414,31 +325,8 @@ impl Core {
         let relayed = signed_authorization(&a).into_iter().collect();
         let gas = 21_000 + 25_000;
         let tx = bundle_transaction(c, eoa, Bytes::new(), relayed, gas, price);
-        let tx_hash = *tx.tx_hash();
-        c.mine(
-            &env,
-            vec![Mined {
-                hash: tx_hash,
-                tx: Some((tx, BUNDLER)),
-                from: BUNDLER,
-                to: Some(eoa),
-                contract_address: None,
-                success: true,
-                gas_used: gas,
-                effective_gas_price: price,
-                logs: vec![],
-            }],
-        );
-        let id = self.record_call(CallRecord {
-            chain_id: chain,
-            hash: digest,
-            calls: vec![],
-            settle_at: self.settle_at(),
-            success: true,
-            packed_signature: Bytes::new(),
-            tx_hash,
-            delegation: true,
-        });
+        let included = Included { chain, env, tx, to: eoa, gas_used: gas, price, logs: vec![] };
+        let id = self.mine_and_record(included, digest, vec![], true, Bytes::new(), true);
         Ok(SendPreparedCallsResult {
             id: id.clone(),
             prepared_call_ids: vec![id],
@@ -447,27 +335,15 @@ impl Core {
     }
 }
 
-/// Who validates an op and what runs around its calls, for its gas.
-fn op_gas_shape(
-    session: Option<&crate::state::Session>,
-    calls: &[Call],
-    first_op: bool,
-) -> (gas::Validation, gas::ExecPath) {
-    match session {
-        Some(s) => {
-            let validation = if first_op {
-                gas::Validation::SessionFirst { install_call_len: s.action.call.len() }
-            } else {
-                gas::Validation::SessionLater {
-                    hooks: gas::validation_hooks(&s.permissions, s.action.deadline),
-                }
-            };
-            let path =
-                gas::ExecPath::of(calls.len(), Some(&s.permissions), first_op, s.action.deadline);
-            (validation, path)
-        }
-        None => (gas::Validation::Owner, gas::ExecPath::of(calls.len(), None, false, 0)),
-    }
+/// A transaction ready to be mined: what `mine_and_record` needs.
+struct Included {
+    chain: u64,
+    env: revm::context::BlockEnv,
+    tx: alloy_consensus::TxEnvelope,
+    to: Address,
+    gas_used: u64,
+    price: u128,
+    logs: Vec<Log>,
 }
 
 fn entry_point_log(data: LogData) -> Log {

@@ -21,6 +21,9 @@ pub(crate) struct Resolved {
     pub(crate) id: SessionId,
     pub(crate) session: Session,
     pub(crate) owner_signature: [u8; 65],
+    /// The owner's signature was recovered now (not found checked already): worth remembering
+    /// with [`Core::remember_verified`].
+    pub(crate) newly_verified: bool,
 }
 
 impl Core {
@@ -92,7 +95,7 @@ impl Core {
     /// owner did not make is refused as the account refuses it: AA23
     /// `DeferredActionSignatureInvalid()`.
     pub(crate) fn resolve_session(
-        &mut self,
+        &self,
         cap: &PermissionsCapability,
         from: Address,
         chain: u64,
@@ -124,17 +127,26 @@ impl Core {
             return Err(super::errors::validation_uninstalled(session.entity_id));
         }
         let signature = sref.signature.0;
-        if session.verified_owner_signature.as_ref().map(|b| &b[..]) != Some(&signature[..]) {
+        let newly_verified =
+            session.verified_owner_signature.as_ref().map(|b| &b[..]) != Some(&signature[..]);
+        if newly_verified {
             let owner_sig = SignatureData::Hex(Bytes::copy_from_slice(&signature[..]));
             let signer = sesskey_signing::recover(session.action().digest(), &owner_sig)
                 .map_err(|_| deferred_signature_invalid())?;
             if signer != session.action.account {
                 return Err(deferred_signature_invalid());
             }
-            let s = self.wallet.sessions.get_mut(&id).expect("found above");
-            s.verified_owner_signature = Some(Bytes::copy_from_slice(&signature));
         }
-        let session = self.wallet.sessions.get(&id).expect("found above").clone();
-        Ok(Resolved { id, session, owner_signature: signature })
+        Ok(Resolved { id, session: session.clone(), owner_signature: signature, newly_verified })
+    }
+
+    /// Keeps the owner's signature of a session as checked, so the next resolve does not
+    /// recover it again.
+    pub(crate) fn remember_verified(&mut self, r: &Resolved) {
+        if r.newly_verified {
+            if let Some(s) = self.wallet.sessions.get_mut(&r.id) {
+                s.verified_owner_signature = Some(Bytes::copy_from_slice(&r.owner_signature));
+            }
+        }
     }
 }

@@ -80,6 +80,10 @@ async fn gas_used_is_within_ten_percent_of_the_chains() {
     within("unsponsored later op", event(&paid).1, 168_650, 178_098);
 }
 
+/// (session, its permissions and expiry, the call, the smallest callGasLimit of a first op and of
+/// a later op on the real account).
+type GasCase = (&'static str, Vec<Permission>, Option<u64>, Call, u64, u64);
+
 #[tokio::test]
 async fn call_gas_covers_the_accounts_path_and_hooks() {
     let env = Env::start().await;
@@ -102,7 +106,7 @@ async fn call_gas_covers_the_accounts_path_and_hooks() {
         .await
         .ok();
     // (session, expiry, call, smallest callGasLimit of a first op, of a later op), spec §12.1.
-    let cases: Vec<(&str, Vec<Permission>, Option<u64>, Call, u64, u64)> = vec![
+    let cases: Vec<GasCase> = vec![
         (
             "root",
             vec![Permission::Root],

@@ -150,11 +150,49 @@ async fn sessions_need_a_delegated_account() {
 async fn wrong_signers_are_refused() {
     let env = Env::start().await;
     env.delegate().await;
+    let session = env.session(vec![Permission::Root], None).await;
+    let cap = PermissionsCapability::from(&session);
+    // The op signed by someone else than the session key.
+    let e = wallet_error(env.send_with(&Env::stranger(), &cap, vec![Call::default()]).await);
+    assert_eq!(e, WalletError::InvalidAccountSignature);
+    assert_eq!(e.code(), -32507);
+    // A session authorization not signed by the owner.
+    let forged = SessionRef { session_id: session.session_id, signature: [1u8; 65].into() };
+    let mut sig = [0u8; 65];
+    let digest = alloy_primitives::B256::repeat_byte(9);
+    sig.copy_from_slice(
+        &alloy_signer::SignerSync::sign_hash_sync(&Env::stranger(), &digest).unwrap().as_bytes(),
+    );
+    let forged2 = SessionRef { signature: sig.into(), ..forged.clone() };
+    // As the account refuses it (spec §12): AA23 with `DeferredActionSignatureInvalid()`.
+    for bad in [forged, forged2] {
+        let e = wallet_error(
+            env.send_with(
+                &env.session_key,
+                &PermissionsCapability::from(&bad),
+                vec![Call::default()],
+            )
+            .await,
+        );
+        assert_eq!(e.code(), VALIDATION_REVERTED_CODE, "{e:?}");
+        assert_eq!(e.entry_point_code(), Some("AA23"));
+        assert_eq!(e.revert_data().map(|d| d.to_vec()), Some(vec![0x01, 0x33, 0x4f, 0x77]));
+    }
+}
+
+/// (session, its permissions and expiry, the revert data expected: `None` for AA25, empty for
+/// `ValidationAlreadySet` of the session's entity).
+type ReplayCase = (&'static str, Vec<Permission>, Option<u64>, Option<Vec<u8>>);
+
+#[tokio::test]
+async fn reused_nonces_are_refused_with_aa25() {
+    let env = Env::start().await;
+    env.delegate().await;
     // A session's first op replayed: the account re-runs the deferred install before the nonce
     // check, so the chain's answer depends on the install (spec §12.1).
     use alloy_sol_types::SolError;
     let shop = Address::repeat_byte(0x51);
-    let cases: [(&str, Vec<Permission>, Option<u64>, Option<Vec<u8>>); 3] = [
+    let cases: [ReplayCase; 3] = [
         (
             "root, no expiry: the install runs again, the nonce is refused",
             vec![Permission::Root],

@@ -1,0 +1,258 @@
+//! `wallet_sendPreparedCalls`, first step: admission. Every check the EntryPoint and the account
+//! make before an op is included (its authorizations, the account's code, the session, the
+//! nonce, the paymaster, the funds, the signature, the permissions), on the state as it is:
+//! nothing changes here. What it answers, [`Admitted`], is all that inclusion (`send`) needs.
+
+use super::errors::{bad_nonce, first_op_replayed, invalid};
+use super::gas::{self, max_cost_checked};
+use super::policy::{judge, Verdict};
+use super::sessions::{sig65, Resolved};
+use super::{Core, EMULATOR_PAYMASTER, R};
+use alloy_primitives::{Address, Bytes, B256, U256};
+use sesskey_account::{
+    decode_calls, has_exec_hooks, pack_deferred_signature, pack_signature, DecodedCalls, Nonce,
+};
+use sesskey_rpc::WalletError;
+use sesskey_types::*;
+
+/// An op that passed admission, with what its inclusion needs.
+#[derive(Debug)]
+pub(crate) struct Admitted {
+    pub(crate) chain: u64,
+    pub(crate) hash: B256,
+    pub(crate) op: Box<SignedUserOperationV07>,
+    /// Its EIP-7702 authorizations, checked, in order.
+    pub(crate) auths: Vec<SignedAuthorization>,
+    /// The nonce key whose sequence it uses.
+    pub(crate) key: U256,
+    pub(crate) sponsored: bool,
+    pub(crate) max_cost: U256,
+    pub(crate) calls: Vec<Call>,
+    /// The signature the account verifies (what the bundle carries).
+    pub(crate) packed: Bytes,
+    /// The session and the policy's verdict on the calls, for a session's op.
+    pub(crate) session: Option<(Resolved, Verdict)>,
+    pub(crate) validation: gas::Validation,
+    pub(crate) path: gas::ExecPath,
+}
+
+impl Core {
+    /// Admits a signed op (its signers recovered): every check, nothing changed.
+    pub(crate) fn admit(
+        &self,
+        auths: Vec<(SignedAuthorization, Option<Address>)>,
+        op: Box<SignedUserOperationV07>,
+        hash: B256,
+        signer: Option<Address>,
+        caps: &SendPreparedCallsCapabilities,
+    ) -> R<Admitted> {
+        let chain = self.check_chain(op.chain_id)?;
+        let data = &op.data;
+        let sender = data.sender;
+        let auths = self.check_authorizations(chain, sender, auths)?;
+        let nonce = Nonce::decode(data.nonce);
+        let resolved = match &caps.permissions {
+            Some(cap) => Some(self.resolve_session(cap, sender, chain)?),
+            None => None,
+        };
+        if let Some(r) = &resolved {
+            let s = &r.session;
+            if nonce.deferred_action && s.installed && data.nonce == s.action.nonce {
+                return Err(first_op_replayed(&s.permissions, s.action.deadline, s.entity_id));
+            }
+        }
+        let key = data.nonce >> 64;
+        if self.chain(chain).nonce_sequence(sender, key) != data.nonce.as_limbs()[0] {
+            return Err(bad_nonce());
+        }
+        let sponsored = self.check_paymaster(data, hash)?;
+        let max_cost = self.check_funds(chain, data, sponsored)?;
+        let decoded =
+            decode_calls(sender, &data.call_data).map_err(|e| WalletError::ValidationReverted {
+                reason: e.to_string(),
+                aa: "AA23 reverted".into(),
+                data: None,
+            })?;
+        let sig = sig65(&op.signature.data)?;
+        let now = self.clock.now();
+        let gas_cost = if sponsored { U256::ZERO } else { max_cost };
+        let (packed, session) = match resolved {
+            Some(r) => {
+                let (packed, verdict) =
+                    check_session_op(&r, data, &decoded, signer, &sig, now, gas_cost)?;
+                (packed, Some((r, verdict)))
+            }
+            None if signer == Some(sender) && nonce.entity_id == 0 => (pack_signature(&sig), None),
+            None => return Err(WalletError::InvalidAccountSignature),
+        };
+        let (validation, path) = gas_shape(
+            session.as_ref().map(|(r, _)| &r.session),
+            &decoded.calls,
+            nonce.deferred_action,
+        );
+        Ok(Admitted {
+            chain,
+            hash,
+            auths,
+            key,
+            sponsored,
+            max_cost,
+            calls: decoded.calls,
+            packed,
+            session,
+            validation,
+            path,
+            op,
+        })
+    }
+
+    /// EIP-7702 authorizations relayed with the op: each signed by the EOA, for its nonce at
+    /// that point (the current one, then one more per authorization before it), to
+    /// ModularAccountV2 (or none). The account must be delegated once they apply.
+    fn check_authorizations(
+        &self,
+        chain: u64,
+        sender: Address,
+        auths: Vec<(SignedAuthorization, Option<Address>)>,
+    ) -> R<Vec<SignedAuthorization>> {
+        let mut nonce = self.chain(chain).account(sender).nonce;
+        let mut delegate = self.chain(chain).delegation(sender);
+        let mut checked = vec![];
+        for (a, signer) in auths {
+            if a.chain_id.to::<u64>() != chain && !a.chain_id.is_zero() {
+                return Err(invalid(format!(
+                    "invalid `data`: authorization for chain {:#x}",
+                    a.chain_id
+                )));
+            }
+            if signer != Some(sender) {
+                return Err(WalletError::Eip7702AuthInvalid);
+            }
+            if a.data.nonce.saturating_to::<u64>() != nonce {
+                return Err(WalletError::Eip7702NonceMismatch);
+            }
+            if a.data.address != MODULAR_ACCOUNT_V2_7702 && !a.data.address.is_zero() {
+                return Err(invalid(
+                    "invalid `data.address`: the delegation must be ModularAccountV2",
+                ));
+            }
+            nonce = nonce.saturating_add(1);
+            delegate = (!a.data.address.is_zero()).then_some(a.data.address);
+            checked.push(a);
+        }
+        if delegate.is_none() {
+            return Err(WalletError::ValidationReverted {
+                reason: format!("{sender} has no code"),
+                aa: "AA20 account not deployed".into(),
+                data: None,
+            });
+        }
+        Ok(checked)
+    }
+
+    /// Whether the op is sponsored: its paymaster must be the emulator's, on an op it prepared
+    /// as sponsored (the paymaster's signature covers the op).
+    fn check_paymaster(&self, data: &UserOperationV07, hash: B256) -> R<bool> {
+        match data.paymaster {
+            None => Ok(false),
+            Some(pm)
+                if pm == EMULATOR_PAYMASTER
+                    && self.wallet.prepared.get(&hash).is_some_and(|p| p.sponsored) =>
+            {
+                Ok(true)
+            }
+            Some(_) => Err(WalletError::ValidationReverted {
+                reason: "paymaster signature".into(),
+                aa: "AA34 signature error".into(),
+                data: None,
+            }),
+        }
+    }
+
+    /// The op's maximum cost, which its payer must hold: the paymaster's deposit at the
+    /// EntryPoint, or the account's balance.
+    fn check_funds(&self, chain: u64, data: &UserOperationV07, sponsored: bool) -> R<U256> {
+        let max_cost = max_cost_checked(data)?;
+        let c = self.chain(chain);
+        if sponsored {
+            let deposit = c.deposit_of(EMULATOR_PAYMASTER);
+            if deposit < max_cost {
+                return Err(WalletError::ValidationReverted {
+                    reason: format!("the paymaster's deposit {deposit} is below {max_cost} wei"),
+                    aa: "AA31 paymaster deposit too low".into(),
+                    data: None,
+                });
+            }
+        } else {
+            let balance = c.account(data.sender).balance;
+            if balance < max_cost {
+                return Err(WalletError::PrecheckFailed(format!(
+                    "sender balance and deposit together is {balance} but must be at least {max_cost} to pay for this operation"
+                )));
+            }
+        }
+        Ok(max_cost)
+    }
+}
+
+/// A session's op: signed by its key under its entity, its call data in the form its hooks need,
+/// the calls judged by its policy, its nonce the deferred install's on a first op. Answers the
+/// packed signature and the verdict.
+fn check_session_op(
+    r: &Resolved,
+    data: &UserOperationV07,
+    decoded: &DecodedCalls,
+    signer: Option<Address>,
+    sig: &[u8; 65],
+    now: u64,
+    gas_cost: U256,
+) -> R<(Bytes, Verdict)> {
+    let s = &r.session;
+    let nonce = Nonce::decode(data.nonce);
+    if signer != Some(s.session_key) || nonce.entity_id != s.entity_id {
+        return Err(WalletError::InvalidAccountSignature);
+    }
+    if decoded.execute_user_op != has_exec_hooks(&s.permissions) {
+        return Err(WalletError::ValidationReverted {
+            reason: "RequireUserOperationContext".into(),
+            aa: "AA23 reverted".into(),
+            data: None,
+        });
+    }
+    let verdict = judge(s, now, &decoded.calls, gas_cost)?;
+    let packed = if nonce.deferred_action {
+        if data.nonce != s.action.nonce {
+            return Err(bad_nonce());
+        }
+        pack_deferred_signature(&s.action(), &r.owner_signature, sig)
+    } else {
+        if !s.installed {
+            return Err(WalletError::InvalidAccountSignature);
+        }
+        pack_signature(sig)
+    };
+    Ok((packed, verdict))
+}
+
+/// Who validates an op and what runs around its calls, for its gas.
+pub(crate) fn gas_shape(
+    session: Option<&crate::state::Session>,
+    calls: &[Call],
+    first_op: bool,
+) -> (gas::Validation, gas::ExecPath) {
+    match session {
+        Some(s) => {
+            let validation = if first_op {
+                gas::Validation::SessionFirst { install_call_len: s.action.call.len() }
+            } else {
+                gas::Validation::SessionLater {
+                    hooks: gas::validation_hooks(&s.permissions, s.action.deadline),
+                }
+            };
+            let path =
+                gas::ExecPath::of(calls.len(), Some(&s.permissions), first_op, s.action.deadline);
+            (validation, path)
+        }
+        None => (gas::Validation::Owner, gas::ExecPath::of(calls.len(), None, false, 0)),
+    }
+}
