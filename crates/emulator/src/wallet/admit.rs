@@ -61,10 +61,11 @@ impl Core {
                 return Err(first_op_replayed(&s.permissions, s.action.deadline, s.entity_id));
             }
         }
-        let key = data.nonce >> 64;
-        if self.chain(chain).nonce_sequence(sender, key) != data.nonce.as_limbs()[0] {
+        // The nonce prepare would give now: the EntryPoint's next sequence of the op's key.
+        if self.next_nonce(chain, sender, nonce) != data.nonce {
             return Err(bad_nonce());
         }
+        let key = data.nonce >> 64;
         let sponsored = self.check_paymaster(data, hash)?;
         let max_cost = self.check_funds(chain, data, sponsored)?;
         let decoded =

@@ -28,6 +28,17 @@ struct Signer {
     signature_len: usize,
 }
 
+/// What a prepare request asks for, read from its capabilities.
+struct Request {
+    chain: u64,
+    from: Address,
+    calls: Vec<Call>,
+    caps: PrepareCallsCapabilities,
+    parallel_key: alloy_primitives::aliases::U152,
+    sponsored: bool,
+    estimation: bool,
+}
+
 impl Core {
     /// `wallet_prepareCalls`.
     pub(crate) fn prepare_calls(&mut self, params: PrepareCallsParams) -> R<PreparedCalls> {
@@ -38,19 +49,49 @@ impl Core {
         )?;
         let chain = self.check_chain(params.chain_id)?;
         let caps = params.capabilities.clone().unwrap_or_default();
-        if params.paymaster_permit_signature.is_some()
-            || caps.paymaster_service.as_ref().is_some_and(|p| p.erc20.is_some())
-        {
-            return Err(invalid(
-                "ERC-20 gas payment (paymasterService.erc20) is not implemented by the emulator",
-            ));
-        }
         if let Some(Eip7702AuthCapability::Explicit {
             delegation: Delegation::Undelegate, ..
         }) = caps.eip7702_auth
         {
             let calls = params.calls.as_deref().unwrap_or_default();
             return self.prepare_undelegation(chain, params.from, calls);
+        }
+        let req = self.read_request(chain, &params, caps)?;
+        let delegated = self.chain(chain).delegation(req.from).is_some();
+        let (signer, session) = self.signer_for(&req, delegated)?;
+        let now = self.clock.now();
+        // Validation rules come before execution: refuse what the account would refuse.
+        if let Some(s) = &session {
+            refuse_execution_hook(s, judge(s, now, &req.calls, U256::ZERO)?)?;
+        }
+        let execution = self.simulate(req.chain, now, req.from, &req.calls)?;
+        let op = self.build_op(&req, &signer, execution, now)?;
+        let cost = max_cost_checked(&op)?;
+        if let Some(s) = &session {
+            // The gas limit counts the op's maximum cost when the account pays it.
+            let gas_cost = if req.sponsored { U256::ZERO } else { cost };
+            refuse_execution_hook(s, judge(s, now, &req.calls, gas_cost)?)?;
+        }
+        let prepared = self.issue(&req, op, cost);
+        if delegated || req.caps.permissions.is_some() {
+            return Ok(PreparedCalls::UserOperationV070(prepared));
+        }
+        Ok(self.with_delegation(req.chain, req.from, prepared))
+    }
+
+    /// The request's chain, calls and capabilities, refusing what the emulator does not serve.
+    fn read_request(
+        &self,
+        chain: u64,
+        params: &PrepareCallsParams,
+        caps: PrepareCallsCapabilities,
+    ) -> R<Request> {
+        if params.paymaster_permit_signature.is_some()
+            || caps.paymaster_service.as_ref().is_some_and(|p| p.erc20.is_some())
+        {
+            return Err(invalid(
+                "ERC-20 gas payment (paymasterService.erc20) is not implemented by the emulator",
+            ));
         }
         if caps.experimental_data_suffix.is_some() {
             return Err(invalid("experimental_dataSuffix is not implemented by the emulator"));
@@ -76,83 +117,87 @@ impl Core {
             None => false,
         };
         let calls = params.calls.clone().unwrap_or_default();
-        let from = params.from;
-        let now = self.clock.now();
-        let delegated = self.chain(chain).delegation(from).is_some();
+        Ok(Request { chain, from: params.from, calls, caps, parallel_key, sponsored, estimation })
+    }
 
-        let (signer, session) = match &caps.permissions {
-            Some(cap) => {
-                if !delegated {
-                    return Err(invalid(format!(
-                        "account {from} is not delegated: sessions need a delegated account"
-                    )));
-                }
-                let resolved = self.resolve_session(cap, from, chain)?;
-                self.remember_verified(&resolved);
-                let s = &resolved.session;
-                let nonce = if s.installed {
-                    let mut n = Nonce {
-                        parallel_key,
-                        entity_id: s.entity_id,
-                        global: s.permissions.contains(&Permission::Root),
-                        ..Default::default()
-                    };
-                    n.seq = self.chain(chain).nonce_sequence(from, n.key());
-                    n.encode()
-                } else {
-                    s.action.nonce
-                };
-                let verification_gas = if s.installed {
-                    gas::SESSION_VERIFICATION_GAS
-                } else {
-                    gas::first_op_verification_gas(s.action.call.len())
-                };
-                let path = gas::ExecPath::of(
-                    calls.len(),
-                    Some(&s.permissions),
-                    !s.installed,
-                    s.action.deadline,
-                );
-                let signature_len = if s.installed {
-                    pack_signature(&[1; 65]).len()
-                } else {
-                    pack_deferred_signature(&s.action(), &[1; 65], &[1; 65]).len()
-                };
-                let signer = Signer {
-                    nonce,
-                    exec_hooks: has_exec_hooks(&s.permissions),
-                    verification_gas,
-                    path,
-                    signature_len,
-                };
-                (signer, Some(resolved.session))
-            }
-            None => {
-                let mut n = Nonce { parallel_key, global: true, ..Default::default() };
-                n.seq = self.chain(chain).nonce_sequence(from, n.key());
-                let signer = Signer {
-                    nonce: n.encode(),
-                    exec_hooks: false,
-                    verification_gas: gas::OWNER_VERIFICATION_GAS,
-                    path: gas::ExecPath::of(calls.len(), None, false, 0),
-                    signature_len: pack_signature(&[1; 65]).len(),
-                };
-                (signer, None)
-            }
+    /// Who signs the op (the owner, or the session of `permissions`), its nonce and its gas
+    /// shape; and the session.
+    fn signer_for(
+        &mut self,
+        req: &Request,
+        delegated: bool,
+    ) -> R<(Signer, Option<crate::state::Session>)> {
+        let (chain, from, calls) = (req.chain, req.from, &req.calls);
+        let Some(cap) = &req.caps.permissions else {
+            let n = Nonce { parallel_key: req.parallel_key, global: true, ..Default::default() };
+            let signer = Signer {
+                nonce: self.next_nonce(chain, from, n),
+                exec_hooks: false,
+                verification_gas: gas::OWNER_VERIFICATION_GAS,
+                path: gas::ExecPath::of(calls.len(), None, false, 0),
+                signature_len: pack_signature(&[1; 65]).len(),
+            };
+            return Ok((signer, None));
         };
-
-        // Validation rules come before execution: refuse what the account would refuse.
-        if let Some(s) = &session {
-            refuse_execution_hook(s, judge(s, now, &calls, U256::ZERO)?)?;
+        if !delegated {
+            return Err(invalid(format!(
+                "account {from} is not delegated: sessions need a delegated account"
+            )));
         }
-        let execution = self.simulate(chain, now, from, &calls)?;
-        let base_fee = self.chain(chain).next_base_fee(now);
+        let resolved = self.resolve_session(cap, from, chain)?;
+        self.remember_verified(&resolved);
+        let s = resolved.session;
+        let (nonce, verification_gas, signature_len) = if s.installed {
+            let n = Nonce {
+                parallel_key: req.parallel_key,
+                entity_id: s.entity_id,
+                global: s.permissions.contains(&Permission::Root),
+                ..Default::default()
+            };
+            let len = pack_signature(&[1; 65]).len();
+            (self.next_nonce(chain, from, n), gas::SESSION_VERIFICATION_GAS, len)
+        } else {
+            let len = pack_deferred_signature(&s.action(), &[1; 65], &[1; 65]).len();
+            (s.action.nonce, gas::first_op_verification_gas(s.action.call.len()), len)
+        };
+        let signer = Signer {
+            nonce,
+            exec_hooks: has_exec_hooks(&s.permissions),
+            verification_gas,
+            path: gas::ExecPath::of(
+                calls.len(),
+                Some(&s.permissions),
+                !s.installed,
+                s.action.deadline,
+            ),
+            signature_len,
+        };
+        Ok((signer, Some(s)))
+    }
+
+    /// The nonce of `from`'s next op under `n`'s key: the EntryPoint's next sequence of it (what
+    /// admission checks when the op comes back signed).
+    pub(crate) fn next_nonce(&self, chain: u64, from: Address, mut n: Nonce) -> U256 {
+        n.seq = self.chain(chain).nonce_sequence(from, n.key());
+        n.encode()
+    }
+
+    /// The op: call data, gas limits from the simulation, fees, the paymaster when sponsored,
+    /// preVerificationGas for its bytes, and the client's overrides.
+    fn build_op(
+        &self,
+        req: &Request,
+        signer: &Signer,
+        execution: u64,
+        now: u64,
+    ) -> R<UserOperationV07> {
+        let base_fee = self.chain(req.chain).next_base_fee(now);
         let mut op = UserOperationV07 {
-            sender: from,
+            sender: req.from,
             nonce: signer.nonce,
             factory: None,
             factory_data: None,
-            call_data: encode_calls(from, &calls, CallEncoding::Batch, signer.exec_hooks),
+            call_data: encode_calls(req.from, &req.calls, CallEncoding::Batch, signer.exec_hooks),
             call_gas_limit: U128::from(gas::call_gas_limit(execution, &signer.path)),
             verification_gas_limit: U128::from(signer.verification_gas),
             max_fee_per_gas: U128::from(
@@ -161,7 +206,7 @@ impl Core {
             max_priority_fee_per_gas: U128::from(PRIORITY_FEE),
             ..Default::default()
         };
-        if sponsored {
+        if req.sponsored {
             op.paymaster = Some(EMULATOR_PAYMASTER);
             op.paymaster_verification_gas_limit = Some(U128::from(gas::PAYMASTER_VERIFICATION_GAS));
             op.paymaster_post_op_gas_limit = Some(U128::ZERO);
@@ -174,39 +219,50 @@ impl Core {
         }
         // What the bundler charges for the op's bytes, its final signature included.
         op.pre_verification_gas = U256::from(gas::pre_verification_gas(&op, signer.signature_len));
-        if let Some(o) = &caps.gas_params_override {
+        if let Some(o) = &req.caps.gas_params_override {
             apply_gas_overrides(&mut op, o)?;
         }
-        let cost = max_cost_checked(&op)?;
-        if let Some(s) = &session {
-            // The gas limit counts the op's maximum cost when the account pays it.
-            let gas_cost = if sponsored { U256::ZERO } else { cost };
-            refuse_execution_hook(s, judge(s, now, &calls, gas_cost)?)?;
-        }
-        let hash = user_op_v07_hash(&op, ENTRY_POINT_V07, chain);
-        self.wallet.prepared.put(hash, crate::state::Prepared { sponsored });
-        let signature_request = (!estimation).then(|| SignatureRequest::PersonalSign {
+        Ok(op)
+    }
+
+    /// Keeps the op as issued (and whether sponsored) and answers it with what to sign.
+    fn issue(
+        &mut self,
+        req: &Request,
+        op: UserOperationV07,
+        cost: U256,
+    ) -> PreparedUserOperationV07 {
+        let hash = user_op_v07_hash(&op, ENTRY_POINT_V07, req.chain);
+        self.wallet.prepared.put(hash, crate::state::Prepared { sponsored: req.sponsored });
+        let signature_request = (!req.estimation).then(|| SignatureRequest::PersonalSign {
             data: PersonalSignData::Raw { raw: hash.to_vec().into() },
             raw_payload: eip191_digest(hash.as_slice()),
         });
-        let prepared = PreparedUserOperationV07 {
+        PreparedUserOperationV07 {
             data: op,
-            chain_id: U64::from(chain),
+            chain_id: U64::from(req.chain),
             signature_request,
             fee_payment: Some(FeePayment {
-                sponsored,
+                sponsored: req.sponsored,
                 token_address: Address::ZERO,
-                max_amount: if sponsored { U256::ZERO } else { cost },
+                max_amount: if req.sponsored { U256::ZERO } else { cost },
             }),
             details: Some(PreparedDetails::UserOperation(UserOperationDetails {
                 hash,
-                calls: Some(calls),
+                calls: Some(req.calls.clone()),
                 pending_bundle: None,
             })),
-        };
-        if delegated || caps.permissions.is_some() {
-            return Ok(PreparedCalls::UserOperationV070(prepared));
         }
+    }
+
+    /// An undelegated account's answer: the EIP-7702 authorization (for the EOA's current
+    /// nonce, relayed) before the op.
+    fn with_delegation(
+        &self,
+        chain: u64,
+        from: Address,
+        prepared: PreparedUserOperationV07,
+    ) -> PreparedCalls {
         let eoa_nonce = self.chain(chain).account(from).nonce;
         let tuple = AuthorizationTuple {
             chain_id: U256::from(chain),
@@ -224,13 +280,13 @@ impl Core {
             },
         };
         let details = prepared.details.clone();
-        Ok(PreparedCalls::Array(PreparedArray {
+        PreparedCalls::Array(PreparedArray {
             data: vec![
                 PreparedElement::Authorization(authorization),
                 PreparedElement::UserOperationV070(prepared),
             ],
             details,
-        }))
+        })
     }
 
     /// Runs the calls on the current state and undoes them: their execution gas, or the

@@ -144,31 +144,7 @@ impl Core {
             gas_used.saturating_add(21_000),
             price,
         );
-        let mut logs = run.logs.clone();
-        // The EntryPoint reports a failed call's revert data only when there is some.
-        if let Some((_, reason)) = run.failure.as_ref().filter(|(_, r)| !r.is_empty()) {
-            logs.push(entry_point_log(
-                UserOperationRevertReason {
-                    userOpHash: a.hash,
-                    sender,
-                    nonce: data.nonce,
-                    revertReason: reason.clone(),
-                }
-                .encode_log_data(),
-            ));
-        }
-        logs.push(entry_point_log(
-            UserOperationEvent {
-                userOpHash: a.hash,
-                sender,
-                paymaster: data.paymaster.unwrap_or_default(),
-                nonce: data.nonce,
-                success: run.success,
-                actualGasCost: gas_cost,
-                actualGasUsed: U256::from(gas_used),
-            }
-            .encode_log_data(),
-        ));
+        let logs = op_logs(&a, &run, gas_cost, gas_used);
         let included =
             Included { chain, env, tx: bundle, to: ENTRY_POINT_V07, gas_used, price, logs };
         let id = self.mine_and_record(
@@ -333,6 +309,37 @@ impl Core {
             details: CallDetails::Delegation { tx_hash: None },
         })
     }
+}
+
+/// An included op's logs: its calls', then the EntryPoint's `UserOperationRevertReason` (only
+/// when a failed call left revert data) and `UserOperationEvent`.
+fn op_logs(a: &Admitted, run: &OpRun, gas_cost: U256, gas_used: u64) -> Vec<Log> {
+    let data = &a.op.data;
+    let mut logs = run.logs.clone();
+    if let Some((_, reason)) = run.failure.as_ref().filter(|(_, r)| !r.is_empty()) {
+        logs.push(entry_point_log(
+            UserOperationRevertReason {
+                userOpHash: a.hash,
+                sender: data.sender,
+                nonce: data.nonce,
+                revertReason: reason.clone(),
+            }
+            .encode_log_data(),
+        ));
+    }
+    logs.push(entry_point_log(
+        UserOperationEvent {
+            userOpHash: a.hash,
+            sender: data.sender,
+            paymaster: data.paymaster.unwrap_or_default(),
+            nonce: data.nonce,
+            success: run.success,
+            actualGasCost: gas_cost,
+            actualGasUsed: U256::from(gas_used),
+        }
+        .encode_log_data(),
+    ));
+    logs
 }
 
 /// A transaction ready to be mined: what `mine_and_record` needs.
