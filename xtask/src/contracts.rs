@@ -48,5 +48,55 @@ pub(crate) fn compile(root: &Path) -> Result<()> {
         println!("wrote fixtures/contracts/{name}.json");
     }
     std::fs::remove_dir_all(&out).ok();
+    compile_executor(root)
+}
+
+/// The emulator's own `AccountExecutor` (MIT, `crates/emulator/src/chain/AccountExecutor.sol`):
+/// its runtime bytecode, which the emulator runs in an account's context for the account's own
+/// execution functions, written as hex beside the source.
+fn compile_executor(root: &Path) -> Result<()> {
+    let dir = root.join("crates/emulator/src/chain");
+    let source = std::fs::read_to_string(dir.join("AccountExecutor.sol"))?;
+    let input = json!({
+        "language": "Solidity",
+        "sources": {"AccountExecutor.sol": {"content": source}},
+        "settings": {
+            "optimizer": {"enabled": true, "runs": 200},
+            "outputSelection": {"*": {"*": ["evm.deployedBytecode.object"]}},
+        },
+    });
+    let mut child = Command::new("npm")
+        .current_dir(&dir)
+        .args([
+            "exec",
+            "--yes",
+            &format!("--package=solc@{SOLC}"),
+            "--",
+            "solcjs",
+            "--standard-json",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("running npm (is Node.js installed?)")?;
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().context("solcjs's input")?;
+        stdin.write_all(input.to_string().as_bytes())?;
+    }
+    let output = child.wait_with_output()?;
+    if !output.status.success() {
+        bail!("solcjs failed ({})", output.status);
+    }
+    // solcjs may print a notice before the JSON.
+    let text = String::from_utf8_lossy(&output.stdout);
+    let json: Value =
+        serde_json::from_str(&text[text.find('{').context("no JSON from solcjs")?..])?;
+    let code = json["contracts"]["AccountExecutor.sol"]["AccountExecutor"]["evm"]
+        ["deployedBytecode"]["object"]
+        .as_str()
+        .with_context(|| format!("solcjs answered no bytecode: {}", json["errors"]))?;
+    std::fs::write(dir.join("account_executor.hex"), format!("{code}\n"))?;
+    println!("wrote crates/emulator/src/chain/account_executor.hex");
     Ok(())
 }

@@ -66,6 +66,22 @@ sol! {
     event Withdrawn(address indexed account, address withdrawAddress, uint256 amount);
 }
 
+/// The account's execution functions: `execute`, `executeBatch`, `executeWithRuntimeValidation`.
+const EXECUTIONS: [[u8; 4]; 3] =
+    [executeCall::SELECTOR, executeBatchCall::SELECTOR, executeWithRuntimeValidationCall::SELECTOR];
+
+/// The code that makes an account's own execution calls, in its context: `AccountExecutor.sol`
+/// beside this file (MIT, written for the emulator), compiled by `cargo xtask contracts`.
+static EXECUTOR: std::sync::LazyLock<revm::bytecode::Bytecode> = std::sync::LazyLock::new(|| {
+    let hex = include_str!("account_executor.hex").trim();
+    let code = alloy_primitives::hex::decode(hex).expect("the executor's bytecode is hex");
+    revm::bytecode::Bytecode::new_raw(code.into())
+});
+
+/// Where the executor's code is said to come from (no account holds it).
+const EXECUTOR_ADDRESS: Address =
+    alloy_primitives::address!("0x5e55c0de00000000000000000000000000000e7e");
+
 /// `SemiModularAccount7702.accountId()`.
 pub(crate) const ACCOUNT_ID: &str = "alchemy.sma-7702.1.0.0";
 
@@ -129,15 +145,11 @@ fn revert_reason(reason: &str, gas: u64) -> Answer {
 #[derive(Debug, Default)]
 pub(crate) struct Answers {
     pending: Option<(Bytes, u64, Effect)>,
-    /// The call in progress is the account's `execute` by itself, turned into its inner call:
-    /// its output comes back ABI-encoded as `bytes`, as `execute` returns it.
-    wrap_execute: bool,
 }
 
 impl<CTX: ContextTr> Inspector<CTX> for Answers {
     fn call(&mut self, context: &mut CTX, inputs: &mut CallInputs) -> Option<CallOutcome> {
         self.pending = None;
-        self.wrap_execute = false;
         if inputs.bytecode_address != inputs.target_address
             || !matches!(inputs.scheme, CallScheme::Call | CallScheme::StaticCall)
         {
@@ -146,13 +158,19 @@ impl<CTX: ContextTr> Inspector<CTX> for Answers {
         let input = inputs.input.bytes(context);
         let value = inputs.call_value();
         let target = which(context, inputs.target_address)?;
+        let selector = input.get(..4);
+        let own = inputs.caller == inputs.target_address
+            || (inputs.caller == ENTRY_POINT_V07
+                && selector != Some(&executeWithRuntimeValidationCall::SELECTOR[..]));
         if matches!(target, Target::Account)
-            && inputs.caller == inputs.target_address
-            && input.get(..4) == Some(&executeCall::SELECTOR[..])
+            && own
+            && selector.is_some_and(|s| EXECUTIONS.iter().any(|e| s == e))
         {
-            if let Some(done) = self.run_execute(context, inputs, &input) {
-                return done;
-            }
+            // The account's own execution functions: the executor's code makes the calls, in the
+            // account's context (so as the account).
+            inputs.known_bytecode = (EXECUTOR.hash_slow(), EXECUTOR.clone());
+            inputs.bytecode_address = EXECUTOR_ADDRESS;
+            return None;
         }
         let answer = match target {
             Target::Account => account(
@@ -179,9 +197,6 @@ impl<CTX: ContextTr> Inspector<CTX> for Answers {
     }
 
     fn call_end(&mut self, context: &mut CTX, inputs: &CallInputs, outcome: &mut CallOutcome) {
-        if std::mem::take(&mut self.wrap_execute) && outcome.result.is_ok() {
-            outcome.result.output = outcome.result.output.abi_encode().into();
-        }
         let Some((output, gas, effect)) = self.pending.take() else { return };
         if !outcome.result.is_ok() {
             return;
@@ -223,41 +238,6 @@ impl<CTX: ContextTr> Inspector<CTX> for Answers {
         } else {
             outcome.result.output = output;
         }
-    }
-}
-
-impl Answers {
-    /// The account's `execute(target, value, data)` called by the account itself (the owner's
-    /// own transaction, or an op's call to its account): the call becomes the inner call, made by
-    /// the account, as the real account makes it. `None` when the inner target is itself an
-    /// account or the EntryPoint that this inspector answers (not handled: the call is then
-    /// refused as not implemented).
-    fn run_execute<CTX: ContextTr>(
-        &mut self,
-        context: &mut CTX,
-        inputs: &mut CallInputs,
-        input: &[u8],
-    ) -> Option<Option<CallOutcome>> {
-        let Ok(c) = executeCall::abi_decode(input) else {
-            return Some(Some(outcome(inputs, InstructionResult::Revert, Bytes::new(), 0)));
-        };
-        if which(context, c.target).is_some() {
-            return None;
-        }
-        let journal = context.journal_mut();
-        let code = journal.code(c.target).ok()?.data;
-        let code = match code.len() == 23 && code.starts_with(&[0xef, 0x01, 0x00]) {
-            true => journal.code(Address::from_slice(&code[3..])).ok()?.data,
-            false => code,
-        };
-        let bytecode = revm::bytecode::Bytecode::new_raw(code);
-        inputs.known_bytecode = (bytecode.hash_slow(), bytecode);
-        inputs.target_address = c.target;
-        inputs.bytecode_address = c.target;
-        inputs.value = revm::interpreter::CallValue::Transfer(c.value);
-        inputs.input = revm::interpreter::CallInput::Bytes(c.data);
-        self.wrap_execute = true;
-        Some(None)
     }
 }
 
@@ -376,12 +356,6 @@ fn account(chain_id: u64, account: Address, caller: Address, value: U256, input:
         }
         executeWithRuntimeValidationCall::SELECTOR if caller != account => {
             revert(FallbackSignerMismatch {}.abi_encode(), cost::VIEW)
-        }
-        executeCall::SELECTOR | executeBatchCall::SELECTOR | executeWithRuntimeValidationCall::SELECTOR => {
-            revert_reason(
-                "sesskey emulator: not implemented: executeBatch and executeWithRuntimeValidation called by the account itself, and execute into another account of the emulator; send the calls directly, or as a user operation",
-                cost::VIEW,
-            )
         }
         _ => revert(UnrecognizedFunction { selector: selector.into() }.abi_encode(), cost::VIEW),
     }

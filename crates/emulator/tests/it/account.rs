@@ -29,6 +29,8 @@ sol! {
     function accountId() returns (string);
     function entryPoint() returns (address);
     function execute(address target, uint256 value, bytes data) returns (bytes);
+    struct AccountCall { address target; uint256 value; bytes data; }
+    function executeBatch(AccountCall[] calls) returns (bytes[]);
     error ValidationFunctionMissing(bytes4 selector);
     error UnrecognizedFunction(bytes4 selector);
 
