@@ -13,10 +13,8 @@ use super::entry_point::deposit_slot;
 use alloy_primitives::{keccak256, Address, Bytes, Log, B256, U256};
 use alloy_sol_types::{sol, SolCall, SolError, SolEvent, SolValue};
 use revm::context_interface::{Cfg, ContextTr, JournalTr};
-use revm::interpreter::{
-    CallInputs, CallOutcome, CallScheme, Gas, InstructionResult, InterpreterResult,
-};
-use revm::Inspector;
+use revm::handler::{EthPrecompiles, PrecompileProvider};
+use revm::interpreter::{CallInputs, CallScheme, Gas, InstructionResult, InterpreterResult};
 use sesskey_account::{replay_safe_hash, ERC1271_INVALID, ERC1271_MAGIC_VALUE};
 use sesskey_signing::ENTRY_POINT_V07;
 use sesskey_types::MODULAR_ACCOUNT_V2_7702;
@@ -71,16 +69,16 @@ const EXECUTIONS: [[u8; 4]; 3] =
     [executeCall::SELECTOR, executeBatchCall::SELECTOR, executeWithRuntimeValidationCall::SELECTOR];
 
 /// The code that makes an account's own execution calls, in its context: `AccountExecutor.sol`
-/// beside this file (MIT, written for the emulator), compiled by `cargo xtask contracts`.
-static EXECUTOR: std::sync::LazyLock<revm::bytecode::Bytecode> = std::sync::LazyLock::new(|| {
-    let hex = include_str!("account_executor.hex").trim();
-    let code = alloy_primitives::hex::decode(hex).expect("the executor's bytecode is hex");
-    revm::bytecode::Bytecode::new_raw(code.into())
-});
-
-/// Where the executor's code is said to come from (no account holds it).
-const EXECUTOR_ADDRESS: Address =
-    alloy_primitives::address!("0x5e55c0de00000000000000000000000000000e7e");
+/// beside this file (MIT, written for the emulator, compiled by `cargo xtask contracts`). The
+/// emulator's state holds it as the delegate's code (at ModularAccountV2's address), so an
+/// account's own `execute` runs it natively.
+pub(crate) fn executor_code() -> Bytes {
+    static CODE: std::sync::LazyLock<Bytes> = std::sync::LazyLock::new(|| {
+        let hex = include_str!("account_executor.hex").trim();
+        alloy_primitives::hex::decode(hex).expect("the executor's bytecode is hex").into()
+    });
+    CODE.clone()
+}
 
 /// `SemiModularAccount7702.accountId()`.
 pub(crate) const ACCOUNT_ID: &str = "alchemy.sma-7702.1.0.0";
@@ -139,25 +137,44 @@ fn revert_reason(reason: &str, gas: u64) -> Answer {
     revert(alloy_sol_types::Revert::from(reason).abi_encode(), gas)
 }
 
-/// The inspector that answers for the accounts and the EntryPoint. It holds the answer of the
-/// call in progress between its start and its end (an answered address runs no code, so no other
-/// call comes between).
-#[derive(Debug, Default)]
+/// The accounts' and the EntryPoint's answers, as revm's precompile provider: revm asks it about
+/// every call frame once the value has moved, before any code runs. It answers for a delegated
+/// account and for the EntryPoint (inside the frame, so a revert undoes the value and the
+/// effects), lets the account's own execution functions run the executor's code (the delegate's
+/// code in the emulator's state), and passes everything else to Ethereum's precompiles. Unlike
+/// an inspector, it adds nothing to the instructions the EVM runs.
+#[derive(Debug, Clone)]
 pub(crate) struct Answers {
-    pending: Option<(Bytes, u64, Effect)>,
+    eth: EthPrecompiles,
 }
 
-impl<CTX: ContextTr> Inspector<CTX> for Answers {
-    fn call(&mut self, context: &mut CTX, inputs: &mut CallInputs) -> Option<CallOutcome> {
-        self.pending = None;
+impl Answers {
+    pub(crate) fn new(spec: revm::primitives::hardfork::SpecId) -> Self {
+        Self { eth: EthPrecompiles::new(spec) }
+    }
+}
+
+impl<CTX: ContextTr> PrecompileProvider<CTX> for Answers {
+    type Output = InterpreterResult;
+
+    fn set_spec(&mut self, spec: <CTX::Cfg as Cfg>::Spec) -> bool {
+        <EthPrecompiles as PrecompileProvider<CTX>>::set_spec(&mut self.eth, spec)
+    }
+
+    fn run(
+        &mut self,
+        context: &mut CTX,
+        inputs: &CallInputs,
+    ) -> Result<Option<InterpreterResult>, String> {
         if inputs.bytecode_address != inputs.target_address
             || !matches!(inputs.scheme, CallScheme::Call | CallScheme::StaticCall)
         {
-            return None;
+            return self.eth.run(context, inputs);
         }
+        let Some(target) = which(context, inputs.target_address) else {
+            return self.eth.run(context, inputs);
+        };
         let input = inputs.input.bytes(context);
-        let value = inputs.call_value();
-        let target = which(context, inputs.target_address)?;
         let selector = input.get(..4);
         let own = inputs.caller == inputs.target_address
             || (inputs.caller == ENTRY_POINT_V07
@@ -166,12 +183,11 @@ impl<CTX: ContextTr> Inspector<CTX> for Answers {
             && own
             && selector.is_some_and(|s| EXECUTIONS.iter().any(|e| s == e))
         {
-            // The account's own execution functions: the executor's code makes the calls, in the
-            // account's context (so as the account).
-            inputs.known_bytecode = (EXECUTOR.hash_slow(), EXECUTOR.clone());
-            inputs.bytecode_address = EXECUTOR_ADDRESS;
-            return None;
+            // The account's own execution functions: the executor's code (the delegate's, in
+            // the emulator's state) makes the calls, in the account's context.
+            return Ok(None);
         }
+        let value = inputs.call_value();
         let answer = match target {
             Target::Account => account(
                 context.cfg().chain_id(),
@@ -182,78 +198,68 @@ impl<CTX: ContextTr> Inspector<CTX> for Answers {
             ),
             Target::EntryPoint => entry_point(context, inputs, value, &input),
         };
-        match answer {
-            Answer::Return { output, gas, effect } => {
-                if inputs.is_static && !matches!(effect, Effect::None) {
-                    return Some(outcome(inputs, InstructionResult::Revert, Bytes::new(), gas));
-                }
-                self.pending = Some((output, gas, effect));
-                None
-            }
+        Ok(Some(match answer {
             Answer::Revert { output, gas } => {
-                Some(outcome(inputs, InstructionResult::Revert, output, gas))
+                result(inputs, InstructionResult::Revert, output, gas)
             }
-        }
+            Answer::Return { gas, effect, .. }
+                if inputs.is_static && !matches!(effect, Effect::None) =>
+            {
+                result(inputs, InstructionResult::Revert, Bytes::new(), gas)
+            }
+            Answer::Return { output, gas, effect } => match apply(context.journal_mut(), effect) {
+                Ok(()) => result(inputs, InstructionResult::Return, output, gas),
+                Err(()) => result(inputs, InstructionResult::Revert, Bytes::new(), gas),
+            },
+        }))
     }
 
-    fn call_end(&mut self, context: &mut CTX, inputs: &CallInputs, outcome: &mut CallOutcome) {
-        let Some((output, gas, effect)) = self.pending.take() else { return };
-        if !outcome.result.is_ok() {
-            return;
+    fn warm_addresses(&self) -> &revm::primitives::AddressSet {
+        self.eth.warm_addresses()
+    }
+
+    fn contains(&self, address: &Address) -> bool {
+        self.eth.contains(address)
+    }
+}
+
+/// Applies an answer's effects to the frame's state.
+fn apply<J: JournalTr>(journal: &mut J, effect: Effect) -> Result<(), ()> {
+    match effect {
+        Effect::None => Ok(()),
+        Effect::Deposit { account, wei } => {
+            let total = credit(journal, account, wei)?;
+            journal.log(Log {
+                address: ENTRY_POINT_V07,
+                data: Deposited { account, totalDeposit: total }.encode_log_data(),
+            });
+            Ok(())
         }
-        if !outcome.result.gas.record_regular_cost(gas) {
-            outcome.result = InterpreterResult::new(
-                InstructionResult::OutOfGas,
-                Bytes::new(),
-                Gas::new_spent_with_reservoir(inputs.gas_limit, 0),
-            );
-            return;
-        }
-        let journal = context.journal_mut();
-        let applied = match effect {
-            Effect::None => Ok(()),
-            Effect::Deposit { account, wei } => credit(journal, account, wei).map(|total| {
-                journal.log(Log {
-                    address: ENTRY_POINT_V07,
-                    data: Deposited { account, totalDeposit: total }.encode_log_data(),
-                })
-            }),
-            Effect::Withdraw { account, to, wei } => debit(journal, account, wei).and_then(|()| {
-                match journal.transfer(ENTRY_POINT_V07, to, wei) {
-                    Ok(None) => {
-                        journal.log(Log {
-                            address: ENTRY_POINT_V07,
-                            data: Withdrawn { account, withdrawAddress: to, amount: wei }
-                                .encode_log_data(),
-                        });
-                        Ok(())
-                    }
-                    _ => Err(()),
-                }
-            }),
-        };
-        if applied.is_err() {
-            outcome.result.result = InstructionResult::Revert;
-            outcome.result.output = Bytes::new();
-        } else {
-            outcome.result.output = output;
+        Effect::Withdraw { account, to, wei } => {
+            debit(journal, account, wei)?;
+            if !matches!(journal.transfer(ENTRY_POINT_V07, to, wei), Ok(None)) {
+                return Err(());
+            }
+            journal.log(Log {
+                address: ENTRY_POINT_V07,
+                data: Withdrawn { account, withdrawAddress: to, amount: wei }.encode_log_data(),
+            });
+            Ok(())
         }
     }
 }
 
-fn outcome(inputs: &CallInputs, result: InstructionResult, output: Bytes, gas: u64) -> CallOutcome {
+/// A frame's result with `gas` spent of its limit (out of gas when the limit is short).
+fn result(inputs: &CallInputs, r: InstructionResult, output: Bytes, gas: u64) -> InterpreterResult {
     let mut g = Gas::new(inputs.gas_limit);
     if !g.record_regular_cost(gas) {
-        return CallOutcome::new(
-            InterpreterResult::new(
-                InstructionResult::OutOfGas,
-                Bytes::new(),
-                Gas::new_spent_with_reservoir(inputs.gas_limit, 0),
-            ),
-            inputs.return_memory_offset.clone(),
+        return InterpreterResult::new(
+            InstructionResult::OutOfGas,
+            Bytes::new(),
+            Gas::new_spent_with_reservoir(inputs.gas_limit, 0),
         );
     }
-    CallOutcome::new(InterpreterResult::new(result, output, g), inputs.return_memory_offset.clone())
+    InterpreterResult::new(r, output, g)
 }
 
 /// Who answers a call to `target`.
@@ -278,7 +284,7 @@ fn which<CTX: ContextTr>(context: &mut CTX, target: Address) -> Option<Target> {
         return None;
     }
     let delegate_code = journal.code(MODULAR_ACCOUNT_V2_7702).ok()?.data;
-    delegate_code.is_empty().then_some(Target::Account)
+    (delegate_code.is_empty() || delegate_code == executor_code()).then_some(Target::Account)
 }
 
 /// ModularAccountV2's answer to `caller` calling `account` with `input` and `value`.

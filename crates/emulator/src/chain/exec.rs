@@ -11,7 +11,7 @@ use revm::context_interface::block::BlobExcessGasAndPrice;
 use revm::database::CacheDB;
 use revm::database_interface::WrapDatabaseRef;
 use revm::primitives::hardfork::SpecId;
-use revm::{Database, InspectEvm, MainBuilder, MainContext};
+use revm::{Database, ExecuteEvm, MainBuilder, MainContext};
 use sesskey_types::Call;
 
 /// The hard fork the emulator runs (EIP-7702 accounts need Prague).
@@ -271,6 +271,7 @@ fn run<DB: Database>(
         .with_db(db)
         .with_block(block.clone())
         .with_cfg(cfg)
-        .build_mainnet_with_inspector(super::answers::Answers::default());
-    evm.inspect_tx(tx)
+        .build_mainnet()
+        .with_precompiles(super::answers::Answers::new(SPEC));
+    evm.transact(tx)
 }

@@ -12,7 +12,7 @@ mod fork;
 mod mine;
 mod rpc;
 
-pub(crate) use answers::{handleOpsCall, PackedUserOperation};
+pub(crate) use answers::{executor_code, handleOpsCall, PackedUserOperation};
 pub(crate) use db::ChainDb;
 pub(crate) use exec::{read_only, OpRun};
 pub use fork::ForkConfig;
@@ -197,6 +197,18 @@ impl Chain {
         let code = self.code_of(address);
         (code.len() == 23 && code.starts_with(&[0xef, 0x01, 0x00]))
             .then(|| Address::from_slice(&code[3..]))
+    }
+
+    /// Puts the emulator's `AccountExecutor` at ModularAccountV2's address, where the chain has
+    /// no code there (not a fork of a chain where the real account is deployed): an account's
+    /// own execution functions run it. Answers whether it did.
+    pub(crate) fn install_executor(&mut self) -> bool {
+        let delegate = sesskey_types::MODULAR_ACCOUNT_V2_7702;
+        if !self.code_of(delegate).is_empty() {
+            return false;
+        }
+        self.set_code(delegate, executor_code());
+        true
     }
 
     /// Applies an EIP-7702 authorization: the code becomes `0xef0100 ‖ delegate` (or none for

@@ -150,6 +150,7 @@ impl Core {
                 chain.set_balance(*a, *wei);
             }
             chain.credit_deposit(EMULATOR_PAYMASTER, U256::from(PAYMASTER_DEPOSIT));
+            chain.install_executor();
             match chain.upstream.clone() {
                 Some(up) => chain
                     .meta
@@ -191,6 +192,7 @@ impl Core {
                 c.credit_deposit(EMULATOR_PAYMASTER, U256::from(PAYMASTER_DEPOSIT));
                 changed = true;
             }
+            changed |= c.upstream.is_none() && c.install_executor();
         }
         changed
     }
