@@ -10,6 +10,7 @@ mod install;
 mod nonce;
 mod policy;
 mod signature;
+mod sma_b;
 mod uninstall;
 
 pub use calls::{decode_calls, encode_calls, same_call, CallEncoding, DecodedCalls};
@@ -30,5 +31,9 @@ pub use policy::{Policy, Spend, Violation};
 pub use signature::{
     call_id, pack_deferred_signature, pack_signature, unpack_signature, DeferredPart,
     PackedSignature, SIGNATURE_TYPE_EOA, VALIDATION_SEGMENT,
+};
+pub use sma_b::{
+    decode_sma_b_factory_data, sma_b_address, sma_b_factory_data, MODULAR_ACCOUNT_FACTORY,
+    SEMI_MODULAR_ACCOUNT_BYTECODE,
 };
 pub use uninstall::{decode_uninstall, encode_uninstall};

@@ -166,6 +166,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             }
         })?;
     let chain_ids = emulator.chain_ids();
+    let default = emulator.default_chain_id();
     let running = start(emulator, args.addr).await.context("starting the server")?;
     if args.json {
         let accounts: Vec<serde_json::Value> = accounts
@@ -180,6 +181,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             serde_json::json!({
                 "url": running.url(),
                 "chainIds": chain_ids,
+                "defaultChainId": default,
                 "policyIds": policy_ids,
                 "controls": running.controls,
                 "accounts": accounts,
@@ -215,7 +217,10 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         outln!("             refused to browser pages of other origins (--cors-controls)")?;
     }
     if chain_ids.len() > 1 {
-        outln!("eth_* of each chain: {}/chain/<chain id>", running.url())?;
+        outln!(
+            "eth_* on / reach chain {default} (the first --chain-id); each chain's: {}/chain/<chain id>",
+            running.url()
+        )?;
     }
     outln!()?;
     let eth = alloy_primitives::utils::format_ether(balance);

@@ -199,9 +199,22 @@ impl Emulator {
         &self.config
     }
 
-    /// The chains served (with a fork: the upstream's).
+    /// The chains served (with a fork: the upstream's), in increasing order.
     pub fn chain_ids(&self) -> Vec<u64> {
         self.lock().core.chains.keys().copied().collect()
+    }
+
+    /// The chain `/` (and `/v2/<key>`) reaches: the first chain id configured (`--chain-id`, in
+    /// the order given), or, when it is not served (a fork serves the upstream's), the lowest.
+    pub fn default_chain_id(&self) -> u64 {
+        let served = self.chain_ids();
+        self.config
+            .chain_ids
+            .iter()
+            .copied()
+            .find(|c| served.contains(c))
+            .or_else(|| served.first().copied())
+            .unwrap_or_default()
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {

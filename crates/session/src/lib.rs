@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
+mod deploy;
 mod error;
 mod fees;
 mod orchestrator;
@@ -10,6 +11,7 @@ mod service;
 mod session;
 mod store;
 
+pub use deploy::check_sma_b_deployment;
 pub use error::{Error, Result};
 pub use fees::{max_gas_cost, FeeCaps};
 pub use orchestrator::{Orchestrator, Outcome, PreparedSessionOp, ProgressFn, SentCalls};

@@ -1,7 +1,7 @@
 //! `wallet_requestAccount` and `wallet_listAccounts`.
 
 use crate::hex::{wire, wire_opt, wire_seq_opt};
-use alloy_primitives::{Address, Bytes};
+use alloy_primitives::{Address, Bytes, U256};
 use serde::{Deserialize, Serialize};
 
 /// Params of `wallet_requestAccount`: by signer, or by account address.
@@ -47,9 +47,10 @@ pub struct CreationHint {
     /// Create another account for the same signer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_additional: Option<bool>,
-    /// The factory salt.
+    /// The factory salt, a hex number as Alchemy's schema takes it (`"0x1"`; leading zeros
+    /// allowed).
     #[serde(with = "wire_opt", default, skip_serializing_if = "Option::is_none")]
-    pub salt: Option<Bytes>,
+    pub salt: Option<U256>,
     /// Owners of a multi-owner account.
     #[serde(with = "wire_seq_opt", default, skip_serializing_if = "Option::is_none")]
     pub initial_owners: Option<Vec<Address>>,

@@ -6,6 +6,7 @@ mod calls;
 mod permissions;
 mod policy;
 mod roundtrip;
+mod sma_b;
 
 use serde_json::Value;
 

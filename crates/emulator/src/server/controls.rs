@@ -88,7 +88,7 @@ macro_rules! control {
             let $emu: &Emulator = &emu;
             let $chain = match ext.get::<ChainRoute>() {
                 Some(ChainRoute(id)) => *id,
-                None => $emu.chain_ids()[0],
+                None => $emu.default_chain_id(),
             };
             #[allow(unused_mut, unused_variables)]
             let mut $p = raw.sequence();

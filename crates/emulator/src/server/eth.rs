@@ -16,11 +16,11 @@ use std::sync::Arc;
 
 type Answer<T> = Result<T, ErrorObjectOwned>;
 
-/// The chain a request reaches: its path's, else the first served.
+/// The chain a request reaches: its path's, else the first configured.
 fn chain_of(emu: &Emulator, ext: &Extensions) -> u64 {
     match ext.get::<ChainRoute>() {
         Some(ChainRoute(id)) => *id,
-        None => emu.chain_ids()[0],
+        None => emu.default_chain_id(),
     }
 }
 

@@ -2,7 +2,7 @@
 //! blocking thread (EVM runs and fsyncs stay off the async workers), and encodes the answer.
 //!
 //! Every chain's `eth_*` methods are on the same server: `/` (and `/v2/<any key>`, so Alchemy
-//! URLs work with only the host changed) reach the first chain served, and `/chain/<id>` (or
+//! URLs work with only the host changed) reach the first chain configured, and `/chain/<id>` (or
 //! `/chain/<id>/v2/<key>`) reaches chain `<id>`. The Wallet API methods name their chain in
 //! their params and answer on every path.
 

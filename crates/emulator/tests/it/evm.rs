@@ -379,4 +379,13 @@ async fn each_chain_has_its_own_eth_url() {
     assert_eq!(b, U256::ZERO, "chains keep separate state");
     let e = client("/chain/5").request::<U64, _>("eth_chainId", rpc_params![]).await.unwrap_err();
     assert!(e.to_string().contains("chain 5 is not served"), "{e}");
+
+    // `/` reaches the first chain id given, not the lowest.
+    let config = sesskey_emulator::Config { chain_ids: vec![second, CHAIN], ..Env::config() };
+    let env = Env::with(sesskey_emulator::Emulator::new(config)).await;
+    assert_eq!(env.server.emulator.default_chain_id(), second);
+    let root =
+        jsonrpsee::http_client::HttpClientBuilder::default().build(env.server.url()).unwrap();
+    let id: U64 = root.request("eth_chainId", rpc_params![]).await.unwrap();
+    assert_eq!(id, U64::from(second), "/ reaches the first chain id given");
 }

@@ -426,7 +426,7 @@ pub(crate) fn request_account_params_all() -> Vec<RequestAccountParams> {
             creation_hint: Some(CreationHint {
                 account_type: Some("ma-v1-multi-owner".into()),
                 create_additional: Some(true),
-                salt: Some(bytes!("0x01")),
+                salt: Some(U256::from(1)),
                 initial_owners: Some(vec![ACCOUNT, TOKEN]),
             }),
             include_counterfactual_info: None,
