@@ -18,8 +18,8 @@ pub use explain::explain_value;
 pub use out::is_broken_pipe;
 pub use serve::{dev_accounts, parse_chain_id, ServeArgs, ANVIL_MNEMONIC};
 pub use sessions::{
-    parse_duration, CreateArgs, DelegateArgs, SendArgs, SessionCommand, SigningArgs, StatusArgs,
-    StoreArgs,
+    parse_duration, CreateArgs, DelegateArgs, OwnerArgs, RevokeArgs, SendArgs, SessionCommand,
+    SigningArgs, StatusArgs, StoreArgs,
 };
 
 /// `sesskey`: session keys for smart wallets.
@@ -39,7 +39,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Run the local Wallet API emulator.
     Serve(ServeArgs),
-    /// Delegate the owner's EIP-7702 account (`OWNER_PRIVATE_KEY`), if it is not yet.
+    /// Delegate the owner's EIP-7702 account (`--owner-keystore`, `--owner-key-file` or
+    /// `OWNER_PRIVATE_KEY`), if it is not yet.
     Delegate(DelegateArgs),
     /// Create, list, show and remove saved sessions.
     Session {
@@ -601,6 +602,57 @@ mod tests {
         let e = run_with(cli, Env::default()).await.unwrap_err();
         assert!(e.to_string().starts_with("no endpoint: pass --rpc-url URL"), "{e}");
         assert!(e.to_string().contains("ALCHEMY_API_KEY"), "{e}");
+    }
+
+    /// Every command where the owner signs takes the owner's key the same ways; with none, the
+    /// error names them all. `delegate` with `--owner-key-file` delegates the file's key.
+    #[tokio::test]
+    async fn the_owner_key_options_are_everywhere_the_owner_signs() {
+        for args in [
+            &["sesskey", "delegate", "--chain-id", "31337", "--rpc-url", "http://127.0.0.1:1"][..],
+            &[
+                "sesskey",
+                "session",
+                "revoke",
+                "00000000000000000000000000000001",
+                "--rpc-url",
+                "http://127.0.0.1:1",
+                "--store",
+                "/nonexistent/sesskey-test",
+            ][..],
+        ] {
+            let e = run_with(Cli::parse_from(args), Env::default()).await.unwrap_err().to_string();
+            assert!(
+                e.contains("--owner-keystore")
+                    && e.contains("--owner-key-file")
+                    && e.contains("OWNER_PRIVATE_KEY"),
+                "{args:?}: {e}"
+            );
+        }
+        let (server, url, _, policy) = emulator_with_delegated_owner().await;
+        let owner = alloy_signer_local::PrivateKeySigner::random();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("owner.key");
+        std::fs::write(&file, alloy_primitives::hex::encode_prefixed(owner.to_bytes())).unwrap();
+        let cli = Cli::parse_from([
+            "sesskey",
+            "delegate",
+            "--chain-id",
+            "31337",
+            "--rpc-url",
+            url.as_str(),
+            "--policy-id",
+            policy.as_str(),
+            "--owner-key-file",
+            file.to_str().unwrap(),
+        ]);
+        assert_eq!(run_with(cli, Env::default()).await.unwrap(), 0);
+        let client = sesskey_rpc::WalletClient::new(&url).unwrap();
+        let code = sesskey_rpc::EthApiClient::get_code(&client, owner.address(), "latest".into())
+            .await
+            .unwrap();
+        assert_eq!(code.len(), 23, "the file's key delegated its account");
+        drop(server);
     }
 
     /// anvil's accounts, as foundry's cast derives them

@@ -90,7 +90,8 @@ impl SigningArgs {
 /// `sesskey session …`.
 #[derive(Debug, Subcommand)]
 pub enum SessionCommand {
-    /// Create a session for a new session key (the owner's key comes from `OWNER_PRIVATE_KEY`).
+    /// Create a session for a new session key (the owner's key: `--owner-keystore`,
+    /// `--owner-key-file` or `OWNER_PRIVATE_KEY`).
     Create(Box<CreateArgs>),
     /// Request a session for a new session key, for an owner who signs elsewhere: prints the
     /// verified typed data and its `rawPayload` (with `--json`: `{id, typedData, rawPayload}`).
@@ -111,26 +112,34 @@ pub enum SessionCommand {
         /// The session id.
         id: SessionId,
     },
-    /// Revoke a session on chain: the owner (`OWNER_PRIVATE_KEY`, as for `delegate`) uninstalls
+    /// Revoke a session on chain: the owner (`--owner-keystore`, `--owner-key-file` or
+    /// `OWNER_PRIVATE_KEY`, as for `delegate`) uninstalls
     /// its validation from the account; the store then marks it revoked.
-    Revoke {
-        /// The session id.
-        id: SessionId,
-        /// The Wallet API endpoint (default: Alchemy's, when `ALCHEMY_API_KEY` is set).
-        #[arg(long)]
-        rpc_url: Option<String>,
-        /// A paymaster policy id for gas.
-        #[arg(long)]
-        policy_id: Option<String>,
-        /// What the owner accepts to sign.
-        #[command(flatten)]
-        signing: SigningArgs,
-    },
+    Revoke(Box<RevokeArgs>),
     /// Remove a saved session and its key file.
     Remove {
         /// The session id.
         id: SessionId,
     },
+}
+
+/// Flags of `sesskey session revoke`.
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// The session id.
+    pub id: SessionId,
+    /// The Wallet API endpoint (default: Alchemy's, when `ALCHEMY_API_KEY` is set).
+    #[arg(long)]
+    pub rpc_url: Option<String>,
+    /// A paymaster policy id for gas.
+    #[arg(long)]
+    pub policy_id: Option<String>,
+    /// Where the owner's key is.
+    #[command(flatten)]
+    pub owner: OwnerArgs,
+    /// What the owner accepts to sign.
+    #[command(flatten)]
+    pub signing: SigningArgs,
 }
 
 /// Flags of `sesskey session create`.
@@ -175,6 +184,18 @@ pub struct CreateArgs {
     /// Keep the session key as a plain hex file instead of an encrypted keystore.
     #[arg(long)]
     pub plain_key: bool,
+    /// Where the owner's key is.
+    #[command(flatten)]
+    pub owner: OwnerArgs,
+    /// The account (for `session request`, where the owner's key is elsewhere).
+    #[arg(long)]
+    pub account: Option<Address>,
+}
+
+/// Where the owner's key is, on every command where the owner signs (in this order: a keystore,
+/// a key file, `OWNER_PRIVATE_KEY`); never a flag value.
+#[derive(Debug, Clone, Default, Args)]
+pub struct OwnerArgs {
     /// The owner's key from an encrypted keystore file (password: `SESSKEY_OWNER_PASSWORD`);
     /// default: `OWNER_PRIVATE_KEY` from the environment.
     #[arg(long, conflicts_with = "owner_key_file")]
@@ -182,13 +203,10 @@ pub struct CreateArgs {
     /// The owner's key from a file holding it in hex.
     #[arg(long)]
     pub owner_key_file: Option<PathBuf>,
-    /// The account (for `session request`, where the owner's key is elsewhere).
-    #[arg(long)]
-    pub account: Option<Address>,
 }
 
 /// The owner's key: a keystore, a key file, or `OWNER_PRIVATE_KEY`; never a flag value.
-fn owner_key(a: &CreateArgs, env: &Env) -> anyhow::Result<PrivateKeySigner> {
+fn owner_key(a: &OwnerArgs, env: &Env) -> anyhow::Result<PrivateKeySigner> {
     if let Some(path) = &a.owner_keystore {
         let password = env
             .get("SESSKEY_OWNER_PASSWORD")
@@ -204,6 +222,11 @@ fn owner_key(a: &CreateArgs, env: &Env) -> anyhow::Result<PrivateKeySigner> {
             .trim()
             .parse()
             .map_err(|_| anyhow!("{} does not hold a private key", path.display()));
+    }
+    if env.get("OWNER_PRIVATE_KEY").is_none() {
+        bail!(
+            "no owner key: pass --owner-keystore FILE (password in SESSKEY_OWNER_PASSWORD) or --owner-key-file FILE, or set OWNER_PRIVATE_KEY"
+        );
     }
     env.key("OWNER_PRIVATE_KEY")
 }
@@ -223,6 +246,9 @@ pub struct DelegateArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// Where the owner's key is.
+    #[command(flatten)]
+    pub owner: OwnerArgs,
     /// What the owner accepts to sign.
     #[command(flatten)]
     pub signing: SigningArgs,
@@ -242,7 +268,7 @@ pub(crate) fn endpoint(rpc_url: Option<&str>, env: &Env) -> anyhow::Result<Walle
 
 /// Runs `sesskey delegate`: the owner (`OWNER_PRIVATE_KEY`) delegates its EIP-7702 account.
 pub(crate) async fn delegate(a: DelegateArgs, env: Env) -> anyhow::Result<u8> {
-    let owner = env.key("OWNER_PRIVATE_KEY")?;
+    let owner = owner_key(&a.owner, &env)?;
     let flow =
         a.signing.apply(Orchestrator::new(endpoint(a.rpc_url.as_deref(), &env)?, a.policy_id))?;
     let account = owner.address();
@@ -653,7 +679,7 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
     let store = store(&args, &env).await?;
     match cmd {
         SessionCommand::Create(a) => {
-            let owner = owner_key(&a, &env)?;
+            let owner = owner_key(&a.owner, &env)?;
             let password = key_password(&a, &env)?;
             let key = PrivateKeySigner::random();
             let request = session_request(&a, owner.address(), key.address())?;
@@ -686,7 +712,7 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
         SessionCommand::Request(a) => {
             let account = match a.account {
                 Some(account) => account,
-                None => owner_key(&a, &env)
+                None => owner_key(&a.owner, &env)
                     .map_err(|_| {
                         anyhow!("give --account (the owner's account): the owner signs elsewhere")
                     })?
@@ -759,8 +785,9 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
             }
             Ok(())
         }
-        SessionCommand::Revoke { id, rpc_url, policy_id, signing } => {
-            let owner = env.key("OWNER_PRIVATE_KEY")?;
+        SessionCommand::Revoke(r) => {
+            let RevokeArgs { id, rpc_url, policy_id, owner, signing } = *r;
+            let owner = owner_key(&owner, &env)?;
             let flow =
                 signing.apply(Orchestrator::new(endpoint(rpc_url.as_deref(), &env)?, policy_id))?;
             let service =

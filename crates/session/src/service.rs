@@ -113,13 +113,17 @@ impl<C: WalletApiClient + Send + Sync, St: SessionStore> SessionService<C, St> {
     }
 
     /// Revokes the stored session `id` on chain ([`Orchestrator::revoke_session`], signed by
-    /// `owner`) and marks it revoked in the store once the uninstall is confirmed.
+    /// `owner`) and marks it revoked in the store once the uninstall is confirmed. A session the
+    /// store already holds as revoked is [`Error::Revoked`], and nothing is signed or sent.
     pub async fn revoke<S: Signer + Send + Sync>(
         &self,
         id: &SessionId,
         owner: &S,
     ) -> Result<Outcome> {
         let record = self.store.load(id).await?;
+        if record.revoked {
+            return Err(Error::Revoked(id.to_string()));
+        }
         let outcome = self.flow.revoke_session(owner, &record.session, self.wait).await?;
         if matches!(outcome, Outcome::Confirmed(_)) {
             self.store.mark_revoked(id).await?;

@@ -164,6 +164,11 @@ async fn a_revoked_session_is_refused_by_the_account() {
     let outcome = service.revoke(&session.session_id, &owner).await.unwrap();
     assert!(matches!(outcome, Outcome::Confirmed(_)), "{outcome:?}");
     assert!(service.store().load(&session.session_id).await.unwrap().revoked);
+    // Revoking it again signs and sends nothing: it is revoked.
+    let counting = crate::Counting::new(owner.clone());
+    let e = service.revoke(&session.session_id, &counting).await.unwrap_err();
+    assert!(matches!(e, Error::Revoked(_)), "{e}");
+    assert_eq!(counting.signed(), 0, "nothing signed for a revoked session");
     // The store refuses first…
     let e = service
         .send_stored(&session.session_id, &dev_session_key(), vec![call.clone()], NOW)
