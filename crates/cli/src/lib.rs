@@ -18,8 +18,8 @@ pub use explain::explain_value;
 pub use out::is_broken_pipe;
 pub use serve::{dev_accounts, parse_chain_id, ServeArgs, ANVIL_MNEMONIC};
 pub use sessions::{
-    parse_duration, CreateArgs, DelegateArgs, OwnerArgs, RevokeArgs, SendArgs, SessionCommand,
-    SigningArgs, StatusArgs, StoreArgs,
+    parse_duration, parse_session_id, CreateArgs, DelegateArgs, OwnerArgs, RevokeArgs, SendArgs,
+    SessionCommand, SigningArgs, StatusArgs, StoreArgs,
 };
 
 /// `sesskey`: session keys for smart wallets.
@@ -602,6 +602,10 @@ mod tests {
         let e = run_with(cli, Env::default()).await.unwrap_err();
         assert!(e.to_string().starts_with("no endpoint: pass --rpc-url URL"), "{e}");
         assert!(e.to_string().contains("ALCHEMY_API_KEY"), "{e}");
+        // A URL without a scheme says what a URL looks like.
+        let cli = Cli::parse_from(["sesskey", "status", "0x01", "--rpc-url", "127.0.0.1:8545"]);
+        let e = run_with(cli, Env::default()).await.unwrap_err().to_string();
+        assert!(e.contains("not an endpoint URL") && e.contains("http://127.0.0.1:8545"), "{e}");
     }
 
     /// Every command where the owner signs takes the owner's key the same ways; with none, the
@@ -653,6 +657,21 @@ mod tests {
             .unwrap();
         assert_eq!(code.len(), 23, "the file's key delegated its account");
         drop(server);
+    }
+
+    /// A malformed session id says what an id is and how to list them.
+    #[test]
+    fn a_malformed_session_id_says_what_an_id_is() {
+        for bad in ["abc", "0x123", "zz000000000000000000000000000000"] {
+            let e =
+                Cli::try_parse_from(["sesskey", "session", "show", bad]).unwrap_err().to_string();
+            assert!(
+                e.contains("16 bytes of hex") && e.contains("sesskey session list"),
+                "{bad}: {e}"
+            );
+        }
+        let ok = parse_session_id("0x000102030405060708090a0b0c0d0e0f").unwrap();
+        assert_eq!(ok, parse_session_id("000102030405060708090a0b0c0d0e0f").unwrap());
     }
 
     /// anvil's accounts, as foundry's cast derives them

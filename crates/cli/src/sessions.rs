@@ -100,6 +100,7 @@ pub enum SessionCommand {
     /// raw digest with no prefix): checked to be the owner's, then saved.
     Complete {
         /// The pending request's id (printed by `session request`).
+        #[arg(value_parser = parse_session_id)]
         id: SessionId,
         /// The owner's 65-byte signature, 0x-hex.
         #[arg(long)]
@@ -110,6 +111,7 @@ pub enum SessionCommand {
     /// Show a saved session.
     Show {
         /// The session id.
+        #[arg(value_parser = parse_session_id)]
         id: SessionId,
     },
     /// Revoke a session on chain: the owner (`--owner-keystore`, `--owner-key-file` or
@@ -119,6 +121,7 @@ pub enum SessionCommand {
     /// Remove a saved session and its key file.
     Remove {
         /// The session id.
+        #[arg(value_parser = parse_session_id)]
         id: SessionId,
     },
 }
@@ -127,6 +130,7 @@ pub enum SessionCommand {
 #[derive(Debug, Args)]
 pub struct RevokeArgs {
     /// The session id.
+    #[arg(value_parser = parse_session_id)]
     pub id: SessionId,
     /// The Wallet API endpoint (default: Alchemy's, when `ALCHEMY_API_KEY` is set).
     #[arg(long)]
@@ -257,6 +261,10 @@ pub struct DelegateArgs {
 /// The client for a command: `--rpc-url`, else Alchemy's endpoint with `ALCHEMY_API_KEY`.
 pub(crate) fn endpoint(rpc_url: Option<&str>, env: &Env) -> anyhow::Result<WalletClient> {
     match (rpc_url, env.get("ALCHEMY_API_KEY")) {
+        (Some(url), _) if !(url.starts_with("http://") || url.starts_with("https://")) => bail!(
+            "`{}` is not an endpoint URL: give http://host:port or https://… (`sesskey serve` listens on http://127.0.0.1:8545)",
+            sesskey_rpc::redact::redact_text(url)
+        ),
         (Some(url), _) => Ok(WalletClient::new(url)?),
         (None, Some(key)) => Ok(WalletClient::alchemy(&key)?),
         (None, None) => bail!(
@@ -301,7 +309,7 @@ pub(crate) async fn delegate(a: DelegateArgs, env: Env) -> anyhow::Result<u8> {
 #[derive(Debug, Args)]
 pub struct SendArgs {
     /// The session id.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_session_id)]
     pub session: SessionId,
     /// The Wallet API endpoint (default: Alchemy's, when `ALCHEMY_API_KEY` is set).
     #[arg(long)]
@@ -409,6 +417,17 @@ pub struct StatusArgs {
     /// Wait for the final status.
     #[arg(long)]
     pub wait: bool,
+}
+
+/// Parses a session id: 16 bytes of hex, `0x` optional.
+pub fn parse_session_id(s: &str) -> Result<SessionId, String> {
+    let digits = s.strip_prefix("0x").unwrap_or(s);
+    if digits.len() != 32 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(format!(
+            "`{s}` is not a session id: 16 bytes of hex (32 hex digits, `0x` optional); `sesskey session list` shows the saved ones"
+        ));
+    }
+    digits.parse().map_err(|e| format!("`{s}` is not a session id: {e}"))
 }
 
 /// Parses `90s`, `30m`, `1h`, `7d` into seconds.
