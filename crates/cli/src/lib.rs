@@ -15,7 +15,7 @@ mod sessions;
 use clap::{Parser, Subcommand};
 pub use demo::{DemoArgs, Env};
 pub use explain::explain_value;
-pub use out::is_broken_pipe;
+pub use out::{is_broken_pipe, terminal_safe};
 pub use serve::{dev_accounts, parse_chain_id, ServeArgs, ANVIL_MNEMONIC};
 pub use sessions::{
     parse_duration, parse_session_id, CreateArgs, DelegateArgs, OwnerArgs, RevokeArgs, SendArgs,

@@ -12,7 +12,8 @@ async fn main() -> ExitCode {
         // The reader of our output went away (`| head`): nothing more to say.
         Err(e) if sesskey_cli::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Error messages carry text a server or a contract chose: made terminal-safe.
+            eprintln!("error: {}", sesskey_cli::terminal_safe(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }

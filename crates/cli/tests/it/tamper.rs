@@ -82,6 +82,10 @@ async fn proxy(upstream: String, hostile: Arc<Hostile>) -> (String, ServerHandle
                         edit(&mut answer);
                     }
                 }
+                // An edit that leaves `{"__fail": message}` makes the answer an error.
+                if let Some(message) = answer.get("__fail").and_then(Value::as_str) {
+                    return Err(ErrorObjectOwned::owned(-32521, message.to_string(), None::<()>));
+                }
                 Ok::<_, ErrorObjectOwned>(answer)
             })
             .unwrap();
@@ -239,6 +243,19 @@ async fn commands_refuse_a_hostile_server_before_signing() {
     w.hostile.honest();
     let (code, out, err) = w.run(&send).await;
     assert_eq!(code, 0, "the untampered send: {out}{err}");
+
+    // A server's message that would act on the terminal (OSC 52 clipboard write, a window title,
+    // a right-to-left override) reaches it escaped.
+    w.hostile.tamper("wallet_prepareCalls", |v| {
+        *v = serde_json::json!({"__fail": "execution reverted: \u{1b}]52;c;ZXZpbA==\u{7}\u{1b}]0;pwned\u{7} pay \u{202e}0001"})
+    });
+    let (code, _, err) = w.run(&send).await;
+    assert_ne!(code, 0);
+    assert!(
+        !err.contains('\u{1b}') && !err.contains('\u{7}') && !err.contains('\u{202e}'),
+        "{err:?}"
+    );
+    assert!(err.contains("\\u001b]52;c;") && err.contains("\\u202e0001"), "{err}");
 
     // `session revoke`: no authorization in an owner op's answer.
     let revoke = [&["session", "revoke", &id][..], &w.endpoint()[..]].concat();
