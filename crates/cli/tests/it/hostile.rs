@@ -165,6 +165,15 @@ async fn hostile_clients_never_stop_the_server() {
     assert_eq!(code(&body), -32600, "an object id");
     let (_, body) = post(addr, r#"{"jsonrpc":"2.0","id":true,"method":"eth_chainId"}"#).await;
     assert_eq!(code(&body), -32600, "a boolean id");
+    // Numbers the JSON-RPC layer cannot keep as an id get a JSON-RPC answer, never `null`.
+    for id in ["1.5", "18446744073709551616", "-1", "1e3"] {
+        let req = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"eth_chainId"}}"#);
+        let (_, body) = post(addr, &req).await;
+        assert_eq!(code(&body), -32600, "id {id}: {body}");
+    }
+    let (_, body) =
+        post(addr, r#"{"jsonrpc":"2.0","id":18446744073709551615,"method":"eth_chainId"}"#).await;
+    assert_eq!(value(&body)["result"], "0x7a69", "the largest 64-bit id is answered: {body}");
     let block = |body: &str| value(body)["result"].as_str().unwrap().to_string();
     let (_, before) = post(addr, r#"{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber"}"#).await;
     let (status, body) = post(addr, r#"{"jsonrpc":"2.0","method":"evm_mine"}"#).await;

@@ -7,7 +7,7 @@
 //! - **Body**: read whole, before the request takes one of the server's request slots, within
 //!   [`BODY_TIMEOUT`] (408 after) and [`MAX_REQUEST_BYTES`] (413 over, whatever the transfer
 //!   encoding), so slow senders cannot hold the slots other clients need.
-//! - **Envelope**: an `id` that is not a string, a number or null is refused with -32600; a
+//! - **Envelope**: an `id` that is not a string, a 64-bit integer or null is refused with -32600; a
 //!   notification (no `id`) is run and answered with an empty body; a batch is answered entry by
 //!   entry (at most [`MAX_BATCH`] entries), without the notifications' answers.
 //! - **Controls** (`emulator_*`, `anvil_*`, `evm_*`): refused with -32601 when the server's
@@ -366,6 +366,14 @@ fn single(rules: &Rules, body: &[u8], cross: bool) -> Single {
     let id = match env.id {
         None => None,
         Some(raw) => match raw.get().as_bytes().first() {
+            // A number must be one the JSON-RPC layer keeps as an id: an integer of 64 bits.
+            Some(b'-' | b'0'..=b'9') if raw.get().parse::<u64>().is_err() => {
+                return Single::Refuse(error_object(
+                    "null",
+                    -32600,
+                    "Invalid Request: a numeric `id` must be an integer from 0 to 18446744073709551615 (or use a string)",
+                ))
+            }
             Some(b'"' | b'-' | b'0'..=b'9') | Some(b'n') => Some(raw.get()),
             _ => {
                 return Single::Refuse(error_object(
