@@ -200,3 +200,43 @@ async fn time_controls_never_wrap_and_never_go_back() {
     assert_eq!(env.client.now().await.unwrap(), now);
     assert_eq!(env.client.increase_time(5).await.unwrap(), now + 5);
 }
+
+/// Every page boundary of a real data folder (state from a whole flow), with 16 bytes flipped:
+/// opening it never panics; it is refused as damaged, or read whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn flipped_bytes_at_every_page_boundary_never_panic() {
+    let good_tmp = fresh_dir("pages");
+    let good = good_tmp.path();
+    {
+        let env = Env::with(Emulator::open(Env::config(), good).unwrap()).await;
+        env.delegate().await;
+        let session = env.session(vec![Permission::Root], None).await;
+        env.send_with(
+            &env.session_key,
+            &PermissionsCapability::from(&session),
+            vec![Call::default()],
+        )
+        .await
+        .unwrap();
+    }
+    let bytes = std::fs::read(good.join(sesskey_emulator::DATA_FILE)).unwrap();
+    let mut offsets: Vec<usize> = (0..bytes.len()).step_by(4096).collect();
+    offsets.extend((0..bytes.len()).step_by(4096).map(|p| p + 2048));
+    let mut panics = vec![];
+    for at in offsets.into_iter().filter(|at| *at < bytes.len()) {
+        let mut b = bytes.clone();
+        for x in &mut b[at..(at + 16).min(bytes.len())] {
+            *x ^= 0x5a;
+        }
+        let tmp = fresh_dir("flipped");
+        let dir = tmp.path().to_path_buf();
+        std::fs::write(dir.join(sesskey_emulator::DATA_FILE), &b).unwrap();
+        let opened = std::panic::catch_unwind(|| Emulator::open(Env::config(), &dir));
+        match opened {
+            Err(_) => panics.push(at),
+            Ok(Err(e)) => assert!(e.to_string().contains("is damaged"), "flip at {at}: {e}"),
+            Ok(Ok(_)) => {}
+        }
+    }
+    assert!(panics.is_empty(), "opening panicked for flips at {panics:?}");
+}
