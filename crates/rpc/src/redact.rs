@@ -4,7 +4,10 @@
 //! - in JSON, the value of every member whose name speaks of a secret (`signature`,
 //!   `privateKey`, `secret`, `mnemonic`, `password`, `seed`; any case), whatever its shape;
 //! - everywhere, every hex string of a signature's size: 65 bytes (`r ‖ s ‖ v`) or 66 bytes
-//!   (a signature with a one-byte prefix), with or without `0x`.
+//!   (a signature with a one-byte prefix), with or without `0x`;
+//! - in JSON, a private key's size of hex (32 bytes) in a member that holds an id or an address
+//!   (`sessionId`, `id`, `from`, `to`, `sender`, `account`, …): it does not belong there, and a
+//!   key pasted into the wrong field is the likeliest reason.
 //!
 //! Hashes, addresses, call ids and call data stay readable: a log keeps what it is for.
 //!
@@ -39,6 +42,37 @@ fn is_secret_name(name: &str) -> bool {
     SECRET_NAMES.iter().any(|s| plain.contains(s))
 }
 
+/// Members (lowercased, `_` and `-` removed) whose values are ids or addresses: never 32 bytes.
+const ID_NAMES: &[&str] = &[
+    "sessionid",
+    "id",
+    "from",
+    "to",
+    "sender",
+    "account",
+    "accountaddress",
+    "signeraddress",
+    "address",
+    "owner",
+    "paymaster",
+    "factory",
+    "target",
+    "publickey",
+    "policyid",
+];
+
+fn is_id_name(name: &str) -> bool {
+    let plain: String =
+        name.chars().filter(|c| *c != '_' && *c != '-').collect::<String>().to_ascii_lowercase();
+    ID_NAMES.contains(&plain.as_str())
+}
+
+/// Whether `s` is a private key's size of hex: 32 bytes, `0x` optional.
+fn key_sized(s: &str) -> bool {
+    let digits = s.strip_prefix("0x").unwrap_or(s);
+    digits.len() == 64 && digits.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// Whether a hex run of `digits` digits is signature-sized.
 const fn signature_sized(digits: usize) -> bool {
     digits == 130 || digits == 132
@@ -49,7 +83,8 @@ pub fn redact_value(v: &mut Value) {
     match v {
         Value::Object(map) => {
             for (name, member) in map.iter_mut() {
-                if is_secret_name(name) {
+                let misplaced_key = is_id_name(name) && member.as_str().is_some_and(key_sized);
+                if is_secret_name(name) || misplaced_key {
                     *member = Value::String(REDACTED.into());
                 } else {
                     redact_value(member);
@@ -191,6 +226,27 @@ mod tests {
         assert!(!out.contains(&sig[2..]), "{out}");
         assert!(!out.contains("\"0x01\""), "{out}");
         assert!(out.contains("0xb61d27f6") && out.contains(&"ab".repeat(32)), "{out}");
+        assert!(out.contains("0x1111111111111111111111111111111111111111"), "{out}");
+    }
+
+    /// A private key pasted into an id or address field is not logged; the ids, addresses and
+    /// hashes that belong stay.
+    #[test]
+    fn a_key_in_an_id_field_goes() {
+        let key = format!("0x{}", "4c".repeat(32));
+        let body = serde_json::json!([{
+            "capabilities": {"permissions": {"sessionId": key, "signature": "0x"}},
+            "from": key,
+            "chainId": "0x7a69",
+        }, {
+            "capabilities": {"permissions": {"sessionId": format!("0x{}", "12".repeat(16))}},
+            "from": "0x1111111111111111111111111111111111111111",
+            "hash": format!("0x{}", "ab".repeat(32)),
+        }])
+        .to_string();
+        let out = redact_json(&body);
+        assert!(!out.contains(&"4c".repeat(32)), "{out}");
+        assert!(out.contains(&"12".repeat(16)) && out.contains(&"ab".repeat(32)), "{out}");
         assert!(out.contains("0x1111111111111111111111111111111111111111"), "{out}");
     }
 
