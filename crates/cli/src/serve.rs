@@ -38,6 +38,10 @@ pub struct ServeArgs {
     /// The block to fork at (default: the upstream's latest).
     #[arg(long, requires = "fork_url")]
     pub fork_block: Option<u64>,
+    /// How long one request to the fork's upstream may take, in seconds, before it fails with a
+    /// clear error (the start, or the one client call that needed it).
+    #[arg(long, requires = "fork_url", default_value_t = 30)]
+    pub fork_timeout: u64,
     /// Also accept WebSocket connections (default: HTTP only).
     #[arg(long)]
     pub ws: bool,
@@ -147,10 +151,11 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         deterministic_start: args.deterministic.then_some(DETERMINISTIC_START),
         cors: args.cors,
         genesis: genesis.clone(),
-        fork: args
-            .fork_url
-            .clone()
-            .map(|url| sesskey_emulator::ForkConfig { url, block: args.fork_block }),
+        fork: args.fork_url.clone().map(|url| sesskey_emulator::ForkConfig {
+            url,
+            block: args.fork_block,
+            timeout: Some(std::time::Duration::from_secs(args.fork_timeout.max(1))),
+        }),
         ws: args.ws,
         controls: args.controls.then_some(true),
         cors_controls: args.cors_controls,
@@ -203,7 +208,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => outln!("State:       in memory")?,
     }
     if let Some(url) = &args.fork_url {
-        outln!("Fork:        {url}")?;
+        outln!("Fork:        {}", sesskey_emulator::shown_url(url))?;
     }
     match (running.controls, args.controls) {
         (true, true) => outln!("Controls:    on (--controls)")?,

@@ -11,7 +11,9 @@ mod store;
 mod table;
 mod wallet;
 
-pub use chain::{describe_revert, EthError, ForkConfig, MAX_LOG_RANGE};
+pub use chain::{
+    describe_revert, shown_url, EthError, ForkConfig, MAX_LOG_RANGE, UPSTREAM_TIMEOUT,
+};
 pub use clock::{uuid_v4, Clock, Ids, TimeError};
 pub use emulator::Emulator;
 pub use error::{Error, Result};

@@ -12,13 +12,77 @@ use revm::{DatabaseRef, WrapDatabaseAsync};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+/// How long one request to the upstream may take before it fails (connecting: a third of it).
+pub const UPSTREAM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// The most of an upstream's error message that is kept (its body can be anything, of any size).
+const MAX_UPSTREAM_MESSAGE: usize = 300;
+
 /// Where a fork reads its state.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ForkConfig {
-    /// The upstream node's JSON-RPC URL.
+    /// The upstream node's JSON-RPC URL (its path and query may hold an API key: they are never
+    /// shown, see [`ForkConfig::shown_url`]).
     pub url: String,
     /// The block to fork at (default: the upstream's latest when the emulator starts).
     pub block: Option<u64>,
+    /// How long one upstream request may take (default [`UPSTREAM_TIMEOUT`]).
+    pub timeout: Option<std::time::Duration>,
+}
+
+impl std::fmt::Debug for ForkConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ForkConfig")
+            .field("url", &self.shown_url())
+            .field("block", &self.block)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl ForkConfig {
+    /// A fork of `url` at the upstream's latest block, with the default timeout.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self { url: url.into(), block: None, timeout: None }
+    }
+
+    /// The URL as it may be shown: scheme, host and port; a path or a query (where node
+    /// providers put API keys) becomes `/***`.
+    pub fn shown_url(&self) -> String {
+        shown_url(&self.url)
+    }
+}
+
+/// `url` without its path, query or credentials: `https://node.example/***`.
+pub fn shown_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return "<not a URL>".into() };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    let hidden = rest.len() > authority.len() && rest[authority.len()..] != *"/";
+    let hidden = hidden || authority.contains('@');
+    format!("{scheme}://{host}{}", if hidden { "/***" } else { "" })
+}
+
+/// An upstream's error as it may be shown: the URL in every form it appears in made
+/// [`shown_url`], and cut to [`MAX_UPSTREAM_MESSAGE`] characters.
+fn clean(message: &str, url: &str) -> String {
+    let shown = shown_url(url);
+    let mut text = message.replace(url, &shown);
+    // However the URL was written back (normalized, percent-encoded), its path and query (where
+    // a key lives) never stay.
+    if let Some((_, rest)) = url.split_once("://") {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let secret = &rest[authority.len()..];
+        if secret.len() > 1 {
+            text = text.replace(secret, "/***");
+        }
+        if let Some((credentials, _)) = authority.rsplit_once('@') {
+            text = text.replace(credentials, "***");
+        }
+    }
+    if text.chars().count() > MAX_UPSTREAM_MESSAGE {
+        text = text.chars().take(MAX_UPSTREAM_MESSAGE).collect::<String>() + "… (cut)";
+    }
+    text
 }
 
 #[derive(Default)]
@@ -41,6 +105,8 @@ pub(crate) struct Upstream {
     pub(crate) timestamp: u64,
     pub(crate) base_fee: u64,
     cache: Mutex<Cache>,
+    /// The URL, to clean errors of.
+    url: String,
 }
 
 impl std::fmt::Debug for Upstream {
@@ -56,10 +122,17 @@ impl Upstream {
     /// Connects to the upstream and fixes the fork block. Must run inside a multi-threaded
     /// tokio runtime; reads later block on it from the emulator's blocking threads.
     pub(crate) async fn connect(config: &ForkConfig) -> crate::Result<Self> {
-        let fork = |e: String| crate::Error::Fork(e);
-        let url =
-            config.url.parse().map_err(|e| fork(format!("`{}` is not a URL: {e}", config.url)))?;
-        let provider = ProviderBuilder::new().connect_http(url).erased();
+        let fork = |e: String| crate::Error::Fork(clean(&e, &config.url));
+        let url = config
+            .url
+            .parse()
+            .map_err(|e| fork(format!("`{}` is not a URL: {e}", config.shown_url())))?;
+        let timeout = config.timeout.unwrap_or(UPSTREAM_TIMEOUT);
+        let provider = ProviderBuilder::new()
+            .with_reqwest(url, |b| {
+                b.timeout(timeout).connect_timeout(timeout / 3).build().unwrap_or_default()
+            })
+            .erased();
         let chain_id = provider
             .get_chain_id()
             .await
@@ -91,7 +164,13 @@ impl Upstream {
             timestamp: header.inner.timestamp,
             base_fee: header.inner.base_fee_per_gas.unwrap_or(super::INITIAL_BASE_FEE),
             cache: Mutex::new(Cache::default()),
+            url: config.url.clone(),
         })
+    }
+
+    /// A failed upstream read, as it may be shown.
+    fn error(&self, e: &dyn std::fmt::Display) -> ChainDbError {
+        ChainDbError(clean(&e.to_string(), &self.url))
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
@@ -102,7 +181,7 @@ impl Upstream {
         if let Some(a) = self.cache().accounts.get(&address) {
             return Ok(a.clone());
         }
-        let info = self.db.basic_ref(address).map_err(|e| ChainDbError(e.to_string()))?;
+        let info = self.db.basic_ref(address).map_err(|e| self.error(&e))?;
         let mut cache = self.cache();
         if let Some(code) = info.as_ref().and_then(|i| i.code.clone()) {
             cache.code.insert(info.as_ref().map(|i| i.code_hash).unwrap_or_default(), code);
@@ -120,7 +199,7 @@ impl Upstream {
         if let Some(v) = self.cache().storage.get(&(address, slot)) {
             return Ok(*v);
         }
-        let v = self.db.storage_ref(address, slot).map_err(|e| ChainDbError(e.to_string()))?;
+        let v = self.db.storage_ref(address, slot).map_err(|e| self.error(&e))?;
         self.cache().storage.insert((address, slot), v);
         Ok(v)
     }
@@ -132,8 +211,35 @@ impl Upstream {
         if let Some(h) = self.cache().hashes.get(&number) {
             return Ok(*h);
         }
-        let h = self.db.block_hash_ref(number).map_err(|e| ChainDbError(e.to_string()))?;
+        let h = self.db.block_hash_ref(number).map_err(|e| self.error(&e))?;
         self.cache().hashes.insert(number, h);
         Ok(h)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_shown_without_their_secrets() {
+        let key = "https://eth-mainnet.g.alchemy.com/v2/AbCdEfSecretKey123";
+        assert_eq!(shown_url(key), "https://eth-mainnet.g.alchemy.com/***");
+        assert_eq!(shown_url("https://node.example/?apikey=s3cret"), "https://node.example/***");
+        assert_eq!(
+            shown_url("https://user:pw@node.example:8545/"),
+            "https://node.example:8545/***"
+        );
+        assert_eq!(shown_url("http://127.0.0.1:8545"), "http://127.0.0.1:8545");
+        assert_eq!(shown_url("http://127.0.0.1:8545/"), "http://127.0.0.1:8545");
+        let message =
+            format!("error sending request for url ({key}/): timed out {}", "x".repeat(5000));
+        let cleaned = clean(&message, key);
+        assert!(!cleaned.contains("AbCdEfSecretKey123"), "{cleaned}");
+        assert!(cleaned
+            .starts_with("error sending request for url (https://eth-mainnet.g.alchemy.com/***"));
+        assert!(cleaned.chars().count() < 320, "{}", cleaned.len());
+        let debug = format!("{:?}", ForkConfig::new(key));
+        assert!(!debug.contains("Secret"), "{debug}");
     }
 }

@@ -15,8 +15,8 @@ mod rpc;
 pub(crate) use answers::{executor_code, handleOpsCall, PackedUserOperation};
 pub(crate) use db::ChainDb;
 pub(crate) use exec::{read_only, OpRun};
-pub use fork::ForkConfig;
 pub(crate) use fork::Upstream;
+pub use fork::{shown_url, ForkConfig, UPSTREAM_TIMEOUT};
 pub(crate) use mine::Mined;
 pub use rpc::{describe_revert, EthError, MAX_LOG_RANGE};
 

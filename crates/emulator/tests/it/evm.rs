@@ -323,7 +323,7 @@ async fn a_fork_of_another_emulator_runs_its_contracts() {
     let counter = upstream.deploy("Counter", &[]).await;
     let config = sesskey_emulator::Config {
         chain_ids: vec![],
-        fork: Some(sesskey_emulator::ForkConfig { url: upstream.server.url(), block: None }),
+        fork: Some(sesskey_emulator::ForkConfig::new(upstream.server.url())),
         ..Env::config()
     };
     let forked = Env::with(sesskey_emulator::Emulator::launch(config, None).await.unwrap()).await;
@@ -388,4 +388,30 @@ async fn each_chain_has_its_own_eth_url() {
         jsonrpsee::http_client::HttpClientBuilder::default().build(env.server.url()).unwrap();
     let id: U64 = root.request("eth_chainId", rpc_params![]).await.unwrap();
     assert_eq!(id, U64::from(second), "/ reaches the first chain id given");
+}
+
+/// An upstream that accepts connections and never answers: the fork fails within its timeout
+/// with a clear error, and the URL's key is not in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_upstream_fails_the_fork_quickly() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let mut open = vec![];
+        while let Ok((socket, _)) = listener.accept().await {
+            open.push(socket); // accepted, never answered
+        }
+    });
+    let url = format!("http://{addr}/v2/my-secret-key");
+    let fork = sesskey_emulator::ForkConfig {
+        timeout: Some(std::time::Duration::from_secs(1)),
+        ..sesskey_emulator::ForkConfig::new(url)
+    };
+    let config = sesskey_emulator::Config { fork: Some(fork), ..Env::config() };
+    let started = std::time::Instant::now();
+    let e = sesskey_emulator::Emulator::launch(config, None).await.unwrap_err().to_string();
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
+    assert!(!e.contains("my-secret-key"), "{e}");
+    assert!(e.contains("upstream"), "{e}");
+    held.abort();
 }
