@@ -22,7 +22,10 @@ pub use server::{
     MAX_BATCH_ANSWER_BYTES, MAX_IN_FLIGHT, MAX_REQUEST_BYTES,
 };
 pub use store::DATA_FILE;
-pub use wallet::overview::{AccountView, CallView, Overview, OVERVIEW_CALLS};
+pub use wallet::overview::{
+    AccountView, CallView, Overview, OVERVIEW_ACCOUNTS, OVERVIEW_CALLS, OVERVIEW_DATA_BYTES,
+    OVERVIEW_ITEMS, OVERVIEW_SESSIONS,
+};
 pub use wallet::{
     Config, BUNDLER, EMULATOR_PAYMASTER, MAX_CALLS, MAX_CHAIN_IDS, MAX_PERMISSIONS,
     MAX_SIGNED_ELEMENTS, USER_OPERATION_EVENT,

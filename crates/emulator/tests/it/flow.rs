@@ -377,3 +377,53 @@ async fn cors_preflight() {
         server.handle.stop().unwrap();
     }
 }
+
+/// The overview the page fetches every second stays bounded however much the emulator holds:
+/// lists capped, each entry's lists and data cut, totals stated; installed sessions first.
+#[tokio::test]
+async fn the_overview_is_bounded() {
+    use sesskey_emulator::{OVERVIEW_DATA_BYTES, OVERVIEW_ITEMS, OVERVIEW_SESSIONS};
+    let env = Env::start().await;
+    env.delegate().await;
+    let installed = env.session(vec![Permission::Root], None).await;
+    let cap = PermissionsCapability::from(&installed);
+    // One op of 30 calls, each with 1 KiB of data.
+    let calls: Vec<Call> = (0..30)
+        .map(|i| Call {
+            to: alloy_primitives::Address::repeat_byte(i + 1),
+            data: Some(vec![0xab; 1024].into()),
+            value: None,
+        })
+        .collect();
+    env.send_with(&env.session_key, &cap, calls).await.unwrap();
+    // 120 sessions requested and never signed, 30 permissions each.
+    for n in 0..120u32 {
+        let permissions = (0..30u32)
+            .map(|i| {
+                let mut a = [0u8; 20];
+                a[..4].copy_from_slice(&n.to_be_bytes());
+                a[4..8].copy_from_slice(&i.to_be_bytes());
+                a[19] = 1;
+                Permission::ContractAccess(ContractAccess { address: a.into() })
+            })
+            .collect();
+        let params = CreateSessionParams {
+            account: env.account(),
+            chain_id: U64::from(CHAIN),
+            expiry_sec: None,
+            key: SessionKey { public_key: env.session_key.address(), ty: KeyType::Secp256k1 },
+            permissions,
+        };
+        env.client.create_session(params).await.unwrap();
+    }
+    let overview = env.server.emulator.overview();
+    assert_eq!(overview.sessions_total, 121);
+    assert_eq!(overview.sessions.len(), OVERVIEW_SESSIONS);
+    assert!(overview.sessions[0].installed, "installed sessions come first");
+    assert!(overview.sessions.iter().all(|s| s.permissions.len() <= OVERVIEW_ITEMS));
+    let op = overview.calls.iter().find(|c| c.calls_total == 30).expect("the 30-call op");
+    assert_eq!(op.calls.len(), OVERVIEW_ITEMS);
+    assert!(op.calls.iter().all(|c| c.data.as_ref().unwrap().len() <= OVERVIEW_DATA_BYTES));
+    let size = serde_json::to_string(&overview).unwrap().len();
+    assert!(size < 300_000, "the overview is {size} bytes");
+}
