@@ -351,13 +351,14 @@ where
     fn rollback(&mut self) {
         Self::rollback(self);
     }
-    fn snapshot(&self) -> std::sync::Arc<dyn std::any::Any + Send + Sync> {
-        std::sync::Arc::new(self.committed().clone())
+    fn mark(&mut self) {
+        Self::mark(self);
     }
-    fn restore(&mut self, snapshot: &(dyn std::any::Any + Send + Sync)) {
-        if let Some(rows) = snapshot.downcast_ref::<std::collections::HashMap<K, V>>() {
-            self.replace_all(rows);
-        }
+    fn forget_oldest_mark(&mut self) {
+        Self::forget_oldest_mark(self);
+    }
+    fn revert_to(&mut self, depth: usize) {
+        Self::revert_to(self, depth);
     }
     fn encoded_changes(&self) -> std::result::Result<Vec<crate::table::EncodedRow>, String> {
         self.changes()

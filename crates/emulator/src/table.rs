@@ -6,10 +6,8 @@
 //! [`Table::rollback`]s, so nothing of it stays in memory either. No mutation has to remember to
 //! mark itself as changed.
 
-use std::any::Any;
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::Arc;
 
 /// A row as the store writes it: its encoded key, and its encoded value (`None`: deleted).
 pub(crate) type EncodedRow = (Vec<u8>, Option<Vec<u8>>);
@@ -24,10 +22,12 @@ pub(crate) trait AnyTable {
     fn apply(&mut self);
     /// Forgets the current call's writes.
     fn rollback(&mut self);
-    /// A copy of the committed rows.
-    fn snapshot(&self) -> Arc<dyn Any + Send + Sync>;
-    /// Returns to a copy `snapshot` made of this table (as writes of the current call).
-    fn restore(&mut self, snapshot: &(dyn Any + Send + Sync));
+    /// Takes a snapshot ([`Table::mark`]).
+    fn mark(&mut self);
+    /// Forgets the oldest snapshot ([`Table::forget_oldest_mark`]).
+    fn forget_oldest_mark(&mut self);
+    /// Returns to snapshot `depth` ([`Table::revert_to`]).
+    fn revert_to(&mut self, depth: usize);
     /// The current call's writes, encoded for the store: (key, value, or `None` for a deletion).
     fn encoded_changes(&self) -> Result<Vec<EncodedRow>, String>;
     /// Loads a committed row from the store's bytes.
@@ -61,20 +61,19 @@ pub(crate) trait Tables {
         self.each_mut(&mut |_, t| t.rollback());
     }
 
-    /// A copy of every table's committed rows.
-    fn snapshot_tables(&self) -> TablesSnapshot {
-        let mut copies = vec![];
-        self.each(&mut |name, t| copies.push((name, t.snapshot())));
-        TablesSnapshot(copies)
+    /// Takes a snapshot of every table.
+    fn mark_tables(&mut self) {
+        self.each_mut(&mut |_, t| t.mark());
     }
 
-    /// Returns every table to `snapshot` (as writes of the current call).
-    fn restore_tables(&mut self, snapshot: &TablesSnapshot) {
-        self.each_mut(&mut |name, t| {
-            if let Some((_, copy)) = snapshot.0.iter().find(|(n, _)| *n == name) {
-                t.restore(copy.as_ref());
-            }
-        });
+    /// Forgets the oldest snapshot of every table.
+    fn forget_oldest_marks(&mut self) {
+        self.each_mut(&mut |_, t| t.forget_oldest_mark());
+    }
+
+    /// Returns every table to snapshot `depth` (as writes of the current call).
+    fn revert_tables(&mut self, depth: usize) {
+        self.each_mut(&mut |_, t| t.revert_to(depth));
     }
 
     /// The tables' names, in order.
@@ -82,16 +81,6 @@ pub(crate) trait Tables {
         let mut names = vec![];
         self.each(&mut |name, _| names.push(name));
         names
-    }
-}
-
-/// The committed rows of every table of a state, by name.
-#[derive(Clone)]
-pub(crate) struct TablesSnapshot(Vec<(&'static str, Arc<dyn Any + Send + Sync>)>);
-
-impl std::fmt::Debug for TablesSnapshot {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.0.iter().map(|(n, _)| n)).finish()
     }
 }
 
@@ -119,11 +108,15 @@ pub(crate) use tables;
 pub(crate) struct Table<K, V> {
     rows: HashMap<K, V>,
     pending: HashMap<K, Option<V>>,
+    /// One journal a snapshot taken (oldest first): each row's value when the snapshot was
+    /// taken, recorded the first time a later call changes it. A snapshot costs what changes
+    /// after it, never a copy of the table.
+    undo: Vec<HashMap<K, Option<V>>>,
 }
 
 impl<K, V> Default for Table<K, V> {
     fn default() -> Self {
-        Self { rows: HashMap::new(), pending: HashMap::new() }
+        Self { rows: HashMap::new(), pending: HashMap::new(), undo: vec![] }
     }
 }
 
@@ -159,6 +152,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Table<K, V> {
     }
 
     /// Deletes a row.
+    #[cfg(test)]
     pub(crate) fn delete(&mut self, key: K) {
         self.pending.insert(key, None);
     }
@@ -176,6 +170,9 @@ impl<K: Hash + Eq + Clone, V: Clone> Table<K, V> {
     /// Makes the current call's writes the committed rows.
     pub(crate) fn apply(&mut self) {
         for (k, v) in self.pending.drain() {
+            if let Some(level) = self.undo.last_mut() {
+                level.entry(k.clone()).or_insert_with(|| self.rows.get(&k).cloned());
+            }
             match v {
                 Some(v) => self.rows.insert(k, v),
                 None => self.rows.remove(&k),
@@ -210,23 +207,31 @@ impl<K: Hash + Eq + Clone, V: Clone> Table<K, V> {
         committed.chain(pending)
     }
 
-    /// Replaces every row (a snapshot being restored): the old rows are deleted, the new ones
-    /// written, all in the overlay.
-    pub(crate) fn replace_all(&mut self, rows: &HashMap<K, V>) {
-        let old: Vec<K> = self.iter().map(|(k, _)| k.clone()).collect();
-        for k in old {
-            if !rows.contains_key(&k) {
-                self.delete(k);
-            }
-        }
-        for (k, v) in rows {
-            self.put(k.clone(), v.clone());
+    /// Takes a snapshot: later changes are journaled so that [`Table::revert_to`] can undo them.
+    pub(crate) fn mark(&mut self) {
+        self.undo.push(HashMap::new());
+    }
+
+    /// Forgets the oldest snapshot (its journal is needed by no other).
+    pub(crate) fn forget_oldest_mark(&mut self) {
+        if !self.undo.is_empty() {
+            self.undo.remove(0);
         }
     }
 
-    /// The committed rows (for snapshots, taken between calls).
-    pub(crate) fn committed(&self) -> &HashMap<K, V> {
-        &self.rows
+    /// Returns to the rows as they were when snapshot `depth` was taken (as writes of the current
+    /// call), and forgets it and every later one.
+    pub(crate) fn revert_to(&mut self, depth: usize) {
+        while self.undo.len() > depth {
+            let level = self.undo.pop().expect("longer than depth");
+            for (k, old) in level {
+                // A row the older snapshot has not seen change held this same value then.
+                if let Some(older) = self.undo.last_mut() {
+                    older.entry(k.clone()).or_insert_with(|| old.clone());
+                }
+                self.pending.insert(k, old);
+            }
+        }
     }
 }
 
@@ -262,5 +267,45 @@ mod tests {
         t.restore(s);
         assert_eq!(t.get(&2), None);
         assert_eq!(t.get(&1), Some(&1));
+    }
+
+    /// Nested snapshots journal only what changes, and each reverts to its own moment, also
+    /// after a later one was reverted (a row only the later one saw change).
+    #[test]
+    fn snapshots_revert_to_their_own_moment() {
+        let mut t: Table<&'static str, u32> = Table::default();
+        t.load("a", 1);
+        t.mark(); // snapshot 0
+        t.put("a", 2);
+        t.put("b", 5);
+        t.apply();
+        t.mark(); // snapshot 1
+        t.put("a", 3);
+        t.put("c", 7);
+        t.apply();
+        t.revert_to(1);
+        t.apply();
+        fn rows(t: &Table<&'static str, u32>) -> Vec<(&'static str, u32)> {
+            let mut r: Vec<_> = t.iter().map(|(k, v)| (*k, *v)).collect();
+            r.sort();
+            r
+        }
+        assert_eq!(rows(&t), vec![("a", 2), ("b", 5)]);
+        t.put("b", 6);
+        t.apply();
+        t.revert_to(0);
+        t.apply();
+        assert_eq!(rows(&t), vec![("a", 1)]);
+        // Forgetting the oldest keeps the later ones.
+        t.mark();
+        t.put("z", 1);
+        t.apply();
+        t.mark();
+        t.put("z", 2);
+        t.apply();
+        t.forget_oldest_mark();
+        t.revert_to(0);
+        t.apply();
+        assert_eq!(rows(&t), vec![("a", 1), ("z", 1)]);
     }
 }

@@ -72,9 +72,6 @@ pub(crate) struct ChainMeta {
     pub(crate) next_timestamp: Option<u64>,
 }
 
-/// A copy of a chain's committed state (`evm_snapshot`).
-pub(crate) type ChainSnapshot = crate::table::TablesSnapshot;
-
 /// One served chain.
 #[derive(Debug)]
 pub(crate) struct Chain {
@@ -234,16 +231,6 @@ impl Chain {
 
     pub(crate) fn rollback(&mut self) {
         self.rollback_tables();
-    }
-
-    /// A copy of the committed state.
-    pub(crate) fn snapshot(&self) -> ChainSnapshot {
-        self.snapshot_tables()
-    }
-
-    /// Returns to a snapshot (as writes of the current call).
-    pub(crate) fn restore(&mut self, s: &ChainSnapshot) {
-        self.restore_tables(s);
     }
 }
 

@@ -1,7 +1,7 @@
 //! The emulator's test controls (`emulator_*`) and the anvil-style ones (`anvil_*`, `evm_*`).
 
 use super::errors::invalid;
-use super::{Core, FullSnapshot, R};
+use super::{Core, R};
 use crate::clock::TimeError;
 use crate::table::Tables;
 use alloy_primitives::{Address, Bytes, U256};
@@ -227,26 +227,31 @@ impl Core {
         Ok(c.mine(&env, vec![]).number)
     }
 
-    /// `evm_snapshot`: the whole state (wallet and chains) as it is, under a new id.
+    /// `evm_snapshot`: the whole state (wallet and chains) as it is, under a new id. Nothing is
+    /// copied: the tables journal what changes from now on. At most [`super::MAX_SNAPSHOTS`] are
+    /// held; taking another forgets the oldest (its id no longer reverts).
     pub(crate) fn snapshot(&mut self) -> U256 {
-        let snap = FullSnapshot {
-            wallet: self.wallet.snapshot_tables(),
-            chains: self.chains.iter().map(|(id, c)| (*id, c.snapshot())).collect(),
-        };
-        self.snapshots.push(Some(snap));
-        U256::from(self.snapshots.len() - 1)
+        if self.snapshots.len() >= super::MAX_SNAPSHOTS {
+            self.snapshots.pop_front();
+            self.wallet.forget_oldest_marks();
+            self.chains.values_mut().for_each(Tables::forget_oldest_marks);
+        }
+        self.wallet.mark_tables();
+        self.chains.values_mut().for_each(Tables::mark_tables);
+        let id = self.next_snapshot;
+        self.next_snapshot = id.saturating_add(1);
+        self.snapshots.push_back(id);
+        U256::from(id)
     }
 
     /// `evm_revert`: back to a snapshot (it and later ones are used up). `false` if unknown.
     pub(crate) fn revert_to(&mut self, id: U256) -> bool {
-        let Ok(i) = usize::try_from(id) else { return false };
-        let Some(Some(snap)) = self.snapshots.get(i).cloned() else { return false };
-        self.snapshots.truncate(i);
-        self.wallet.restore_tables(&snap.wallet);
-        for (id, s) in &snap.chains {
-            if let Some(c) = self.chains.get_mut(id) {
-                c.restore(s);
-            }
+        let Ok(id) = u64::try_from(id) else { return false };
+        let Some(depth) = self.snapshots.iter().position(|s| *s == id) else { return false };
+        self.snapshots.truncate(depth);
+        self.wallet.revert_tables(depth);
+        for c in self.chains.values_mut() {
+            c.revert_tables(depth);
         }
         true
     }

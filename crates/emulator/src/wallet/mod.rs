@@ -18,7 +18,7 @@ mod status;
 
 pub use bundle::BUNDLER;
 
-use crate::chain::{Chain, ChainSnapshot, Upstream};
+use crate::chain::{Chain, Upstream};
 use crate::clock::{Clock, Ids};
 use crate::state::WalletState;
 use crate::ForkConfig;
@@ -105,18 +105,17 @@ pub(crate) struct Core {
     pub(crate) ids: Ids,
     /// Failures injected into the next call of a method (not persisted).
     pub(crate) fail_next: HashMap<String, (i32, String)>,
-    /// `evm_snapshot`s (not persisted, as in anvil).
-    pub(crate) snapshots: Vec<Option<FullSnapshot>>,
+    /// The ids of the `evm_snapshot`s held, oldest first (not persisted, as in anvil): the
+    /// tables journal what changes after each ([`crate::table::Table::mark`]).
+    pub(crate) snapshots: std::collections::VecDeque<u64>,
+    /// The id the next snapshot gets.
+    pub(crate) next_snapshot: u64,
     /// A write outside the tables (the clock or the ids moved) to persist.
     pub(crate) meta_changed: bool,
 }
 
-/// What a snapshot holds.
-#[derive(Clone, Debug)]
-pub(crate) struct FullSnapshot {
-    pub(crate) wallet: crate::table::TablesSnapshot,
-    pub(crate) chains: BTreeMap<u64, ChainSnapshot>,
-}
+/// The most `evm_snapshot`s held at once: taking another forgets the oldest.
+pub const MAX_SNAPSHOTS: usize = 64;
 
 impl Core {
     /// A new state: empty tables and, on a fresh start, the chains' genesis.
@@ -135,7 +134,8 @@ impl Core {
             clock,
             ids,
             fail_next: HashMap::new(),
-            snapshots: vec![],
+            snapshots: Default::default(),
+            next_snapshot: 0,
             meta_changed: false,
         }
     }

@@ -415,3 +415,51 @@ async fn a_silent_upstream_fails_the_fork_quickly() {
     assert!(e.contains("upstream"), "{e}");
     held.abort();
 }
+
+/// `evm_snapshot` and `evm_revert`: back to the state of the snapshot (and no later one), with
+/// at most `MAX_SNAPSHOTS` held: the oldest is forgotten first.
+#[tokio::test]
+async fn snapshots_revert_and_are_capped() {
+    use jsonrpsee::core::client::ClientT;
+    use jsonrpsee::rpc_params;
+    let env = Env::start().await;
+    let who = Address::repeat_byte(0x42);
+    let balance = |env: &Env| {
+        let client = env.client.clone();
+        async move {
+            let b: U256 =
+                client.request("eth_getBalance", rpc_params![who, "latest"]).await.unwrap();
+            b
+        }
+    };
+    let set = |wei: u64| {
+        let client = env.client.clone();
+        async move {
+            let _: () = client
+                .request("anvil_setBalance", rpc_params![who, U256::from(wei)])
+                .await
+                .unwrap();
+        }
+    };
+    set(1).await;
+    let first: U256 = env.client.request("evm_snapshot", rpc_params![]).await.unwrap();
+    set(2).await;
+    let second: U256 = env.client.request("evm_snapshot", rpc_params![]).await.unwrap();
+    set(3).await;
+    let reverted: bool = env.client.request("evm_revert", rpc_params![second]).await.unwrap();
+    assert!(reverted);
+    assert_eq!(balance(&env).await, U256::from(2));
+    let again: bool = env.client.request("evm_revert", rpc_params![second]).await.unwrap();
+    assert!(!again, "a snapshot reverts once");
+    assert!(env.client.request::<bool, _>("evm_revert", rpc_params![first]).await.unwrap());
+    assert_eq!(balance(&env).await, U256::from(1));
+    // Past the cap, the oldest ids no longer revert; the recent ones do.
+    let mut ids = vec![];
+    for i in 0..(sesskey_emulator::MAX_SNAPSHOTS + 6) as u64 {
+        set(100 + i).await;
+        ids.push(env.client.request::<U256, _>("evm_snapshot", rpc_params![]).await.unwrap());
+    }
+    assert!(!env.client.request::<bool, _>("evm_revert", rpc_params![ids[0]]).await.unwrap());
+    assert!(env.client.request::<bool, _>("evm_revert", rpc_params![ids[10]]).await.unwrap());
+    assert_eq!(balance(&env).await, U256::from(110));
+}
