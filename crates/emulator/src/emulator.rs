@@ -11,7 +11,7 @@ use alloy_primitives::{Address, Bytes, U256, U64};
 use sesskey_rpc::{SessionInfo, WalletError};
 use sesskey_types::*;
 use std::path::Path;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 struct Inner {
     core: Core,
@@ -100,7 +100,9 @@ fn poisoned(e: &str) -> WalletError {
 
 /// The emulator: the Wallet API and the chains it serves.
 pub struct Emulator {
-    inner: Mutex<Inner>,
+    /// The state: reads share it (`eth_call`, `eth_getLogs`, … run side by side), a call that
+    /// may change it has it alone.
+    inner: RwLock<Inner>,
     config: Config,
     /// The methods the server answers (what `emulator_failNext` may name).
     methods: std::sync::OnceLock<std::collections::BTreeSet<String>>,
@@ -188,7 +190,7 @@ impl Emulator {
             }
         };
         Ok(Self {
-            inner: Mutex::new(Inner { core, durable: store }),
+            inner: RwLock::new(Inner { core, durable: store }),
             config,
             methods: Default::default(),
         })
@@ -201,7 +203,7 @@ impl Emulator {
 
     /// The chains served (with a fork: the upstream's), in increasing order.
     pub fn chain_ids(&self) -> Vec<u64> {
-        self.lock().core.chains.keys().copied().collect()
+        self.shared().core.chains.keys().copied().collect()
     }
 
     /// The chain `/` (and `/v2/<key>`) reaches: the first chain id configured (`--chain-id`, in
@@ -217,8 +219,50 @@ impl Emulator {
             .unwrap_or_default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn shared(&self) -> RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs a function that only reads the state, beside any other read. With a data folder
+    /// the answer waits until every change it could have seen is on disk.
+    pub(crate) fn read<T, E: From<WalletError>>(
+        &self,
+        f: impl FnOnce(&Core) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let (result, wait) = {
+            let inner = self.shared();
+            if let Some(d) = &inner.durable {
+                d.check()?;
+            }
+            let result = f(&inner.core);
+            let wait = inner.durable.clone().map(|d| {
+                let seq = d.last();
+                (d, seq)
+            });
+            (result, wait)
+        };
+        if let Some((d, seq)) = wait {
+            d.wait(seq)?;
+        }
+        result
+    }
+
+    /// Runs a read-only chain function for `chain` (checked), beside any other read.
+    pub(crate) fn on_chain_read<T>(
+        &self,
+        chain: u64,
+        f: impl FnOnce(&Core, u64) -> Result<T, EthError>,
+    ) -> Result<T, EthError> {
+        self.read(|core| {
+            if !core.chains.contains_key(&chain) {
+                return Err(EthError::invalid(format!("chain {chain} is not served here")));
+            }
+            f(core, chain)
+        })
     }
 
     /// Runs one state-machine function and commits (or rolls back) what it changed. With a
@@ -430,5 +474,26 @@ impl Emulator {
     /// The packed `userOp.signature` of a call.
     pub fn packed_signature(&self, id: &CallId) -> R<Bytes> {
         self.call(|c| c.packed_signature(id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A read runs while another read is in progress (an `eth_estimateGas` or an `eth_getLogs`
+    /// that takes seconds no longer holds up another client's `eth_blockNumber`).
+    #[test]
+    fn reads_run_beside_each_other() {
+        let emulator = Arc::new(Emulator::new(Config::default()));
+        let other = emulator.clone();
+        let r: R<()> = emulator.read(|_| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || tx.send(other.chain_ids()).ok());
+            let answered = rx.recv_timeout(std::time::Duration::from_secs(5));
+            assert!(answered.is_ok(), "a second read waited for the first");
+            Ok(())
+        });
+        r.unwrap();
     }
 }

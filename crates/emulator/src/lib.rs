@@ -12,7 +12,8 @@ mod table;
 mod wallet;
 
 pub use chain::{
-    describe_revert, shown_url, EthError, ForkConfig, MAX_LOG_RANGE, UPSTREAM_TIMEOUT,
+    describe_revert, shown_url, EthError, ForkConfig, ESTIMATE_TIME_CAP, MAX_LOG_RANGE,
+    UPSTREAM_TIMEOUT,
 };
 pub use clock::{uuid_v4, Clock, Ids, TimeError};
 pub use emulator::Emulator;

@@ -18,7 +18,7 @@ pub(crate) use exec::{read_only, OpRun};
 pub(crate) use fork::Upstream;
 pub use fork::{shown_url, ForkConfig, UPSTREAM_TIMEOUT};
 pub(crate) use mine::Mined;
-pub use rpc::{describe_revert, EthError, MAX_LOG_RANGE};
+pub use rpc::{describe_revert, EthError, ESTIMATE_TIME_CAP, MAX_LOG_RANGE};
 
 use crate::table::{Table, Tables};
 use alloy_primitives::{Address, Bloom, Bytes, B256, U256};

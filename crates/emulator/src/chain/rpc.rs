@@ -18,6 +18,10 @@ use jsonrpsee::types::{ErrorObject, ErrorObjectOwned};
 use revm::context::result::{EVMError, ExecutionResult, InvalidTransaction};
 use revm::context::TxEnv;
 
+/// How long `eth_estimateGas` searches before it answers the best limit it has found (one that
+/// succeeds), like geth's `--rpc.evmtimeout` bounds a call.
+pub const ESTIMATE_TIME_CAP: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// How many blocks one `eth_getLogs` may scan.
 pub const MAX_LOG_RANGE: u64 = 10_000;
 
@@ -265,7 +269,8 @@ impl Chain {
         }
     }
 
-    /// `eth_estimateGas`: the least gas limit with which the call succeeds (binary search).
+    /// `eth_estimateGas`: the least gas limit with which the call succeeds (binary search), in
+    /// at most [`ESTIMATE_TIME_CAP`] (then the best limit found so far that succeeds).
     pub(crate) fn estimate_gas(
         &self,
         now: u64,
@@ -298,7 +303,11 @@ impl Chain {
         if guess < hi && attempt(guess)?.is_ok() {
             hi = guess;
         }
-        while hi.saturating_sub(lo) > 1 && (hi - lo).saturating_mul(1000) > hi {
+        let started = std::time::Instant::now();
+        while hi.saturating_sub(lo) > 1
+            && (hi - lo).saturating_mul(1000) > hi
+            && started.elapsed() < ESTIMATE_TIME_CAP
+        {
             let mid = lo + (hi - lo) / 2;
             if attempt(mid)?.is_ok() {
                 hi = mid;

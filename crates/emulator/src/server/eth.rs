@@ -65,10 +65,10 @@ fn answer<T>(r: Result<T, EthError>) -> Answer<T> {
 pub(crate) fn eth_module(emulator: Arc<Emulator>) -> RpcModule<Emulator> {
     let mut m = RpcModule::from_arc(emulator);
     eth_method!(m, "eth_chainId", |e, chain, a| answer(
-        e.on_chain(chain, |_, id| Ok(U64::from(id)))
+        e.on_chain_read(chain, |_, id| Ok(U64::from(id)))
     ));
     eth_method!(m, "net_version", |e, chain, a| answer(
-        e.on_chain(chain, |_, id| Ok(id.to_string()))
+        e.on_chain_read(chain, |_, id| Ok(id.to_string()))
     ));
     eth_method!(m, "web3_clientVersion", |e, chain, a| Answer::Ok(format!(
         "sesskey-emulator/{}",
@@ -77,22 +77,22 @@ pub(crate) fn eth_module(emulator: Arc<Emulator>) -> RpcModule<Emulator> {
     eth_method!(m, "eth_accounts", |e, chain, a| Answer::Ok(Vec::<Address>::new()));
     eth_method!(m, "eth_syncing", |e, chain, a| Answer::Ok(false));
     eth_method!(m, "eth_blockNumber", |e, chain, a| answer(
-        e.on_chain(chain, |c, id| Ok(U64::from(c.chain(id).head_number())))
+        e.on_chain_read(chain, |c, id| Ok(U64::from(c.chain(id).head_number())))
     ));
     eth_method!(m, "eth_getBlockByNumber", |e, chain, a| {
         let tag: BlockNumberOrTag = a.next("block")?;
         let full: bool = a.optional("full")?.unwrap_or(false);
-        answer(e.on_chain(chain, |c, id| Ok(c.chain(id).block_by_number(tag, full))))
+        answer(e.on_chain_read(chain, |c, id| Ok(c.chain(id).block_by_number(tag, full))))
     });
     eth_method!(m, "eth_getBlockByHash", |e, chain, a| {
         let hash: B256 = a.next("hash")?;
         let full: bool = a.optional("full")?.unwrap_or(false);
-        answer(e.on_chain(chain, |c, id| Ok(c.chain(id).block_by_hash(hash, full))))
+        answer(e.on_chain_read(chain, |c, id| Ok(c.chain(id).block_by_hash(hash, full))))
     });
     eth_method!(m, "eth_getBalance", |e, chain, a| {
         let who: Address = a.next("address")?;
         let block: Option<BlockId> = a.optional("block")?;
-        answer(e.on_chain(chain, |c, id| {
+        answer(e.on_chain_read(chain, |c, id| {
             let ch = c.chain(id);
             ch.check_state_block(block)?;
             Ok(ch.account(who).balance)
@@ -101,7 +101,7 @@ pub(crate) fn eth_module(emulator: Arc<Emulator>) -> RpcModule<Emulator> {
     eth_method!(m, "eth_getTransactionCount", |e, chain, a| {
         let who: Address = a.next("address")?;
         let block: Option<BlockId> = a.optional("block")?;
-        answer(e.on_chain(chain, |c, id| {
+        answer(e.on_chain_read(chain, |c, id| {
             let ch = c.chain(id);
             ch.check_state_block(block)?;
             Ok(U64::from(ch.account(who).nonce))
@@ -110,7 +110,7 @@ pub(crate) fn eth_module(emulator: Arc<Emulator>) -> RpcModule<Emulator> {
     eth_method!(m, "eth_getCode", |e, chain, a| {
         let who: Address = a.next("address")?;
         let block: Option<BlockId> = a.optional("block")?;
-        answer(e.on_chain(chain, |c, id| {
+        answer(e.on_chain_read(chain, |c, id| {
             let ch = c.chain(id);
             ch.check_state_block(block)?;
             Ok(ch.code_of(who))
@@ -120,7 +120,7 @@ pub(crate) fn eth_module(emulator: Arc<Emulator>) -> RpcModule<Emulator> {
         let who: Address = a.next("address")?;
         let slot: U256 = a.next("slot")?;
         let block: Option<BlockId> = a.optional("block")?;
-        answer(e.on_chain(chain, |c, id| {
+        answer(e.on_chain_read(chain, |c, id| {
             let ch = c.chain(id);
             ch.check_state_block(block)?;
             Ok(B256::from(ch.storage_at(who, slot)))
@@ -130,7 +130,7 @@ pub(crate) fn eth_module(emulator: Arc<Emulator>) -> RpcModule<Emulator> {
         let req: TransactionRequest = a.next("transaction")?;
         let block: Option<BlockId> = a.optional("block")?;
         let overrides: Option<StateOverride> = a.optional("stateOverrides")?;
-        answer(e.on_chain(chain, |c, id| {
+        answer(e.on_chain_read(chain, |c, id| {
             let now = c.clock.now();
             let ch = c.chain(id);
             ch.check_state_block(block)?;
@@ -141,14 +141,14 @@ pub(crate) fn eth_module(emulator: Arc<Emulator>) -> RpcModule<Emulator> {
         let req: TransactionRequest = a.next("transaction")?;
         let block: Option<BlockId> = a.optional("block")?;
         let overrides: Option<StateOverride> = a.optional("stateOverrides")?;
-        answer(e.on_chain(chain, |c, id| {
+        answer(e.on_chain_read(chain, |c, id| {
             let now = c.clock.now();
             let ch = c.chain(id);
             ch.check_state_block(block)?;
             ch.estimate_gas(now, req, overrides).map(U64::from)
         }))
     });
-    eth_method!(m, "eth_gasPrice", |e, chain, a| answer(e.on_chain(chain, |c, id| {
+    eth_method!(m, "eth_gasPrice", |e, chain, a| answer(e.on_chain_read(chain, |c, id| {
         let base = c.chain(id).next_base_fee(c.clock.now());
         Ok(U256::from(base) + U256::from(PRIORITY_FEE))
     })));
@@ -157,7 +157,7 @@ pub(crate) fn eth_module(emulator: Arc<Emulator>) -> RpcModule<Emulator> {
         let count: U64 = a.next("blockCount")?;
         let newest: BlockNumberOrTag = a.next("newestBlock")?;
         let percentiles: Option<Vec<f64>> = a.optional("rewardPercentiles")?;
-        answer(e.on_chain(chain, |c, id| {
+        answer(e.on_chain_read(chain, |c, id| {
             c.chain(id).fee_history(count.saturating_to(), newest, percentiles)
         }))
     });
@@ -170,15 +170,15 @@ pub(crate) fn eth_module(emulator: Arc<Emulator>) -> RpcModule<Emulator> {
     });
     eth_method!(m, "eth_getTransactionByHash", |e, chain, a| {
         let hash: B256 = a.next("hash")?;
-        answer(e.on_chain(chain, |c, id| Ok(c.chain(id).transaction(hash))))
+        answer(e.on_chain_read(chain, |c, id| Ok(c.chain(id).transaction(hash))))
     });
     eth_method!(m, "eth_getTransactionReceipt", |e, chain, a| {
         let hash: B256 = a.next("hash")?;
-        answer(e.on_chain(chain, |c, id| Ok(c.chain(id).receipt(hash))))
+        answer(e.on_chain_read(chain, |c, id| Ok(c.chain(id).receipt(hash))))
     });
     eth_method!(m, "eth_getLogs", |e, chain, a| {
         let filter: Filter = a.next("filter")?;
-        answer(e.on_chain(chain, |c, id| c.chain(id).logs(&filter)))
+        answer(e.on_chain_read(chain, |c, id| c.chain(id).logs(&filter)))
     });
     m
 }
