@@ -108,6 +108,16 @@ pub(crate) async fn demo(args: DemoArgs, env: Env) -> anyhow::Result<bool> {
             (None, Some(k)) => WalletClient::alchemy(k)?,
             (None, None) => unreachable!(),
         };
+        let missing: Vec<&str> = ["CHAIN_ID", "OWNER_PRIVATE_KEY", "SESSION_PRIVATE_KEY"]
+            .into_iter()
+            .filter(|name| env.get(name).is_none())
+            .collect();
+        if !missing.is_empty() {
+            bail!(
+                "set {} (the demo against a real endpoint reads them from the environment; POLICY_ID too for sponsored gas)",
+                missing.join(", ")
+            );
+        }
         let chain = parse_chain(&env.get("CHAIN_ID").context("set CHAIN_ID")?)?;
         let policy = env.get("POLICY_ID");
         say!("Endpoint: {}", client.url());

@@ -252,7 +252,9 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     outln!()?;
     outln!("Also funded, {eth} ETH each: sesskey's development keys 0-4 (the seed document's")?;
     outln!("test mnemonic `shallow car worth decorate number cloth strong select organ champion")?;
-    outln!("keep race`, used by the spec's examples and `sesskey demo`):")?;
+    outln!(
+        "keep race`, used by the spec's examples; `sesskey demo` uses anvil's accounts 0 and 1):"
+    )?;
     for (i, key) in sesskey_keys.iter().enumerate() {
         outln!("({i}) {}", key.address())?;
     }

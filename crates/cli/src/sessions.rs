@@ -106,8 +106,12 @@ pub enum SessionCommand {
         #[arg(long)]
         signature: Bytes,
     },
-    /// List saved sessions.
-    List,
+    /// List saved sessions: active ones first (latest expiry first), then expired and revoked.
+    List {
+        /// Only the sessions that can still send (not expired, not revoked).
+        #[arg(long)]
+        active: bool,
+    },
     /// Show a saved session.
     Show {
         /// The session id.
@@ -564,22 +568,123 @@ fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
 
 fn print_session(s: &StoredSession, json: bool) -> anyhow::Result<()> {
     if json {
-        print_json(s)?;
-    } else {
-        let x = &s.session;
-        outln!(
-            "{} account {} chain {} key {} entity {} expiry {} spent {} wei",
-            x.session_id,
-            x.account,
-            x.chain_id,
-            x.session_key,
-            x.entity_id,
-            x.expiry,
-            s.spent_native
-        )?;
-        outln!("  permissions: {}", serde_json::to_string(&x.permissions)?)?;
+        return print_json(s);
     }
+    let now = unix_now();
+    let x = &s.session;
+    outln!(
+        "{}  account {}  chain {} ({:#x})  key {}  entity {}",
+        x.session_id,
+        x.account,
+        x.chain_id,
+        x.chain_id,
+        x.session_key,
+        x.entity_id
+    )?;
+    outln!("  state:   {}", state_of(s, now))?;
+    outln!("  expiry:  {}", expiry_words(x.expiry, now))?;
+    let policy = x.policy();
+    if let Some(allowance) = policy.native_allowance() {
+        outln!("  native:  {} ETH spent of {} ETH", ether(s.spent_native), ether(allowance))?;
+    } else if !s.spent_native.is_zero() {
+        outln!("  native:  {} ETH spent (no limit)", ether(s.spent_native))?;
+    }
+    for p in &x.permissions {
+        if let Permission::Erc20TokenTransfer(e) = p {
+            let spent = s.spent_erc20.iter().find(|(t, _)| *t == e.address).map(|(_, v)| *v);
+            outln!(
+                "  token {}: {} spent of {} (token units)",
+                e.address,
+                spent.unwrap_or_default(),
+                e.allowance
+            )?;
+        }
+        if let Permission::GasLimit(g) = p {
+            outln!("  gas:     {} ETH spent of {} ETH", ether(s.spent_gas), ether(g.limit))?;
+        }
+    }
+    outln!("  permissions: {}", serde_json::to_string(&x.permissions)?)?;
     Ok(())
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Whether a session can still send: revoked, expired, waiting for its first op, or active.
+fn state_of(s: &StoredSession, now: u64) -> &'static str {
+    let expiry = s.session.expiry;
+    if s.revoked {
+        "revoked"
+    } else if expiry != 0 && now > expiry {
+        "expired"
+    } else if !s.installed {
+        "active (its first call installs it on the account)"
+    } else {
+        "active"
+    }
+}
+
+/// The sessions `session list` shows at `now`: the active ones first, each group with the
+/// latest expiry (none counts as latest) first; with `active_only`, the active ones alone.
+fn listed(mut all: Vec<StoredSession>, active_only: bool, now: u64) -> Vec<StoredSession> {
+    all.retain(|s| !active_only || is_active(s, now));
+    all.sort_by_key(|s| {
+        let e = if s.session.expiry == 0 { u64::MAX } else { s.session.expiry };
+        (!is_active(s, now), std::cmp::Reverse(e))
+    });
+    all
+}
+
+/// Whether `s` can still send at `now` (not revoked, not expired).
+fn is_active(s: &StoredSession, now: u64) -> bool {
+    !s.revoked && (s.session.expiry == 0 || now <= s.session.expiry)
+}
+
+/// Wei as ETH, with no trailing zeros.
+fn ether(wei: U256) -> String {
+    let text = alloy_primitives::utils::format_ether(wei);
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
+/// An expiry as a UTC date and how far it is: `2026-12-06 08:41 UTC (in 59 min)`,
+/// `… (expired 3 min ago)`, or `none`.
+pub(crate) fn expiry_words(expiry: u64, now: u64) -> String {
+    if expiry == 0 {
+        return "none".into();
+    }
+    let span = |secs: u64| match secs {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s if s < 172_800 => format!("{} h", s / 3600),
+        s => format!("{} days", s / 86_400),
+    };
+    let when = if expiry >= now {
+        format!("in {}", span(expiry - now))
+    } else {
+        format!("expired {} ago", span(now - expiry))
+    };
+    format!("{} ({when})", utc(expiry))
+}
+
+/// Unix seconds as `YYYY-MM-DD HH:MM UTC` (the civil-from-days algorithm).
+fn utc(ts: u64) -> String {
+    let days = (ts / 86_400) as i64;
+    let secs = ts % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", secs / 3600, secs % 3600 / 60)
 }
 
 /// The session key's password, unless `--plain-key`.
@@ -791,8 +896,8 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
             }
             Ok(())
         }
-        SessionCommand::List => {
-            let all = store.db.list().await?;
+        SessionCommand::List { active } => {
+            let all = listed(store.db.list().await?, active, unix_now());
             if args.json {
                 print_json(&all)?;
             } else if all.is_empty() {
@@ -872,7 +977,7 @@ pub(crate) async fn send(a: SendArgs, args: StoreArgs, env: Env) -> anyhow::Resu
         )?;
     } else {
         outln!("sent: call {}", sent.call_id.0)?;
-        outln!("status {}", status.status)?;
+        outln!("status {} ({:?})", status.status, status.status.kind())?;
     }
     Ok(if matches!(sent.outcome, Outcome::Confirmed(_)) { 0 } else { 1 })
 }
@@ -901,4 +1006,50 @@ pub(crate) async fn status(a: StatusArgs, json: bool, env: Env) -> anyhow::Resul
         StatusKind::Failure => 1,
         _ => 0,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_read_in_words_and_list_active_first() {
+        assert_eq!(utc(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc(1_800_000_000), "2027-01-15 08:00 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00 UTC");
+        assert_eq!(expiry_words(0, 5), "none");
+        assert_eq!(expiry_words(1_800_003_540, 1_800_000_000), "2027-01-15 08:59 UTC (in 59 min)");
+        assert_eq!(
+            expiry_words(1_800_000_000, 1_800_000_180),
+            "2027-01-15 08:00 UTC (expired 3 min ago)"
+        );
+        assert_eq!(ether(U256::from(10u64.pow(14))), "0.0001");
+        let session = |n: u8, expiry: u64, revoked: bool| {
+            let mut s = StoredSession::new(sesskey_session::Session {
+                session_id: SessionId::repeat_byte(n),
+                chain_id: U64::from(31337),
+                account: Address::repeat_byte(1),
+                session_key: Address::repeat_byte(2),
+                entity_id: 1,
+                expiry,
+                permissions: vec![Permission::Root],
+                owner_signature: Default::default(),
+            });
+            s.revoked = revoked;
+            s
+        };
+        let now = 1_000;
+        let all = vec![
+            session(1, 500, false),   // expired
+            session(2, 2_000, false), // active
+            session(3, 0, true),      // revoked
+            session(4, 0, false),     // active, no expiry
+            session(5, 3_000, false), // active
+        ];
+        let ids =
+            |v: Vec<StoredSession>| v.iter().map(|s| s.session.session_id[0]).collect::<Vec<_>>();
+        assert_eq!(ids(listed(all.clone(), false, now)), vec![4, 5, 2, 3, 1]);
+        assert_eq!(ids(listed(all, true, now)), vec![4, 5, 2]);
+        assert_eq!(ether(U256::from(2) * U256::from(10u64.pow(18))), "2");
+    }
 }
