@@ -659,6 +659,29 @@ mod tests {
         drop(server);
     }
 
+    /// With a database elsewhere, listing makes no session folder.
+    #[tokio::test]
+    async fn a_database_url_makes_no_folder() {
+        let (_tmp, dir, store) = temp_store("db");
+        let db = dir.parent().unwrap().join("elsewhere.db");
+        let url = format!("sqlite://{}?mode=rwc", db.display());
+        let cli = Cli::parse_from([
+            "sesskey",
+            "session",
+            "list",
+            "--store",
+            store.as_str(),
+            "--database-url",
+            url.as_str(),
+        ]);
+        assert_eq!(run_with(cli, Env::default()).await.unwrap(), 0);
+        assert!(!dir.exists(), "the session folder was made for a database elsewhere");
+        assert_eq!(
+            super::sessions::database_shown("postgres://me:pw@db.example:5432/s?x=1"),
+            "the database at postgres://db.example:5432"
+        );
+    }
+
     /// The demo against an endpoint names every missing variable at once.
     #[tokio::test]
     async fn the_demo_names_every_missing_variable() {

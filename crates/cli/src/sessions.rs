@@ -454,6 +454,16 @@ pub fn parse_duration(s: &str) -> Result<u64, String> {
 pub(crate) struct CliStore {
     dir: PathBuf,
     db: SqlStore,
+    /// Where the sessions are, as a message may say it (a database URL without its password).
+    shown: String,
+}
+
+/// A database URL as a message may show it: scheme and host, no user, password, path or query.
+pub(crate) fn database_shown(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return "the database".into() };
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    format!("the database at {scheme}://{host}")
 }
 
 impl CliStore {
@@ -471,19 +481,27 @@ async fn store(args: &StoreArgs, env: &Env) -> anyhow::Result<CliStore> {
             (None, None) => bail!("no session folder: pass --store or set SESSKEY_HOME"),
         },
     };
-    // The first version's JSON files in the folder are imported once, then left as they were.
-    let folder = JsonFolder::open(&dir)?;
-    let url = match (&args.database_url, env.get("SESSKEY_DATABASE_URL")) {
-        (Some(u), _) => u.clone(),
-        (None, Some(u)) => u.to_string(),
-        (None, None) => format!("sqlite://{}", dir.join("sessions.db").display()),
+    let (url, shown) = match (&args.database_url, env.get("SESSKEY_DATABASE_URL")) {
+        (Some(u), _) => (u.clone(), database_shown(u)),
+        (None, Some(u)) => (u.to_string(), database_shown(&u)),
+        (None, None) => {
+            // The SQLite file lives in the folder: made on first use.
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("making the session folder {}", dir.display()))?;
+            let file = dir.join("sessions.db");
+            (format!("sqlite://{}", file.display()), file.display().to_string())
+        }
     };
     let db = SqlStore::connect(&url).await?;
-    let imported = db.import_folder(&folder).await?;
-    if imported > 0 {
-        eprintln!("imported {imported} session(s) from {}", dir.display());
+    // The first version's JSON files in the folder are imported once, then left as they were
+    // (a folder that does not exist holds none, and is not made for a database elsewhere).
+    if dir.is_dir() {
+        let imported = db.import_folder(&JsonFolder::open(&dir)?).await?;
+        if imported > 0 {
+            eprintln!("imported {imported} session(s) from {}", dir.display());
+        }
     }
-    Ok(CliStore { dir, db })
+    Ok(CliStore { dir, db, shown })
 }
 
 fn permissions(a: &CreateArgs) -> anyhow::Result<Vec<Permission>> {
@@ -722,6 +740,8 @@ fn save_key(
     password: Option<&str>,
 ) -> anyhow::Result<KeyLocation> {
     let (keystore, plain) = key_paths(store, id);
+    std::fs::create_dir_all(store.dir())
+        .with_context(|| format!("making the session folder {}", store.dir().display()))?;
     match password {
         Some(p) => {
             // Encrypted under a temporary name, then linked to its own: `hard_link` fails if
@@ -901,7 +921,7 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
             if args.json {
                 print_json(&all)?;
             } else if all.is_empty() {
-                outln!("no sessions in {}", store.dir().display())?;
+                outln!("no sessions in {}", store.shown)?;
             } else {
                 for s in &all {
                     print_session(s, false)?;

@@ -123,7 +123,8 @@ fn redact(url: &str) -> String {
 
 /// A pool on `url` (at most `max` connections; one for an in-memory SQLite database).
 async fn open_pool(url: &str, engine: Engine, max: Option<u32>) -> Result<AnyPool> {
-    let mut options = AnyPoolOptions::new();
+    // A server that does not answer fails the store in 10 s (sqlx's default waits 30 s, silent).
+    let mut options = AnyPoolOptions::new().acquire_timeout(std::time::Duration::from_secs(10));
     if url.contains(":memory:") {
         options = options.max_connections(1);
     } else if let Some(max) = max {
