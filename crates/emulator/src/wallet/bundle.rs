@@ -33,7 +33,12 @@ fn concat_u128(high: u128, low: u128) -> B256 {
 
 /// The `handleOps` call data of one op with its final (packed) signature.
 pub(crate) fn handle_ops_call(op: &UserOperationV07, signature: Bytes) -> Bytes {
-    let packed = PackedUserOperation {
+    handleOpsCall { ops: vec![packed_op(op, signature)], beneficiary: BUNDLER }.abi_encode().into()
+}
+
+/// An op in the EntryPoint's packed form, with `signature`.
+pub(crate) fn packed_op(op: &UserOperationV07, signature: Bytes) -> PackedUserOperation {
+    PackedUserOperation {
         sender: op.sender,
         nonce: op.nonce,
         initCode: init_code_v07(op),
@@ -49,8 +54,7 @@ pub(crate) fn handle_ops_call(op: &UserOperationV07, signature: Bytes) -> Bytes 
         ),
         paymasterAndData: paymaster_and_data_v07(op),
         signature,
-    };
-    handleOpsCall { ops: vec![packed], beneficiary: BUNDLER }.abi_encode().into()
+    }
 }
 
 /// An EIP-7702 authorization of the wire as the chain carries it.

@@ -191,29 +191,7 @@ pub(crate) fn validation_hooks(permissions: &[sesskey_types::Permission], deadli
 /// for a one-op bundle on chain (50,159, spec §12.1).
 pub(crate) fn pre_verification_gas(op: &UserOperationV07, signature_len: usize) -> u64 {
     use alloy_sol_types::SolValue;
-    let word = |high: u128, low: u128| {
-        let mut w = [0u8; 32];
-        w[..16].copy_from_slice(&high.to_be_bytes());
-        w[16..].copy_from_slice(&low.to_be_bytes());
-        alloy_primitives::B256::from(w)
-    };
-    let packed = crate::chain::PackedUserOperation {
-        sender: op.sender,
-        nonce: op.nonce,
-        initCode: sesskey_signing::init_code_v07(op),
-        callData: op.call_data.clone(),
-        accountGasLimits: word(
-            op.verification_gas_limit.saturating_to(),
-            op.call_gas_limit.saturating_to(),
-        ),
-        preVerificationGas: op.pre_verification_gas,
-        gasFees: word(
-            op.max_priority_fee_per_gas.saturating_to(),
-            op.max_fee_per_gas.saturating_to(),
-        ),
-        paymasterAndData: sesskey_signing::paymaster_and_data_v07(op),
-        signature: vec![1u8; signature_len].into(),
-    };
+    let packed = super::bundle::packed_op(op, vec![1u8; signature_len].into());
     let encoded = (packed,).abi_encode();
     let bytes: u64 = encoded.iter().map(|b| if *b == 0 { 4u64 } else { 16 }).sum();
     let words = (encoded.len() as u64).div_ceil(32);
