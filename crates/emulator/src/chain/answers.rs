@@ -302,13 +302,7 @@ fn account(chain_id: u64, account: Address, caller: Address, value: U256, input:
         }
     };
     // Every answered function but the executions is non-payable.
-    let payable = [
-        executeCall::SELECTOR,
-        executeBatchCall::SELECTOR,
-        executeWithRuntimeValidationCall::SELECTOR,
-    ]
-    .contains(&selector);
-    if !value.is_zero() && !payable {
+    if !value.is_zero() && !EXECUTIONS.contains(&selector) {
         return revert(Bytes::new(), 0);
     }
     let selector_word = |s: [u8; 4]| {
@@ -341,27 +335,23 @@ fn account(chain_id: u64, account: Address, caller: Address, value: U256, input:
         getFallbackSignerDataCall::SELECTOR => {
             ret((account, false).abi_encode_params(), cost::STORAGE_READ)
         }
-        executeCall::SELECTOR | executeBatchCall::SELECTOR
-            if caller != account && caller != ENTRY_POINT_V07 =>
-        {
-            revert(ValidationFunctionMissing { selector: selector.into() }.abi_encode(), cost::VIEW)
+        // The executions reach here only from someone else than the account (its own run the
+        // executor: see `run`): no validation applies to them.
+        executeWithRuntimeValidationCall::SELECTOR => {
+            revert(FallbackSignerMismatch {}.abi_encode(), cost::VIEW)
+        }
+        s if EXECUTIONS.contains(&s) => {
+            revert(ValidationFunctionMissing { selector: s.into() }.abi_encode(), cost::VIEW)
         }
         // Module management and the other native functions: the account itself (an op's call
         // to its own account) or the EntryPoint may call them, and the Wallet API applies what
         // it models of them (an uninstalled session); anyone else lacks the validation.
-        s if sesskey_types::privileged_selector_name(s.into()).is_some()
-            && s != executeCall::SELECTOR
-            && s != executeBatchCall::SELECTOR
-            && s != executeWithRuntimeValidationCall::SELECTOR =>
-        {
+        s if sesskey_types::privileged_selector_name(s.into()).is_some() => {
             if caller == account || caller == ENTRY_POINT_V07 {
                 ret(Bytes::new(), cost::VIEW)
             } else {
                 revert(ValidationFunctionMissing { selector: s.into() }.abi_encode(), cost::VIEW)
             }
-        }
-        executeWithRuntimeValidationCall::SELECTOR if caller != account => {
-            revert(FallbackSignerMismatch {}.abi_encode(), cost::VIEW)
         }
         _ => revert(UnrecognizedFunction { selector: selector.into() }.abi_encode(), cost::VIEW),
     }
