@@ -58,7 +58,10 @@ pub(crate) fn seed_flow() -> Result<Value> {
     let p = RequestAccountParams::BySigner {
         signer_address: account,
         id: None,
-        creation_hint: None,
+        creation_hint: Some(CreationHint {
+            account_type: Some("7702".into()),
+            ..Default::default()
+        }),
         include_counterfactual_info: None,
     };
     let r = wallet(emulator.request_account(p.clone()))?;

@@ -32,3 +32,21 @@ pub fn pack_1271_owner_signature(signature: &[u8; 65]) -> Bytes {
     out.extend_from_slice(signature);
     out.into()
 }
+
+/// ERC-6492's suffix: a signature ending with it is `abi.encode(factory, factoryData,
+/// signature)` of an account not deployed yet.
+pub const ERC6492_MAGIC: [u8; 32] = [
+    0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92,
+    0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92,
+];
+
+/// An ERC-1271 `signature` of a counterfactual account, wrapped for ERC-6492 verifiers (viem's
+/// `verifyMessage`, the universal validator): `abi.encode(factory, factoryData, signature) ‖
+/// ERC6492_MAGIC`. The verifier deploys the account with the factory call, then asks it.
+pub fn erc6492_wrap(factory: Address, factory_data: &[u8], signature: &[u8]) -> Bytes {
+    let mut out =
+        (factory, Bytes::copy_from_slice(factory_data), Bytes::copy_from_slice(signature))
+            .abi_encode_params();
+    out.extend_from_slice(&ERC6492_MAGIC);
+    out.into()
+}

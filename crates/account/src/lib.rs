@@ -16,8 +16,8 @@ mod uninstall;
 pub use calls::{decode_calls, encode_calls, same_call, CallEncoding, DecodedCalls};
 pub use deferred::DeferredAction;
 pub use erc1271::{
-    pack_1271_owner_signature, replay_safe_hash, ERC1271_INVALID, ERC1271_MAGIC_VALUE,
-    REPLAY_SAFE_HASH_TYPEHASH,
+    erc6492_wrap, pack_1271_owner_signature, replay_safe_hash, ERC1271_INVALID,
+    ERC1271_MAGIC_VALUE, ERC6492_MAGIC, REPLAY_SAFE_HASH_TYPEHASH,
 };
 pub use error::{Error, Result};
 pub use install::{
@@ -33,7 +33,8 @@ pub use signature::{
     PackedSignature, SIGNATURE_TYPE_EOA, VALIDATION_SEGMENT,
 };
 pub use sma_b::{
-    decode_sma_b_factory_data, sma_b_address, sma_b_factory_data, MODULAR_ACCOUNT_FACTORY,
-    SEMI_MODULAR_ACCOUNT_BYTECODE,
+    decode_sma_b_factory_data, sma_b_address, sma_b_factory_data, sma_b_owner_of_code,
+    sma_b_runtime_code, ERC1967_IMPLEMENTATION_SLOT, MODULAR_ACCOUNT_FACTORY,
+    SEMI_MODULAR_ACCOUNT_BYTECODE, SMA_B_ACCOUNT_ID,
 };
 pub use uninstall::{decode_uninstall, encode_uninstall};

@@ -20,7 +20,17 @@ pub const SEMI_MODULAR_ACCOUNT_BYTECODE: Address =
 /// The factory's entity id for a semi-modular account's fallback signer, part of the salt.
 const SMA_ENTITY_ID: u32 = u32::MAX;
 
-/// The proxy initcode around the implementation address; the owner follows it.
+/// ERC-1967's implementation slot, `keccak256("eip1967.proxy.implementation") - 1`: where an
+/// SMA-B account's proxy finds [`SEMI_MODULAR_ACCOUNT_BYTECODE`].
+pub const ERC1967_IMPLEMENTATION_SLOT: U256 =
+    U256::from_be_bytes(hex!("360894a13ba1a3210667c828492db98dca3e2076cc3735a920a3ca505d382bbc"));
+
+/// What `accountId()` answers on an SMA-B account.
+pub const SMA_B_ACCOUNT_ID: &str = "alchemy.sma-bytecode.1.0.0";
+
+/// The proxy initcode around the implementation address; the owner follows it. Its first 35
+/// bytes store the implementation in [`ERC1967_IMPLEMENTATION_SLOT`] and return the rest (the
+/// runtime code: `PROXY_SUFFIX[5..]` and the owner, 81 bytes).
 const PROXY_PREFIX: [u8; 10] = hex!("6100513d8160233d3973");
 const PROXY_SUFFIX: [u8; 66] = hex!(
     "60095155f3363d3d373d3d363d7f360894a13ba1a3210667c828492db98dca3e2076cc3735a920a3ca505d382bbc545af43d6000803e6038573d6000fd5b3d6000f3"
@@ -54,6 +64,32 @@ pub fn sma_b_address(owner: Address, salt: U256) -> Address {
     ]
     .concat();
     MODULAR_ACCOUNT_FACTORY.create2(combined, keccak256(initcode))
+}
+
+/// The code an SMA-B account of `owner` has once deployed: the ERC-1967 proxy's runtime code
+/// followed by the owner (what the implementation reads as its fallback signer).
+pub fn sma_b_runtime_code(owner: Address) -> Bytes {
+    [&PROXY_SUFFIX[RUNTIME_START..], owner.as_slice()].concat().into()
+}
+
+/// Where the runtime code starts in [`PROXY_SUFFIX`] (after `PUSH1 9 MLOAD SSTORE RETURN`).
+const RUNTIME_START: usize = 5;
+
+/// The owner of an SMA-B account, read from its deployed `code`; `None` when the code is not an
+/// SMA-B account's.
+///
+/// ```
+/// use alloy_primitives::address;
+/// use sesskey_account::{sma_b_owner_of_code, sma_b_runtime_code};
+///
+/// let owner = address!("0x70997970C51812dc3A010C7d01b50e0d17dc79C8");
+/// assert_eq!(sma_b_owner_of_code(&sma_b_runtime_code(owner)), Some(owner));
+/// assert_eq!(sma_b_owner_of_code(&[0xef, 0x01, 0x00]), None);
+/// ```
+pub fn sma_b_owner_of_code(code: &[u8]) -> Option<Address> {
+    let runtime = &PROXY_SUFFIX[RUNTIME_START..];
+    (code.len() == runtime.len() + 20 && code.starts_with(runtime))
+        .then(|| Address::from_slice(&code[runtime.len()..]))
 }
 
 /// The `factoryData` of the op that deploys `owner`'s SMA-B account with `salt` (its `factory`

@@ -156,7 +156,10 @@ pub(crate) async fn demo(args: DemoArgs, env: Env) -> anyhow::Result<bool> {
         .request_account(RequestAccountParams::BySigner {
             signer_address: owner.address(),
             id: None,
-            creation_hint: None,
+            creation_hint: Some(CreationHint {
+                account_type: Some("7702".into()),
+                ..Default::default()
+            }),
             include_counterfactual_info: None,
         })
         .await

@@ -111,6 +111,22 @@ pub(crate) struct CallRecord {
     pub(crate) delegation: bool,
 }
 
+/// An SMA-B account this wallet answered `wallet_requestAccount` with (deployed or not).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct SmaAccount {
+    pub(crate) owner: Address,
+    pub(crate) salt: U256,
+    /// The UUID it was answered with.
+    pub(crate) id: String,
+}
+
+/// A `wallet_requestAccount` by signer (and `id`) answered with an SMA-B account: the same
+/// request answers the same account, whatever its `creationHint` says then.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct AccountRequest {
+    pub(crate) account: Address,
+}
+
 /// The Wallet API's state: tables whose overlay is each call's change set.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct WalletState {
@@ -118,6 +134,10 @@ pub(crate) struct WalletState {
     pub(crate) sessions: Table<SessionId, Session>,
     pub(crate) prepared: Table<B256, Prepared>,
     pub(crate) calls: Table<Bytes, CallRecord>,
+    /// SMA-B accounts by address (the same on every chain).
+    pub(crate) sma_accounts: Table<Address, SmaAccount>,
+    /// Requests by `keccak256(signer ‖ id)` (no id: the signer's default account).
+    pub(crate) account_requests: Table<B256, AccountRequest>,
 }
 
 impl WalletState {
@@ -150,4 +170,6 @@ crate::table::tables!(WalletState {
     sessions: "sessions",
     prepared: "prepared",
     calls: "calls",
+    sma_accounts: "sma_accounts",
+    account_requests: "account_requests",
 });

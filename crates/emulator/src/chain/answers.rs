@@ -1,5 +1,6 @@
 //! What ModularAccountV2 (`SemiModularAccount7702`, the delegate of the emulator's EIP-7702
-//! accounts) and the EntryPoint v0.7 answer when something calls them: another contract during an
+//! accounts, and `SemiModularAccountBytecode`, behind its SMA-B accounts' proxies), its account
+//! factory and the EntryPoint v0.7 answer when something calls them: another contract during an
 //! op, a plain transaction, `eth_call`, `eth_estimateGas`. Native Rust inside revm: an inspector
 //! answers the call before any code would run, on the account model `sesskey-account` has; the
 //! contracts' bytecode (GPL-3.0) is never used. Where the delegate or the EntryPoint has code (a
@@ -15,7 +16,11 @@ use alloy_sol_types::{sol, SolCall, SolError, SolEvent, SolValue};
 use revm::context_interface::{Cfg, ContextTr, JournalTr};
 use revm::handler::{EthPrecompiles, PrecompileProvider};
 use revm::interpreter::{CallInputs, CallScheme, Gas, InstructionResult, InterpreterResult};
-use sesskey_account::{replay_safe_hash, ERC1271_INVALID, ERC1271_MAGIC_VALUE};
+use sesskey_account::{
+    replay_safe_hash, sma_b_address, sma_b_owner_of_code, sma_b_runtime_code, ERC1271_INVALID,
+    ERC1271_MAGIC_VALUE, ERC1967_IMPLEMENTATION_SLOT, MODULAR_ACCOUNT_FACTORY,
+    SEMI_MODULAR_ACCOUNT_BYTECODE, SMA_B_ACCOUNT_ID,
+};
 use sesskey_signing::ENTRY_POINT_V07;
 use sesskey_types::MODULAR_ACCOUNT_V2_7702;
 
@@ -62,6 +67,12 @@ sol! {
     function withdrawTo(address withdrawAddress, uint256 withdrawAmount);
     event Deposited(address indexed account, uint256 totalDeposit);
     event Withdrawn(address indexed account, address withdrawAddress, uint256 amount);
+
+    /// ModularAccountV2's account factory.
+    function createSemiModularAccount(address owner, uint256 salt) returns (address);
+    function getAddressSemiModular(address owner, uint256 salt) returns (address);
+    function getSalt(address owner, uint256 salt, uint32 entityId) returns (bytes32);
+    event SemiModularAccountDeployed(address indexed account, address indexed owner, uint256 salt);
 }
 
 /// The account's execution functions: `execute`, `executeBatch`, `executeWithRuntimeValidation`.
@@ -83,6 +94,11 @@ pub(crate) fn executor_code() -> Bytes {
 /// `SemiModularAccount7702.accountId()`.
 pub(crate) const ACCOUNT_ID: &str = "alchemy.sma-7702.1.0.0";
 
+/// Gas of the factory's deployment of an SMA-B account: CREATE2 (32,000), the proxy's 81 bytes
+/// of code (16,200), the implementation slot (22,100), the initcode's hashing and the factory's
+/// own work. An estimate from the EVM's prices, not a measurement of the real factory.
+pub(crate) const SMA_B_DEPLOY_GAS: u64 = 80_000;
+
 /// The interfaces the account declares through ERC-165 (with no execution module installed):
 /// ERC-165, `IERC721Receiver`, `IERC1155Receiver`.
 pub(crate) const INTERFACES: [[u8; 4]; 3] =
@@ -98,6 +114,7 @@ mod cost {
     pub(super) const DEPOSIT: u64 = 25_000;
     pub(super) const WITHDRAW: u64 = 32_000;
     pub(super) const USER_OP_HASH: u64 = 4_000;
+    pub(super) const DEPLOY: u64 = super::SMA_B_DEPLOY_GAS;
 }
 
 /// What to do once the address's (empty) code has run.
@@ -114,6 +131,11 @@ enum Effect {
         account: Address,
         to: Address,
         wei: U256,
+    },
+    /// Deploy `owner`'s SMA-B account with `salt` (nothing when it has code already).
+    Deploy {
+        owner: Address,
+        salt: U256,
     },
 }
 
@@ -176,10 +198,12 @@ impl<CTX: ContextTr> PrecompileProvider<CTX> for Answers {
         };
         let input = inputs.input.bytes(context);
         let selector = input.get(..4);
+        let validated_caller = inputs.caller == ENTRY_POINT_V07
+            || matches!(target, Target::Account { owner, .. } if owner == inputs.caller);
         let own = inputs.caller == inputs.target_address
-            || (inputs.caller == ENTRY_POINT_V07
+            || (validated_caller
                 && selector != Some(&executeWithRuntimeValidationCall::SELECTOR[..]));
-        if matches!(target, Target::Account)
+        if matches!(target, Target::Account { .. })
             && own
             && selector.is_some_and(|s| EXECUTIONS.iter().any(|e| s == e))
         {
@@ -189,14 +213,15 @@ impl<CTX: ContextTr> PrecompileProvider<CTX> for Answers {
         }
         let value = inputs.call_value();
         let answer = match target {
-            Target::Account => account(
+            Target::Account { owner, sma_b } => account(
                 context.cfg().chain_id(),
-                inputs.target_address,
+                Me { account: inputs.target_address, owner, sma_b },
                 inputs.caller,
                 value,
                 &input,
             ),
             Target::EntryPoint => entry_point(context, inputs, value, &input),
+            Target::Factory => factory(value, &input),
         };
         Ok(Some(match answer {
             Answer::Revert { output, gas } => {
@@ -246,6 +271,21 @@ fn apply<J: JournalTr>(journal: &mut J, effect: Effect) -> Result<(), ()> {
             });
             Ok(())
         }
+        Effect::Deploy { owner, salt } => {
+            let account = sma_b_address(owner, salt);
+            if !journal.code(account).map_err(drop)?.data.is_empty() {
+                return Ok(());
+            }
+            journal.load_account(account).map_err(drop)?;
+            journal.set_code(account, revm::bytecode::Bytecode::new_raw(sma_b_runtime_code(owner)));
+            let implementation = U256::from_be_slice(SEMI_MODULAR_ACCOUNT_BYTECODE.as_slice());
+            journal.sstore(account, ERC1967_IMPLEMENTATION_SLOT, implementation).map_err(drop)?;
+            journal.log(Log {
+                address: MODULAR_ACCOUNT_FACTORY,
+                data: SemiModularAccountDeployed { account, owner, salt }.encode_log_data(),
+            });
+            Ok(())
+        }
     }
 }
 
@@ -264,31 +304,96 @@ fn result(inputs: &CallInputs, r: InstructionResult, output: Bytes, gas: u64) ->
 
 /// Who answers a call to `target`.
 enum Target {
-    Account,
+    /// An account of `owner` (for EIP-7702, the account itself); `sma_b` for an SMA-B account.
+    Account {
+        owner: Address,
+        sma_b: bool,
+    },
     EntryPoint,
+    Factory,
 }
 
-/// The account answers when `target` is delegated to ModularAccountV2 and the delegate has no
-/// code here; the EntryPoint when it has none.
+/// The account answers when `target` is delegated to ModularAccountV2, or is an SMA-B proxy to
+/// its implementation, and that implementation has no code of its own here (the emulator's
+/// executor, or none); the EntryPoint and the factory when they have no code.
 fn which<CTX: ContextTr>(context: &mut CTX, target: Address) -> Option<Target> {
     let journal = context.journal_mut();
-    if target == ENTRY_POINT_V07 {
+    if target == ENTRY_POINT_V07 || target == MODULAR_ACCOUNT_FACTORY {
         let code = journal.code(target).ok()?.data;
-        return code.is_empty().then_some(Target::EntryPoint);
+        return code.is_empty().then_some(if target == ENTRY_POINT_V07 {
+            Target::EntryPoint
+        } else {
+            Target::Factory
+        });
     }
     let code = journal.code(target).ok()?.data;
     let delegated = code.len() == 23
         && code.starts_with(&[0xef, 0x01, 0x00])
         && code[3..] == MODULAR_ACCOUNT_V2_7702[..];
-    if !delegated {
-        return None;
-    }
-    let delegate_code = journal.code(MODULAR_ACCOUNT_V2_7702).ok()?.data;
-    (delegate_code.is_empty() || delegate_code == executor_code()).then_some(Target::Account)
+    let (implementation, target) = if delegated {
+        (MODULAR_ACCOUNT_V2_7702, Target::Account { owner: target, sma_b: false })
+    } else {
+        let owner = sma_b_owner_of_code(&code)?;
+        let slot = journal.sload(target, ERC1967_IMPLEMENTATION_SLOT).ok()?.data;
+        if slot != U256::from_be_slice(SEMI_MODULAR_ACCOUNT_BYTECODE.as_slice()) {
+            return None;
+        }
+        (SEMI_MODULAR_ACCOUNT_BYTECODE, Target::Account { owner, sma_b: true })
+    };
+    let implementation_code = journal.code(implementation).ok()?.data;
+    (implementation_code.is_empty() || implementation_code == executor_code()).then_some(target)
 }
 
-/// ModularAccountV2's answer to `caller` calling `account` with `input` and `value`.
-fn account(chain_id: u64, account: Address, caller: Address, value: U256, input: &[u8]) -> Answer {
+/// The account being called: its address, its owner (its fallback signer), its kind.
+#[derive(Clone, Copy)]
+struct Me {
+    account: Address,
+    owner: Address,
+    sma_b: bool,
+}
+
+/// ModularAccountV2's factory's answer (SMA-B accounts only: the factory's other account kinds
+/// are not served).
+fn factory(value: U256, input: &[u8]) -> Answer {
+    if !value.is_zero() {
+        return revert(Bytes::new(), 0);
+    }
+    match input.get(..4).map(|s| <[u8; 4]>::try_from(s).expect("4 bytes")) {
+        Some(createSemiModularAccountCall::SELECTOR) => {
+            match createSemiModularAccountCall::abi_decode(input) {
+                Ok(c) => Answer::Return {
+                    output: sma_b_address(c.owner, c.salt).abi_encode().into(),
+                    gas: cost::DEPLOY,
+                    effect: Effect::Deploy { owner: c.owner, salt: c.salt },
+                },
+                Err(_) => revert(Bytes::new(), cost::VIEW),
+            }
+        }
+        Some(getAddressSemiModularCall::SELECTOR) => {
+            match getAddressSemiModularCall::abi_decode(input) {
+                Ok(c) => ret(sma_b_address(c.owner, c.salt).abi_encode(), cost::VIEW),
+                Err(_) => revert(Bytes::new(), cost::VIEW),
+            }
+        }
+        Some(getSaltCall::SELECTOR) => match getSaltCall::abi_decode(input) {
+            Ok(c) => {
+                let packed = [
+                    c.owner.as_slice(),
+                    &c.salt.to_be_bytes::<32>()[..],
+                    &c.entityId.to_be_bytes()[..],
+                ]
+                .concat();
+                ret(keccak256(packed).abi_encode(), cost::VIEW)
+            }
+            Err(_) => revert(Bytes::new(), cost::VIEW),
+        },
+        _ => revert(Bytes::new(), cost::VIEW),
+    }
+}
+
+/// ModularAccountV2's answer to `caller` calling the account `me` with `input` and `value`.
+fn account(chain_id: u64, me: Me, caller: Address, value: U256, input: &[u8]) -> Answer {
+    let account = me.account;
     if input.is_empty() {
         // receive()
         return ret(Bytes::new(), 0);
@@ -323,17 +428,20 @@ fn account(chain_id: u64, account: Address, caller: Address, value: U256, input:
             ret(selector_word(selector), cost::CALLBACK)
         }
         isValidSignatureCall::SELECTOR => match isValidSignatureCall::abi_decode(input) {
-            Ok(c) => is_valid_signature(chain_id, account, c.hash, &c.signature),
+            Ok(c) => is_valid_signature(chain_id, me, c.hash, &c.signature),
             Err(_) => revert(Bytes::new(), cost::VIEW),
         },
         supportsInterfaceCall::SELECTOR => match supportsInterfaceCall::abi_decode(input) {
             Ok(c) => ret(INTERFACES.contains(&c.interfaceId.0).abi_encode(), cost::VIEW),
             Err(_) => revert(Bytes::new(), cost::VIEW),
         },
-        accountIdCall::SELECTOR => ret(ACCOUNT_ID.to_string().abi_encode(), cost::VIEW),
+        accountIdCall::SELECTOR => {
+            let id = if me.sma_b { SMA_B_ACCOUNT_ID } else { ACCOUNT_ID };
+            ret(id.to_string().abi_encode(), cost::VIEW)
+        }
         entryPointCall::SELECTOR => ret(ENTRY_POINT_V07.abi_encode(), cost::VIEW),
         getFallbackSignerDataCall::SELECTOR => {
-            ret((account, false).abi_encode_params(), cost::STORAGE_READ)
+            ret((me.owner, false).abi_encode_params(), cost::STORAGE_READ)
         }
         // The executions reach here only from someone else than the account (its own run the
         // executor: see `run`): no validation applies to them.
@@ -347,7 +455,7 @@ fn account(chain_id: u64, account: Address, caller: Address, value: U256, input:
         // to its own account) or the EntryPoint may call them, and the Wallet API applies what
         // it models of them (an uninstalled session); anyone else lacks the validation.
         s if sesskey_types::privileged_selector_name(s.into()).is_some() => {
-            if caller == account || caller == ENTRY_POINT_V07 {
+            if caller == account || caller == me.owner || caller == ENTRY_POINT_V07 {
                 ret(Bytes::new(), cost::VIEW)
             } else {
                 revert(ValidationFunctionMissing { selector: s.into() }.abi_encode(), cost::VIEW)
@@ -358,9 +466,10 @@ fn account(chain_id: u64, account: Address, caller: Address, value: U256, input:
 }
 
 /// `isValidSignature(hash, signature)` through the owner's validation (entity 0, the fallback
-/// signer: for a 7702 account, the account's own key) over the replay-safe hash. Another
-/// validation is not a signature validation: the account reverts, as it does for a session's.
-fn is_valid_signature(chain_id: u64, account: Address, hash: B256, signature: &[u8]) -> Answer {
+/// signer: for a 7702 account, the account's own key; for SMA-B, the owner in its code) over the
+/// replay-safe hash. Another validation is not a signature validation: the account reverts, as
+/// it does for a session's.
+fn is_valid_signature(chain_id: u64, me: Me, hash: B256, signature: &[u8]) -> Answer {
     let gas = cost::SIGNATURE;
     if signature.len() < 5 {
         return revert(Bytes::new(), gas);
@@ -395,11 +504,11 @@ fn is_valid_signature(chain_id: u64, account: Address, hash: B256, signature: &[
             let recovered = (sig.len() == 65 && matches!(sig[64], 27 | 28))
                 .then(|| {
                     let data = sesskey_types::SignatureData::Hex(Bytes::copy_from_slice(sig));
-                    let digest = replay_safe_hash(chain_id, account, hash);
+                    let digest = replay_safe_hash(chain_id, me.account, hash);
                     sesskey_signing::recover(digest, &data).ok()
                 })
                 .flatten();
-            ret(magic(recovered == Some(account)), gas)
+            ret(magic(recovered == Some(me.owner)), gas)
         }
         // A contract owner: never the account itself.
         0x01 => ret(magic(false), gas),

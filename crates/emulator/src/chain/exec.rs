@@ -245,10 +245,12 @@ impl Chain {
     }
 }
 
-/// An inner call of an operation: the EntryPoint pays its gas, so no fee, no nonce check.
+/// An inner call of an operation: the EntryPoint pays its gas, so no fee, no nonce check; the
+/// sender may be a contract (an SMA-B account), as an account's own call is.
 fn inner_call(cfg: &mut CfgEnv) {
     cfg.disable_nonce_check = true;
     cfg.disable_base_fee = true;
+    cfg.disable_eip3607 = true;
 }
 
 /// `eth_call` and `eth_estimateGas`: any sender, no fee, no nonce or balance check for fees.

@@ -12,7 +12,7 @@ mod fork;
 mod mine;
 mod rpc;
 
-pub(crate) use answers::{executor_code, handleOpsCall, PackedUserOperation};
+pub(crate) use answers::{executor_code, handleOpsCall, PackedUserOperation, SMA_B_DEPLOY_GAS};
 pub(crate) use db::ChainDb;
 pub(crate) use exec::{read_only, OpRun};
 pub(crate) use fork::Upstream;
@@ -196,16 +196,36 @@ impl Chain {
             .then(|| Address::from_slice(&code[3..]))
     }
 
-    /// Puts the emulator's `AccountExecutor` at ModularAccountV2's address, where the chain has
-    /// no code there (not a fork of a chain where the real account is deployed): an account's
-    /// own execution functions run it. Answers whether it did.
+    /// Puts the emulator's `AccountExecutor` at ModularAccountV2's addresses (the 7702 delegate
+    /// and the SMA-B implementation) where the chain has no code there (not a fork of a chain
+    /// where the real account is deployed): an account's own execution functions run it.
+    /// Answers whether it put it anywhere.
     pub(crate) fn install_executor(&mut self) -> bool {
-        let delegate = sesskey_types::MODULAR_ACCOUNT_V2_7702;
-        if !self.code_of(delegate).is_empty() {
-            return false;
+        let mut installed = false;
+        for at in
+            [sesskey_types::MODULAR_ACCOUNT_V2_7702, sesskey_account::SEMI_MODULAR_ACCOUNT_BYTECODE]
+        {
+            if self.code_of(at).is_empty() {
+                self.set_code(at, executor_code());
+                installed = true;
+            }
         }
-        self.set_code(delegate, executor_code());
-        true
+        installed
+    }
+
+    /// Deploys `owner`'s SMA-B account with `salt` as ModularAccountV2's factory does: the
+    /// ERC-1967 proxy's code with the owner, the implementation in its slot, nonce 1. Answers
+    /// its address.
+    pub(crate) fn deploy_sma_b(&mut self, owner: Address, salt: U256) -> Address {
+        let account = sesskey_account::sma_b_address(owner, salt);
+        self.set_code(account, sesskey_account::sma_b_runtime_code(owner));
+        self.set_storage(
+            account,
+            sesskey_account::ERC1967_IMPLEMENTATION_SLOT,
+            U256::from_be_slice(sesskey_account::SEMI_MODULAR_ACCOUNT_BYTECODE.as_slice()),
+        );
+        self.set_nonce(account, 1);
+        account
     }
 
     /// Applies an EIP-7702 authorization: the code becomes `0xef0100 ‖ delegate` (or none for

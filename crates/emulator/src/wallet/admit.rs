@@ -3,6 +3,7 @@
 //! nonce, the paymaster, the funds, the signature, the permissions), on the state as it is:
 //! nothing changes here. What it answers, [`Admitted`], is all that inclusion (`send`) needs.
 
+use super::accounts::Kind;
 use super::errors::{bad_nonce, first_op_replayed, invalid};
 use super::gas::{self, max_cost_checked};
 use super::policy::{judge, Verdict};
@@ -12,6 +13,7 @@ use alloy_primitives::{Address, Bytes, B256, U256};
 use sesskey_account::{
     decode_calls, has_exec_hooks, pack_deferred_signature, pack_signature, DecodedCalls, Nonce,
 };
+use sesskey_account::{sma_b_address, MODULAR_ACCOUNT_FACTORY};
 use sesskey_rpc::WalletError;
 use sesskey_types::*;
 
@@ -34,6 +36,8 @@ pub(crate) struct Admitted {
     pub(crate) session: Option<(Resolved, Verdict)>,
     pub(crate) validation: gas::Validation,
     pub(crate) path: gas::ExecPath,
+    /// The owner and salt of the SMA-B account the op deploys.
+    pub(crate) deploy: Option<(Address, U256)>,
 }
 
 impl Core {
@@ -49,7 +53,25 @@ impl Core {
         let chain = self.check_chain(op.chain_id)?;
         let data = &op.data;
         let sender = data.sender;
-        let auths = self.check_authorizations(chain, sender, auths)?;
+        let kind = self.kind(chain, sender);
+        let (auths, deploy) = match kind {
+            Kind::Eip7702 => {
+                if data.factory.is_some() || data.factory_data.is_some() {
+                    return Err(invalid(
+                        "invalid `factory`: an EIP-7702 account is not deployed by a factory",
+                    ));
+                }
+                (self.check_authorizations(chain, sender, auths)?, None)
+            }
+            Kind::SmaB { owner, .. } => {
+                if !auths.is_empty() {
+                    return Err(invalid(format!(
+                        "invalid `data`: {sender} is an SMA-B smart-contract account; it takes no EIP-7702 authorization"
+                    )));
+                }
+                (vec![], self.check_deployment(chain, data, owner)?)
+            }
+        };
         let nonce = Nonce::decode(data.nonce);
         let resolved = match &caps.permissions {
             Some(cap) => Some(self.resolve_session(cap, sender, chain)?),
@@ -83,7 +105,9 @@ impl Core {
                     check_session_op(&r, data, &decoded, signer, &sig, now, gas_cost)?;
                 (packed, Some((r, verdict)))
             }
-            None if signer == Some(sender) && nonce.entity_id == 0 => (pack_signature(&sig), None),
+            None if signer == Some(kind.owner(sender)) && nonce.entity_id == 0 => {
+                (pack_signature(&sig), None)
+            }
             None => return Err(WalletError::InvalidAccountSignature),
         };
         let (validation, path) = gas_shape(
@@ -103,8 +127,55 @@ impl Core {
             session,
             validation,
             path,
+            deploy,
             op,
         })
+    }
+
+    /// An SMA-B account's deployment: with no code, the op must deploy it, with the factory's
+    /// `createSemiModularAccount(owner, salt)` for exactly this address (AA10, AA13, AA14, AA20
+    /// as the EntryPoint refuses); with code, it must not. Answers the owner and salt to deploy.
+    fn check_deployment(
+        &self,
+        chain: u64,
+        data: &UserOperationV07,
+        owner: Address,
+    ) -> R<Option<(Address, U256)>> {
+        let sender = data.sender;
+        let refuse = |reason: String, aa: &str| WalletError::ValidationReverted {
+            reason,
+            aa: aa.into(),
+            data: None,
+        };
+        let has_code = !self.chain(chain).code_of(sender).is_empty();
+        match (&data.factory, has_code) {
+            (None, true) => Ok(None),
+            (Some(_), true) => {
+                Err(refuse(format!("{sender} is deployed"), "AA10 sender already constructed"))
+            }
+            (None, false) => {
+                Err(refuse(format!("{sender} has no code"), "AA20 account not deployed"))
+            }
+            (Some(factory), false) => {
+                if *factory != MODULAR_ACCOUNT_FACTORY {
+                    return Err(refuse(
+                        format!("factory {factory} is not ModularAccountV2's"),
+                        "AA13 initCode failed or OOG",
+                    ));
+                }
+                let call = data.factory_data.as_ref().map(|d| &d[..]).unwrap_or_default();
+                match sesskey_account::decode_sma_b_factory_data(call) {
+                    Ok((o, salt)) if o == owner && sma_b_address(o, salt) == sender => {
+                        Ok(Some((o, salt)))
+                    }
+                    Ok(_) => Err(refuse(
+                        format!("the factory call deploys another account than {sender}"),
+                        "AA14 initCode must return sender",
+                    )),
+                    Err(e) => Err(refuse(e.to_string(), "AA13 initCode failed or OOG")),
+                }
+            }
+        }
     }
 
     /// EIP-7702 authorizations relayed with the op: each signed by the EOA, for its nonce at

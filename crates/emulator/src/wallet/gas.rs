@@ -6,6 +6,9 @@ use super::R;
 use alloy_primitives::{U128, U256};
 use sesskey_types::{GasParam, GasParamsOverride, UserOperationV07};
 
+/// What deploying an SMA-B account adds to the op's validation (the factory's work).
+pub(crate) use crate::chain::SMA_B_DEPLOY_GAS;
+
 /// Verification gas limit of an owner's operation (it uses 27,060 on the real account).
 pub(crate) const OWNER_VERIFICATION_GAS: u64 = 100_000;
 /// Verification gas limit of a later operation of an installed session (spec §12: 120,000 was
@@ -159,6 +162,7 @@ pub(crate) fn gas_used(
         }
     }
     .saturating_add(if sponsored { 0 } else { used::PREFUND })
+    .saturating_add(if op.factory.is_some() { SMA_B_DEPLOY_GAS } else { 0 })
     .min(op.verification_gas_limit.saturating_to());
     let paymaster = if sponsored {
         used::PAYMASTER.min(op.paymaster_verification_gas_limit.unwrap_or_default().saturating_to())

@@ -2,6 +2,7 @@
 //! answers what to sign. A prepare never refuses for lack of funds: `feePayment.maxAmount` says
 //! what the op may cost; the funds are checked at send.
 
+use super::accounts::Kind;
 use super::errors::invalid;
 use super::gas::{self, apply_gas_overrides, max_cost_checked};
 use super::policy::{judge, Verdict};
@@ -57,15 +58,20 @@ impl Core {
             return self.prepare_undelegation(chain, params.from, calls);
         }
         let req = self.read_request(chain, &params, caps)?;
-        let delegated = self.chain(chain).delegation(req.from).is_some();
-        let (signer, session) = self.signer_for(&req, delegated)?;
+        let kind = self.kind(chain, req.from);
+        let deployed = self.is_deployed(chain, req.from, kind);
+        let deployment = self.deployment(chain, req.from);
+        let (signer, session) = self.signer_for(&req, deployed || deployment.is_some())?;
         let now = self.clock.now();
         // Validation rules come before execution: refuse what the account would refuse.
         if let Some(s) = &session {
             refuse_execution_hook(s, judge(s, now, &req.calls, U256::ZERO)?)?;
         }
-        let execution = self.simulate(req.chain, now, req.from, &req.calls)?;
-        let op = self.build_op(&req, &signer, execution, now)?;
+        let execution = self.simulate(req.chain, now, req.from, &req.calls, kind)?;
+        let mut op = self.build_op(&req, &signer, execution, now, deployment)?;
+        if let Some(o) = &req.caps.gas_params_override {
+            apply_gas_overrides(&mut op, o)?;
+        }
         let cost = max_cost_checked(&op)?;
         if let Some(s) = &session {
             // The gas limit counts the op's maximum cost when the account pays it.
@@ -73,7 +79,7 @@ impl Core {
             refuse_execution_hook(s, judge(s, now, &req.calls, gas_cost)?)?;
         }
         let prepared = self.issue(&req, op, cost);
-        if delegated || req.caps.permissions.is_some() {
+        if deployed || kind != Kind::Eip7702 || req.caps.permissions.is_some() {
             return Ok(PreparedCalls::UserOperationV070(prepared));
         }
         Ok(self.with_delegation(req.chain, req.from, prepared))
@@ -121,11 +127,12 @@ impl Core {
     }
 
     /// Who signs the op (the owner, or the session of `permissions`), its nonce and its gas
-    /// shape; and the session.
+    /// shape; and the session. `ready`: the account is delegated or deployed, or its op will
+    /// deploy it.
     fn signer_for(
         &mut self,
         req: &Request,
-        delegated: bool,
+        ready: bool,
     ) -> R<(Signer, Option<crate::state::Session>)> {
         let (chain, from, calls) = (req.chain, req.from, &req.calls);
         let Some(cap) = &req.caps.permissions else {
@@ -139,7 +146,7 @@ impl Core {
             };
             return Ok((signer, None));
         };
-        if !delegated {
+        if !ready {
             return Err(invalid(format!(
                 "account {from} is not delegated: sessions need a delegated account"
             )));
@@ -183,23 +190,26 @@ impl Core {
     }
 
     /// The op: call data, gas limits from the simulation, fees, the paymaster when sponsored,
-    /// preVerificationGas for its bytes, and the client's overrides.
+    /// the factory call of an SMA-B account's deployment, preVerificationGas for its bytes.
     fn build_op(
         &self,
         req: &Request,
         signer: &Signer,
         execution: u64,
         now: u64,
+        deployment: Option<(Address, alloy_primitives::Bytes)>,
     ) -> R<UserOperationV07> {
         let base_fee = self.chain(req.chain).next_base_fee(now);
+        let deploy_gas = if deployment.is_some() { gas::SMA_B_DEPLOY_GAS } else { 0 };
+        let (factory, factory_data) = deployment.unzip();
         let mut op = UserOperationV07 {
             sender: req.from,
             nonce: signer.nonce,
-            factory: None,
-            factory_data: None,
+            factory,
+            factory_data,
             call_data: encode_calls(req.from, &req.calls, CallEncoding::Batch, signer.exec_hooks),
             call_gas_limit: U128::from(gas::call_gas_limit(execution, &signer.path)),
-            verification_gas_limit: U128::from(signer.verification_gas),
+            verification_gas_limit: U128::from(signer.verification_gas.saturating_add(deploy_gas)),
             max_fee_per_gas: U128::from(
                 u128::from(base_fee).saturating_mul(2).saturating_add(u128::from(PRIORITY_FEE)),
             ),
@@ -219,9 +229,6 @@ impl Core {
         }
         // What the bundler charges for the op's bytes, its final signature included.
         op.pre_verification_gas = U256::from(gas::pre_verification_gas(&op, signer.signature_len));
-        if let Some(o) = &req.caps.gas_params_override {
-            apply_gas_overrides(&mut op, o)?;
-        }
         Ok(op)
     }
 
@@ -289,12 +296,25 @@ impl Core {
         })
     }
 
-    /// Runs the calls on the current state and undoes them: their execution gas, or the
-    /// -32521 refusal of the first call that reverts, with its decoded reason and raw data.
-    fn simulate(&mut self, chain: u64, now: u64, from: Address, calls: &[Call]) -> R<u64> {
+    /// Runs the calls on the current state (an SMA-B account deployed first if it is not yet)
+    /// and undoes them: their execution gas, or the -32521 refusal of the first call that
+    /// reverts, with its decoded reason and raw data.
+    fn simulate(
+        &mut self,
+        chain: u64,
+        now: u64,
+        from: Address,
+        calls: &[Call],
+        kind: Kind,
+    ) -> R<u64> {
         let c = self.chain_mut(chain);
         let env = c.next_block_env(now);
         let save = (c.accounts.savepoint(), c.storage.savepoint(), c.code.savepoint());
+        if let Kind::SmaB { owner, salt: Some(salt) } = kind {
+            if c.code_of(from).is_empty() {
+                c.deploy_sma_b(owner, salt);
+            }
+        }
         let run = c.run_calls(&env, from, calls, crate::chain::BLOCK_GAS_LIMIT);
         c.accounts.restore(save.0);
         c.storage.restore(save.1);
@@ -324,6 +344,11 @@ impl Core {
     ) -> R<PreparedCalls> {
         if !calls.is_empty() {
             return Err(invalid("invalid `calls`: undelegation takes no calls"));
+        }
+        if self.kind(chain, from) != Kind::Eip7702 {
+            return Err(invalid(format!(
+                "invalid `capabilities.eip7702Auth`: account {from} is an SMA-B smart-contract account, not an EIP-7702 one"
+            )));
         }
         let c = self.chain(chain);
         if c.delegation(from).is_none() {

@@ -22,6 +22,10 @@ use sesskey_types::*;
 sol! {
     /// EntryPoint v0.7.
     event UserOperationEvent(bytes32 indexed userOpHash, address indexed sender, address indexed paymaster, uint256 nonce, bool success, uint256 actualGasCost, uint256 actualGasUsed);
+    /// EntryPoint v0.7: an op deployed its account.
+    event AccountDeployed(bytes32 indexed userOpHash, address indexed sender, address factory, address paymaster);
+    /// ModularAccountV2's factory deployed an SMA-B account.
+    event SemiModularAccountDeployed(address indexed account, address indexed owner, uint256 salt);
     /// EntryPoint v0.7: why an included op's calls failed.
     event UserOperationRevertReason(bytes32 indexed userOpHash, address indexed sender, uint256 nonce, bytes revertReason);
 }
@@ -114,6 +118,9 @@ impl Core {
         let now = self.clock.now();
         for auth in &a.auths {
             self.chain_mut(chain).apply_authorization(sender, auth.data.address);
+        }
+        if let Some((owner, salt)) = a.deploy {
+            self.chain_mut(chain).deploy_sma_b(owner, salt);
         }
         self.chain_mut(chain).use_nonce(sender, a.key);
         if let Some((r, _)) = &a.session {
@@ -311,11 +318,30 @@ impl Core {
     }
 }
 
-/// An included op's logs: its calls', then the EntryPoint's `UserOperationRevertReason` (only
-/// when a failed call left revert data) and `UserOperationEvent`.
+/// An included op's logs: a deployment's (the factory's `SemiModularAccountDeployed`, the
+/// EntryPoint's `AccountDeployed`), its calls', then the EntryPoint's
+/// `UserOperationRevertReason` (only when a failed call left revert data) and
+/// `UserOperationEvent`.
 fn op_logs(a: &Admitted, run: &OpRun, gas_cost: U256, gas_used: u64) -> Vec<Log> {
     let data = &a.op.data;
-    let mut logs = run.logs.clone();
+    let mut logs = vec![];
+    if let Some((owner, salt)) = a.deploy {
+        logs.push(Log {
+            address: sesskey_account::MODULAR_ACCOUNT_FACTORY,
+            data: SemiModularAccountDeployed { account: data.sender, owner, salt }
+                .encode_log_data(),
+        });
+        logs.push(entry_point_log(
+            AccountDeployed {
+                userOpHash: a.hash,
+                sender: data.sender,
+                factory: sesskey_account::MODULAR_ACCOUNT_FACTORY,
+                paymaster: data.paymaster.unwrap_or_default(),
+            }
+            .encode_log_data(),
+        ));
+    }
+    logs.extend(run.logs.iter().cloned());
     if let Some((_, reason)) = run.failure.as_ref().filter(|(_, r)| !r.is_empty()) {
         logs.push(entry_point_log(
             UserOperationRevertReason {

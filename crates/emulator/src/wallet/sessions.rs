@@ -41,7 +41,11 @@ impl Core {
         let now = self.clock.now();
         check_deadline(params.deadline(), now)
             .map_err(|e| invalid(format!("invalid `expirySec`: {e}")))?;
-        if self.chain(chain).delegation(params.account).is_none() {
+        // A 7702 account must be delegated; an SMA-B account may still be counterfactual (the
+        // session's first op deploys it).
+        if self.kind(chain, params.account) == super::accounts::Kind::Eip7702
+            && self.chain(chain).delegation(params.account).is_none()
+        {
             return Err(invalid(format!(
                 "account {} is not delegated on chain {chain:#x}: send a first call (wallet_prepareCalls with the owner) to delegate it",
                 params.account
@@ -133,7 +137,7 @@ impl Core {
             let owner_sig = SignatureData::Hex(Bytes::copy_from_slice(&signature[..]));
             let signer = sesskey_signing::recover(session.action().digest(), &owner_sig)
                 .map_err(|_| deferred_signature_invalid())?;
-            if signer != session.action.account {
+            if signer != self.kind(chain, from).owner(session.action.account) {
                 return Err(deferred_signature_invalid());
             }
         }

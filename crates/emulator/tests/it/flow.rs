@@ -9,12 +9,15 @@ use sesskey_signing::*;
 use sesskey_types::*;
 
 #[tokio::test]
-async fn request_account_is_the_signer_with_a_stable_id() {
+async fn request_account_of_7702_is_the_signer_with_a_stable_id() {
     let env = Env::start().await;
     let params = RequestAccountParams::BySigner {
         signer_address: env.account(),
         id: None,
-        creation_hint: None,
+        creation_hint: Some(CreationHint {
+            account_type: Some("7702".into()),
+            ..Default::default()
+        }),
         include_counterfactual_info: None,
     };
     let a = env.client.request_account(params.clone()).await.unwrap();

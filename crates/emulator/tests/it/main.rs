@@ -8,4 +8,5 @@ mod gas_props;
 mod helpers;
 mod persistence;
 mod refusals;
+mod sma_b;
 mod vectors;
