@@ -7,10 +7,13 @@
 //! - `cargo xtask contracts`: compile `fixtures/contracts/*.sol` with npm's solc into JSON.
 //! - `cargo xtask fuzz [--secs N] [--runs N] [TARGET…]`: the fuzz targets of `fuzz/`, seeded
 //!   from `fixtures/`.
+//! - `cargo xtask clients`: Alchemy's official TypeScript client against `sesskey serve` (needs
+//!   Node.js and npm; not part of `ci`).
 //! - `cargo xtask ci`: everything CI runs, in order.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod ci;
+mod clients;
 mod contracts;
 mod emulator_fixtures;
 mod fixtures;
@@ -22,7 +25,7 @@ use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
 
 const USAGE: &str =
-    "usage: cargo xtask <fixtures [--check] | contracts | integration | bench | fuzz [--secs N] [--runs N] [TARGET…] | ci>";
+    "usage: cargo xtask <fixtures [--check] | contracts | clients | integration | bench | fuzz [--secs N] [--runs N] [TARGET…] | ci>";
 
 fn main() -> Result<()> {
     let root = repo_root();
@@ -33,6 +36,7 @@ fn main() -> Result<()> {
         ["fixtures"] => fixtures::generate(&root, fixtures::Mode::Write),
         ["fixtures", "--check"] => fixtures::generate(&root, fixtures::Mode::Check),
         ["contracts"] => contracts::compile(&root),
+        ["clients"] => clients::run(&root),
         ["integration"] => ci::integration(),
         ["bench"] => ci::bench(),
         ["ci"] => ci::run(&root),

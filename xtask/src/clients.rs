@@ -1,0 +1,62 @@
+//! `cargo xtask clients`: Alchemy's official TypeScript client (`@alchemy/wallet-apis`, pinned in
+//! `tests/clients/package.json`) against a fresh `sesskey serve`: requestAccount (SMA-B and
+//! 7702), getCapabilities, signMessage/signTypedData checked by viem's `verifyMessage` (ERC-1271
+//! and ERC-6492), sends with a paymaster policy, sessions through `grantPermissions`. Needs
+//! Node.js and npm; the packages are installed in a temporary folder, never in the repo.
+
+use anyhow::{bail, Context, Result};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// arbitrumSepolia, the chain the client's own test runs on.
+const CHAIN_ID: &str = "421614";
+const POLICY: &str = "6e7c3a8f-2b1d-4c5e-9f0a-1b2c3d4e5f60";
+
+pub(crate) fn run(root: &Path) -> Result<()> {
+    let work = std::env::temp_dir().join(format!("sesskey-clients-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    for file in ["package.json", "wallet-apis.mjs"] {
+        std::fs::copy(root.join("tests/clients").join(file), work.join(file))?;
+    }
+    let status = Command::new("npm")
+        .current_dir(&work)
+        .args(["install", "--no-audit", "--no-fund", "--silent"])
+        .status()
+        .context("running npm (is Node.js installed?)")?;
+    if !status.success() {
+        bail!("npm install failed ({status})");
+    }
+    let status = Command::new("cargo")
+        .args(["build", "--quiet", "--release", "-p", "sesskey-cli"])
+        .status()?;
+    if !status.success() {
+        bail!("building sesskey failed");
+    }
+    let mut serve = Command::new(root.join("target/release/sesskey"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--json", "--chain-id", CHAIN_ID])
+        .args(["--policy-id", POLICY])
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let url = {
+        use std::io::BufRead;
+        let out = serve.stdout.take().context("the server's output")?;
+        let mut line = String::new();
+        std::io::BufReader::new(out).read_line(&mut line)?;
+        let banner: serde_json::Value = serde_json::from_str(&line)
+            .with_context(|| format!("the server's banner: {line}"))?;
+        banner["url"].as_str().context("a URL in the banner")?.to_string()
+    };
+    let result = Command::new("node")
+        .current_dir(&work)
+        .arg("wallet-apis.mjs")
+        .env("URL", &url)
+        .env("POLICY", POLICY)
+        .status();
+    serve.kill().ok();
+    serve.wait().ok();
+    std::fs::remove_dir_all(&work).ok();
+    if !result.context("running node")?.success() {
+        bail!("the official client failed against the emulator (see above)");
+    }
+    Ok(())
+}
