@@ -42,8 +42,8 @@ pub(crate) fn run(root: &Path) -> Result<()> {
         let out = serve.stdout.take().context("the server's output")?;
         let mut line = String::new();
         std::io::BufReader::new(out).read_line(&mut line)?;
-        let banner: serde_json::Value = serde_json::from_str(&line)
-            .with_context(|| format!("the server's banner: {line}"))?;
+        let banner: serde_json::Value =
+            serde_json::from_str(&line).with_context(|| format!("the server's banner: {line}"))?;
         banner["url"].as_str().context("a URL in the banner")?.to_string()
     };
     let result = Command::new("node")

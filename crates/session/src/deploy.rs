@@ -1,11 +1,109 @@
-//! The check of an op that deploys an SMA-B account (ModularAccountV2's smart-contract account):
-//! its `factory`/`factoryData` must deploy exactly this owner's account with this salt, at the
-//! op's sender.
+//! The accounts an owner acts for (EIP-7702, SMA-B) and the check of an op that deploys an SMA-B
+//! account (ModularAccountV2's smart-contract account): its `factory`/`factoryData` must deploy
+//! exactly this owner's account with this salt, at the op's sender.
 
 use crate::error::{mismatch, Result};
-use alloy_primitives::{Address, U256};
-use sesskey_account::{decode_sma_b_factory_data, sma_b_address, MODULAR_ACCOUNT_FACTORY};
+use alloy_primitives::{Address, Bytes, U256};
+use serde::{Deserialize, Serialize};
+use sesskey_account::{
+    decode_sma_b_factory_data, sma_b_address, sma_b_factory_data, MODULAR_ACCOUNT_FACTORY,
+};
 use sesskey_types::UserOperationV07;
+
+/// The account an owner acts for: what it is, so that what the owner signs can be checked
+/// against it.
+///
+/// ```
+/// use alloy_primitives::{address, U256};
+/// use sesskey_session::Account;
+///
+/// let owner = address!("0x7a3ccbFe9DA9b53228872dd7ef3dc3fDd13Cf8A0");
+/// assert_eq!(Account::Eip7702 { owner }.address(), owner);
+/// // Alchemy's SDK default: the same address Alchemy's server answers for this signer.
+/// let smart = Account::SmaB { owner, salt: U256::ZERO };
+/// assert_eq!(smart.address(), address!("0x76E765e80FFAC96ac10Aa8908a8267A3B80d606D"));
+/// assert_eq!(smart.owner(), owner);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Account {
+    /// An EOA delegated to ModularAccountV2 (EIP-7702): the owner's own address.
+    #[serde(rename = "7702")]
+    Eip7702 {
+        /// The owner, who is the account.
+        owner: Address,
+    },
+    /// A ModularAccountV2 SemiModularAccountBytecode (SMA-B) smart-contract account, deployed by
+    /// ModularAccountV2's factory for `owner` and `salt` (by its first op).
+    SmaB {
+        /// Its owner (fallback signer).
+        owner: Address,
+        /// The factory salt.
+        salt: U256,
+    },
+}
+
+impl Account {
+    /// The account's address.
+    pub fn address(&self) -> Address {
+        match self {
+            Self::Eip7702 { owner } => *owner,
+            Self::SmaB { owner, salt } => sma_b_address(*owner, *salt),
+        }
+    }
+
+    /// Who signs as its owner.
+    pub const fn owner(&self) -> Address {
+        match self {
+            Self::Eip7702 { owner } | Self::SmaB { owner, .. } => *owner,
+        }
+    }
+
+    /// The `factory`/`factoryData` of the op that deploys it (none for EIP-7702).
+    pub fn deployment(&self) -> Option<(Address, Bytes)> {
+        match self {
+            Self::Eip7702 { .. } => None,
+            Self::SmaB { owner, salt } => {
+                Some((MODULAR_ACCOUNT_FACTORY, sma_b_factory_data(*owner, *salt)))
+            }
+        }
+    }
+}
+
+/// The factory fields of an op for `account` (an owner's op: what the account is, is known), or
+/// for a session's account (`None`: a deploying op must deploy exactly its sender with
+/// ModularAccountV2's factory). An EIP-7702 account is never deployed by a factory.
+pub(crate) fn check_factory(op: &UserOperationV07, account: Option<&Account>) -> Result<()> {
+    if op.factory.is_none() && op.factory_data.is_none() {
+        return Ok(());
+    }
+    match account {
+        Some(Account::SmaB { owner, salt }) => check_sma_b_deployment(op, *owner, *salt),
+        Some(Account::Eip7702 { .. }) => Err(mismatch(
+            "data.factory",
+            "none (an EIP-7702 account is never deployed by a factory)",
+            op.factory.map_or("factoryData only".to_string(), |f| f.to_string()),
+        )),
+        None => {
+            if op.factory != Some(MODULAR_ACCOUNT_FACTORY) {
+                return Err(mismatch(
+                    "data.factory",
+                    format!("none, or ModularAccountV2's factory {MODULAR_ACCOUNT_FACTORY}"),
+                    op.factory.map_or("factoryData only".to_string(), |f| f.to_string()),
+                ));
+            }
+            let data = op.factory_data.as_ref().map_or(&[][..], |d| &d[..]);
+            match decode_sma_b_factory_data(data) {
+                Ok((owner, salt)) if sma_b_address(owner, salt) == op.sender => Ok(()),
+                _ => Err(mismatch(
+                    "data.factoryData",
+                    format!("the deployment of {}", op.sender),
+                    "a call that deploys another account",
+                )),
+            }
+        }
+    }
+}
 
 /// Refuses, naming the field, a deploying op whose sender is not the SMA-B account of `owner`
 /// and `salt`, whose `factory` is not ModularAccountV2's factory, or whose `factoryData` deploys

@@ -11,7 +11,7 @@ mod service;
 mod session;
 mod store;
 
-pub use deploy::check_sma_b_deployment;
+pub use deploy::{check_sma_b_deployment, Account};
 pub use error::{Error, Result};
 pub use fees::{max_gas_cost, FeeCaps};
 pub use orchestrator::{Orchestrator, Outcome, PreparedSessionOp, ProgressFn, SentCalls};

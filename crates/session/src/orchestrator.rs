@@ -1,5 +1,6 @@
 //! The flow of the seed document, verified before every signature.
 
+use crate::deploy::{check_factory, Account};
 use crate::error::{mismatch, Error, Result};
 use crate::fees::{max_gas_cost, FeeCaps};
 use crate::paymaster::alchemy_paymasters;
@@ -200,7 +201,24 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
         chain_id: u64,
         calls: Vec<Call>,
     ) -> Result<CallId> {
-        self.send_owner_op(owner, chain_id, calls, None).await
+        let account = Account::Eip7702 { owner: owner.address() };
+        self.send_owner_op(owner, &account, chain_id, calls, None).await
+    }
+
+    /// Sends `calls` as the owner of `account`, of either kind: like
+    /// [`Self::send_as_owner`], and for an SMA-B account the op may deploy it only with
+    /// ModularAccountV2's factory call for exactly this owner and salt
+    /// ([`crate::check_sma_b_deployment`]), checked before the owner signs. `owner` must be the
+    /// account's owner.
+    #[tracing::instrument(skip_all, fields(account = %account.address()))]
+    pub async fn send_as_owner_of<S: Signer + Send + Sync>(
+        &self,
+        owner: &S,
+        account: &Account,
+        chain_id: u64,
+        calls: Vec<Call>,
+    ) -> Result<CallId> {
+        self.send_owner_op(owner, account, chain_id, calls, None).await
     }
 
     /// The owner's operation, with the authorization of a first delegation when `delegation`
@@ -208,11 +226,15 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
     async fn send_owner_op<S: Signer + Send + Sync>(
         &self,
         owner: &S,
+        kind: &Account,
         chain_id: u64,
         calls: Vec<Call>,
         delegation: Option<u64>,
     ) -> Result<CallId> {
-        let account = owner.address();
+        if owner.address() != kind.owner() {
+            return Err(mismatch("owner", kind.owner(), owner.address()));
+        }
+        let account = kind.address();
         let params = PrepareCallsParams {
             calls: Some(calls.clone()),
             from: account,
@@ -229,7 +251,7 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
         if let (Some(a), Some(nonce)) = (&authorization, delegation) {
             check_delegation(a, chain_id, nonce)?;
         }
-        self.verify_op(&op, account, chain_id, &calls, None, false)?;
+        self.verify_op(&op, OpFor::Owner(kind), chain_id, &calls, false)?;
         let mut signed = vec![];
         if let Some(a) = authorization {
             let signature = sign_authorization(owner, &a).await?;
@@ -277,7 +299,8 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
             return Ok(None);
         }
         let empty = Call { to: Address::ZERO, data: Some(Bytes::new()), value: Some(U256::ZERO) };
-        let id = self.send_owner_op(owner, chain_id, vec![empty], Some(nonce)).await?;
+        let kind = Account::Eip7702 { owner: account };
+        let id = self.send_owner_op(owner, &kind, chain_id, vec![empty], Some(nonce)).await?;
         Ok(Some(self.wait_for_status(&id, timeout).await?))
     }
 
@@ -330,8 +353,20 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
         session: &Session,
         timeout: Duration,
     ) -> Result<Outcome> {
-        if owner.address() != session.account {
-            return Err(mismatch("owner", session.account, owner.address()));
+        let account = Account::Eip7702 { owner: owner.address() };
+        self.revoke_session_of(owner, &account, session, timeout).await
+    }
+
+    /// [`Self::revoke_session`] for a session of `account`, of either kind (`owner` its owner).
+    pub async fn revoke_session_of<S: Signer + Send + Sync>(
+        &self,
+        owner: &S,
+        account: &Account,
+        session: &Session,
+        timeout: Duration,
+    ) -> Result<Outcome> {
+        if account.address() != session.account {
+            return Err(mismatch("owner", session.account, account.address()));
         }
         let install = sesskey_account::SessionInstall {
             session_key: session.session_key,
@@ -342,7 +377,7 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
         let install_call = sesskey_account::encode_install(session.account, &install)?;
         let data = sesskey_account::encode_uninstall(&install_call)?;
         let call = Call { to: session.account, data: Some(data), value: Some(U256::ZERO) };
-        let id = self.send_as_owner(owner, session.chain_id.to(), vec![call]).await?;
+        let id = self.send_as_owner_of(owner, account, session.chain_id.to(), vec![call]).await?;
         self.wait_for_status(&id, timeout).await
     }
 
@@ -353,9 +388,24 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
         owner: &S,
         request: &CreateSessionParams,
     ) -> Result<Session> {
+        let account = Account::Eip7702 { owner: owner.address() };
+        self.create_session_for(owner, &account, request).await
+    }
+
+    /// [`Self::create_session`] for `account`, of either kind (`owner` its owner; an SMA-B
+    /// account may still be counterfactual: the session's first op deploys it).
+    pub async fn create_session_for<S: Signer + Send + Sync>(
+        &self,
+        owner: &S,
+        account: &Account,
+        request: &CreateSessionParams,
+    ) -> Result<Session> {
+        if owner.address() != account.owner() {
+            return Err(mismatch("owner", account.owner(), owner.address()));
+        }
         let pending = self.request_session(request).await?;
         let signature = sign_request(owner, &pending.signature_request(), None).await?;
-        pending.complete(&signature.data)
+        pending.complete_for(&signature.data, account)
     }
 
     /// `wallet_createSession`, and the check of its answer before anyone signs: the typed
@@ -440,19 +490,21 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
     fn verify_op(
         &self,
         op: &PreparedUserOperationV07,
-        account: Address,
+        signer: OpFor<'_>,
         chain_id: u64,
         calls: &[Call],
-        session: Option<&Session>,
         exec_hooks: bool,
     ) -> Result<B256> {
+        let (account, entity, kind) = match signer {
+            OpFor::Owner(a) => (a.address(), 0, Some(a)),
+            OpFor::Session(s) => (s.account, s.entity_id, None),
+        };
         check_chain(op.chain_id, chain_id)?;
         self.caps.check(&op.data)?;
         if op.data.sender != account {
             return Err(mismatch("data.sender", account, op.data.sender));
         }
         let nonce = Nonce::decode(op.data.nonce);
-        let entity = session.map_or(0, |s| s.entity_id);
         if nonce.entity_id != entity {
             return Err(mismatch("data.nonce (entity)", entity, nonce.entity_id));
         }
@@ -473,13 +525,7 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
                 format!("{} calls that differ", decoded.calls.len()),
             ));
         }
-        if op.data.factory.is_some() || op.data.factory_data.is_some() {
-            return Err(mismatch(
-                "data.factory",
-                "none (an EIP-7702 account is never deployed by a factory)",
-                op.data.factory.map_or("factoryData only".to_string(), |f| f.to_string()),
-            ));
-        }
+        check_factory(&op.data, kind)?;
         match (&self.policy_id, op.data.paymaster) {
             (None, None) => {}
             (Some(_), Some(p)) => {
@@ -560,10 +606,9 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
         let (_, op) = one_op(prepared, false)?;
         let user_op_hash = self.verify_op(
             &op,
-            session.account,
+            OpFor::Session(session),
             chain_id,
             &calls,
-            Some(session),
             has_exec_hooks(&session.permissions),
         )?;
         if let Some(k) = nonce_key {
@@ -756,4 +801,11 @@ fn kind(p: &PreparedCalls) -> &'static str {
         PreparedCalls::Array(_) => "array",
         PreparedCalls::PaymasterPermit(_) => "paymaster-permit",
     }
+}
+
+/// Who an op being verified is signed by: the owner of an account, or a session's key.
+#[derive(Clone, Copy)]
+enum OpFor<'a> {
+    Owner(&'a Account),
+    Session(&'a Session),
 }

@@ -1,7 +1,8 @@
 //! A session granted in two steps: the backend requests and verifies it, the owner signs
 //! wherever their key lives (a browser wallet, a hardware wallet, a KMS), the backend completes it.
 
-use crate::error::{Error, Result};
+use crate::deploy::Account;
+use crate::error::{mismatch, Error, Result};
 use crate::session::Session;
 use alloy_primitives::{FixedBytes, B256};
 use serde::{Deserialize, Serialize};
@@ -34,10 +35,21 @@ impl PendingSession {
         SignatureRequest::TypedData { data: self.typed_data.clone(), raw_payload: self.raw_payload }
     }
 
-    /// Completes the grant with the owner's signature, accepted only if the owner made it (for
-    /// EIP-7702, the account itself). Any other signer is [`Error::Signing`] with
-    /// `WrongSigner`, and no session results.
+    /// Completes the grant of an EIP-7702 account with the owner's signature, accepted only if
+    /// the owner (the account itself) made it. Any other signer is [`Error::Signing`] with
+    /// `WrongSigner`, and no session results. For an SMA-B account, see
+    /// [`Self::complete_for`].
     pub fn complete(self, signature: &SignatureData) -> Result<Session> {
+        let account = Account::Eip7702 { owner: self.request.account };
+        self.complete_for(signature, &account)
+    }
+
+    /// Completes the grant for `account` (of either kind: it must be the account the session
+    /// was requested for) with the signature of its owner, accepted only if its owner made it.
+    pub fn complete_for(self, signature: &SignatureData, account: &Account) -> Result<Session> {
+        if account.address() != self.request.account {
+            return Err(mismatch("account", self.request.account, account.address()));
+        }
         let digest = typed_data_digest(&self.typed_data)?;
         if digest != self.raw_payload {
             return Err(Error::Signing(sesskey_signing::Error::DigestMismatch {
@@ -45,7 +57,7 @@ impl PendingSession {
                 claimed: self.raw_payload,
             }));
         }
-        verify(digest, signature, self.request.account)?;
+        verify(digest, signature, account.owner())?;
         let bytes = sesskey_signing::parse_signature(signature)?.as_bytes();
         Ok(Session {
             session_id: self.session_id,

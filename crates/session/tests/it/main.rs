@@ -43,4 +43,5 @@ impl alloy_signer::Signer for Counting {
 }
 
 mod service;
+mod sma_b;
 mod store;

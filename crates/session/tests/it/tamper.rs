@@ -260,7 +260,7 @@ fn rehash_authorization(v: &mut Value) {
 
 /// Edits a prepared op's `data` and re-hashes it consistently (hash, rawPayload, details): only
 /// a semantic check can catch the edit.
-fn rehash_op(v: &mut Value, edit: impl FnOnce(&mut UserOperationV07)) {
+pub(crate) fn rehash_op(v: &mut Value, edit: impl FnOnce(&mut UserOperationV07)) {
     let mut op: UserOperationV07 = serde_json::from_value(v["data"].clone()).unwrap();
     edit(&mut op);
     let chain =
