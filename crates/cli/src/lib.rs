@@ -4,6 +4,7 @@
 
 #[macro_use]
 mod out;
+mod accounts;
 
 pub mod calls;
 mod demo;
@@ -42,6 +43,13 @@ pub enum Command {
     /// Delegate the owner's EIP-7702 account (`--owner-keystore`, `--owner-key-file` or
     /// `OWNER_PRIVATE_KEY`), if it is not yet.
     Delegate(DelegateArgs),
+    /// The owner's account: `account request` asks the Wallet API for it (an SMA-B account, or
+    /// with `--type 7702` the owner's own).
+    Account {
+        /// What to do.
+        #[command(subcommand)]
+        command: accounts::AccountCommand,
+    },
     /// Create, list, show and remove saved sessions.
     Session {
         /// What to do.
@@ -128,6 +136,7 @@ pub async fn run_with(cli: Cli, env: Env) -> anyhow::Result<u8> {
         }
         Command::Serve(args) => serve::serve(args).await.map(|()| 0),
         Command::Delegate(args) => sessions::delegate(args, env).await,
+        Command::Account { command } => accounts::account(command, env).await.map(|()| 0),
         Command::Session { command, store } => {
             sessions::session(command, store, env).await.map(|()| 0)
         }

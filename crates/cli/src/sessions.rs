@@ -7,7 +7,7 @@ use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand};
 use sesskey_rpc::{WalletApiClient, WalletClient};
 use sesskey_session::{
-    FeeCaps, JsonFolder, KeyLocation, Orchestrator, Outcome, SessionService, SessionStore,
+    Account, FeeCaps, JsonFolder, KeyLocation, Orchestrator, Outcome, SessionService, SessionStore,
     SqlStore, StoredSession,
 };
 use sesskey_types::*;
@@ -105,6 +105,12 @@ pub enum SessionCommand {
         /// The owner's 65-byte signature, 0x-hex.
         #[arg(long)]
         signature: Bytes,
+        /// For an SMA-B account: its owner's address (with `--salt`), whose signature this is.
+        #[arg(long, requires = "salt")]
+        owner: Option<Address>,
+        /// For an SMA-B account: its salt (with `--owner`).
+        #[arg(long, requires = "owner")]
+        salt: Option<U256>,
     },
     /// List saved sessions: active ones first (latest expiry first), then expired and revoked.
     List {
@@ -148,6 +154,9 @@ pub struct RevokeArgs {
     /// What the owner accepts to sign.
     #[command(flatten)]
     pub signing: SigningArgs,
+    /// The session's account is the owner's SMA-B account with this salt.
+    #[arg(long)]
+    pub salt: Option<U256>,
 }
 
 /// Flags of `sesskey session create`.
@@ -196,8 +205,13 @@ pub struct CreateArgs {
     #[command(flatten)]
     pub owner: OwnerArgs,
     /// The account (for `session request`, where the owner's key is elsewhere).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "salt")]
     pub account: Option<Address>,
+    /// The owner's SMA-B smart-contract account with this salt (see `sesskey account request`),
+    /// instead of the owner's EIP-7702 account; a counterfactual account is deployed by the
+    /// session's first op.
+    #[arg(long)]
+    pub salt: Option<U256>,
 }
 
 /// Where the owner's key is, on every command where the owner signs (in this order: a keystore,
@@ -214,7 +228,7 @@ pub struct OwnerArgs {
 }
 
 /// The owner's key: a keystore, a key file, or `OWNER_PRIVATE_KEY`; never a flag value.
-fn owner_key(a: &OwnerArgs, env: &Env) -> anyhow::Result<PrivateKeySigner> {
+pub(crate) fn owner_key(a: &OwnerArgs, env: &Env) -> anyhow::Result<PrivateKeySigner> {
     if let Some(path) = &a.owner_keystore {
         let password = env
             .get("SESSKEY_OWNER_PASSWORD")
@@ -818,15 +832,24 @@ fn key_location(store: &CliStore, id: &SessionId) -> KeyLocation {
     }
 }
 
+/// The owner's account: its SMA-B account with `salt`, or (none) its EIP-7702 account.
+fn account_of(owner: Address, salt: Option<U256>) -> Account {
+    match salt {
+        Some(salt) => Account::SmaB { owner, salt },
+        None => Account::Eip7702 { owner },
+    }
+}
+
 /// Runs `sesskey session …`.
 pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> anyhow::Result<()> {
     let store = store(&args, &env).await?;
     match cmd {
         SessionCommand::Create(a) => {
             let owner = owner_key(&a.owner, &env)?;
+            let account = account_of(owner.address(), a.salt);
             let password = key_password(&a, &env)?;
             let key = PrivateKeySigner::random();
-            let request = session_request(&a, owner.address(), key.address())?;
+            let request = session_request(&a, account.address(), key.address())?;
             let flow =
                 Orchestrator::new(endpoint(a.rpc_url.as_deref(), &env)?, a.policy_id.clone());
             let pending = flow.request_session(&request).await?;
@@ -839,7 +862,7 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
                 let signature =
                     sesskey_signing::sign_request(&owner, &pending.signature_request(), None)
                         .await?;
-                let record = StoredSession::new(pending.complete(&signature.data)?)
+                let record = StoredSession::new(pending.complete_for(&signature.data, &account)?)
                     .with_key(location.clone());
                 store.db.insert(&record).await?;
                 anyhow::Ok(record)
@@ -856,11 +879,12 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
         SessionCommand::Request(a) => {
             let account = match a.account {
                 Some(account) => account,
-                None => owner_key(&a.owner, &env)
-                    .map_err(|_| {
+                None => {
+                    let owner = owner_key(&a.owner, &env).map_err(|_| {
                         anyhow!("give --account (the owner's account): the owner signs elsewhere")
-                    })?
-                    .address(),
+                    })?;
+                    account_of(owner.address(), a.salt).address()
+                }
             };
             let password = key_password(&a, &env)?;
             let key = PrivateKeySigner::random();
@@ -898,14 +922,18 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
             }
             Ok(())
         }
-        SessionCommand::Complete { id, signature } => {
+        SessionCommand::Complete { id, signature, owner, salt } => {
             let path = store.dir().join("pending").join(format!("{id}.json"));
             let text = std::fs::read_to_string(&path).with_context(|| {
                 format!("no pending request {id} (make one with `sesskey session request`)")
             })?;
             let pending: sesskey_session::PendingSession = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not a pending request", path.display()))?;
-            let session = pending.complete(&SignatureData::Hex(signature))?;
+            let session = match (owner, salt) {
+                (Some(owner), Some(salt)) => pending
+                    .complete_for(&SignatureData::Hex(signature), &Account::SmaB { owner, salt })?,
+                _ => pending.complete(&SignatureData::Hex(signature))?,
+            };
             let record = StoredSession::new(session).with_key(key_location(&store, &id));
             store.db.insert(&record).await?;
             std::fs::remove_file(&path)?;
@@ -930,13 +958,14 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
             Ok(())
         }
         SessionCommand::Revoke(r) => {
-            let RevokeArgs { id, rpc_url, policy_id, owner, signing } = *r;
+            let RevokeArgs { id, rpc_url, policy_id, owner, signing, salt } = *r;
             let owner = owner_key(&owner, &env)?;
+            let account = account_of(owner.address(), salt);
             let flow =
                 signing.apply(Orchestrator::new(endpoint(rpc_url.as_deref(), &env)?, policy_id))?;
             let service =
                 SessionService::new(flow, store.db.clone()).with_wait(Duration::from_secs(120));
-            let outcome = service.revoke(&id, &owner).await?;
+            let outcome = service.revoke_of(&id, &owner, &account).await?;
             let status = outcome.status();
             if args.json {
                 outln!(

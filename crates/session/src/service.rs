@@ -120,11 +120,23 @@ impl<C: WalletApiClient + Send + Sync, St: SessionStore> SessionService<C, St> {
         id: &SessionId,
         owner: &S,
     ) -> Result<Outcome> {
+        let account = crate::Account::Eip7702 { owner: owner.address() };
+        self.revoke_of(id, owner, &account).await
+    }
+
+    /// [`Self::revoke`] for a session of `account`, of either kind (`owner` its owner).
+    pub async fn revoke_of<S: Signer + Send + Sync>(
+        &self,
+        id: &SessionId,
+        owner: &S,
+        account: &crate::Account,
+    ) -> Result<Outcome> {
         let record = self.store.load(id).await?;
         if record.revoked {
             return Err(Error::Revoked(id.to_string()));
         }
-        let outcome = self.flow.revoke_session(owner, &record.session, self.wait).await?;
+        let outcome =
+            self.flow.revoke_session_of(owner, account, &record.session, self.wait).await?;
         if matches!(outcome, Outcome::Confirmed(_)) {
             self.store.mark_revoked(id).await?;
         }

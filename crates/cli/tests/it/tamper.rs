@@ -295,3 +295,66 @@ async fn commands_refuse_a_hostile_server_before_signing() {
     let (code, out, err) = w.run(&revoke).await;
     assert_eq!(code, 0, "the untampered revoke: {out}{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sma_b_account_from_its_request_to_a_revoked_session() {
+    let w = World::new().await;
+    let request =
+        [&["account", "request", "--salt", "1", "--json"][..], &w.endpoint()[..2]].concat();
+    let (code, out, err) = w.run(&request).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let owner: alloy_primitives::Address = v["owner"].as_str().unwrap().parse().unwrap();
+    let account = sesskey_account::sma_b_address(owner, alloy_primitives::U256::from(1));
+    assert_eq!(
+        v["account"].as_str().unwrap().parse::<alloy_primitives::Address>().unwrap(),
+        account
+    );
+    assert_eq!(v["counterfactualInfo"]["factoryType"], "MAv2.0.0-sma-b");
+
+    // A session granted while the account is counterfactual; its first send deploys it.
+    let shop = format!("0x{}", "51".repeat(20));
+    let create =
+        [
+            &[
+                "session",
+                "create",
+                "--chain-id",
+                CHAIN,
+                "--salt",
+                "1",
+                "--contract",
+                &shop,
+                "--json",
+            ][..],
+            &w.endpoint()[..],
+        ]
+        .concat();
+    let (code, out, err) = w.run(&create).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let s: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        s["session"]["account"].as_str().unwrap().parse::<alloy_primitives::Address>().unwrap(),
+        account
+    );
+    let id = s["session"]["sessionId"].as_str().unwrap().to_string();
+    let send = [&["send", "--session", &id, &shop][..], &w.endpoint()[..]].concat();
+    // A deploying op that would deploy another account is refused before the key signs.
+    w.hostile.tamper("wallet_prepareCalls", move |v| {
+        rehash_op(v, |op| {
+            op.factory_data =
+                Some(sesskey_account::sma_b_factory_data(owner, alloy_primitives::U256::from(2)))
+        })
+    });
+    w.refused("another salt's deployment", &send, "data.factoryData").await;
+    w.hostile.honest();
+    let (code, out, err) = w.run(&send).await;
+    assert_eq!(code, 0, "{out}{err}");
+
+    // Revoked by the owner of the SMA-B account.
+    let revoke = [&["session", "revoke", &id, "--salt", "1"][..], &w.endpoint()[..]].concat();
+    let (code, out, err) = w.run(&revoke).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, _, _) = w.run(&send).await;
+    assert_ne!(code, 0, "a revoked session cannot send");
+}
