@@ -42,7 +42,7 @@ pub use method::{Method, Part};
 pub use permission::{
     privileged_selector_name, validate_permissions, ContractAccess, Erc20TokenTransfer, Functions,
     FunctionsOnContract, GasLimit, NativeTokenTransfer, Permission, PermissionError,
-    PermissionKind, Selector, PRIVILEGED_SELECTORS,
+    PermissionKind, Selector, PERMISSION_TYPES, PRIVILEGED_SELECTORS,
 };
 pub use prepare_calls::{
     AuthorizationData, CallDetails, FeePayment, PaymasterPermit, PendingBundle, PrepareCallsParams,

@@ -31,20 +31,22 @@ pub enum Permission {
     Root,
 }
 
+/// The permission types' wire names, in the order Alchemy's `wallet_getCapabilities` lists them.
+pub const PERMISSION_TYPES: [&str; 8] = [
+    "native-token-transfer",
+    "erc20-token-transfer",
+    "gas-limit",
+    "contract-access",
+    "account-functions",
+    "functions-on-all-contracts",
+    "functions-on-contract",
+    "root",
+];
+
 impl<'de> Deserialize<'de> for Permission {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use crate::tagged::nested_at;
         use serde::de::Error as _;
-        const NAMES: [&str; 8] = [
-            "native-token-transfer",
-            "erc20-token-transfer",
-            "gas-limit",
-            "contract-access",
-            "account-functions",
-            "functions-on-all-contracts",
-            "functions-on-contract",
-            "root",
-        ];
         let value = serde_json::Value::deserialize(d)?;
         let (tag, mut map) = crate::tagged::split_tag::<D::Error>(value, "type")?;
         let data = map.remove("data");
@@ -63,7 +65,7 @@ impl<'de> Deserialize<'de> for Permission {
             "account-functions" => Self::AccountFunctions(nested_at(data, "data")?),
             "functions-on-all-contracts" => Self::FunctionsOnAllContracts(nested_at(data, "data")?),
             "functions-on-contract" => Self::FunctionsOnContract(nested_at(data, "data")?),
-            other => return Err(D::Error::unknown_variant(other, &NAMES)),
+            other => return Err(D::Error::unknown_variant(other, &PERMISSION_TYPES)),
         })
     }
 }

@@ -16,19 +16,6 @@ use sesskey_types::*;
 /// `counterfactualInfo.factoryType` of an SMA-B account.
 pub(crate) const SMA_B_FACTORY_TYPE: &str = "MAv2.0.0-sma-b";
 
-/// The permission types a session may have, in the order Alchemy's `wallet_getCapabilities`
-/// lists them.
-pub(crate) const PERMISSION_TYPES: [&str; 8] = [
-    "native-token-transfer",
-    "erc20-token-transfer",
-    "gas-limit",
-    "contract-access",
-    "account-functions",
-    "functions-on-all-contracts",
-    "functions-on-contract",
-    "root",
-];
-
 /// What kind of account an address is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
