@@ -11,7 +11,7 @@ use std::process::Command;
 /// The compiler, pinned: the npm package `solc` of this version.
 const SOLC: &str = "0.8.28";
 /// The sources, each holding one contract of the same name.
-const CONTRACTS: &[&str] = &["Counter", "Token", "Nft", "Multi", "SigGate"];
+const CONTRACTS: &[&str] = &["Counter", "Token", "Nft", "Multi", "SigGate", "PermitToken"];
 
 /// Compiles every contract and writes `fixtures/contracts/<Name>.json`.
 pub(crate) fn compile(root: &Path) -> Result<()> {

@@ -8,6 +8,7 @@ mod erc1271;
 mod error;
 mod install;
 mod nonce;
+mod permit;
 mod policy;
 mod signature;
 mod sma_b;
@@ -27,6 +28,7 @@ pub use install::{
     VALIDATION_SIGNATURE, VALIDATION_USER_OP,
 };
 pub use nonce::{Nonce, OPTION_DEFERRED_ACTION, OPTION_DIRECT_CALL, OPTION_GLOBAL};
+pub use permit::{decode_approve, encode_approve, TokenPermit};
 pub use policy::{Policy, Spend, Violation};
 pub use signature::{
     call_id, pack_deferred_signature, pack_signature, unpack_signature, DeferredPart,

@@ -70,6 +70,12 @@ pub struct ServeArgs {
     /// (requests naming any other host are refused); repeat for several.
     #[arg(long = "allow-host")]
     pub allowed_hosts: Vec<String>,
+    /// A token the paymaster takes for gas (`paymasterService.erc20`) and its price, as
+    /// `TOKEN=PRICE`: what 1 ETH of gas costs in whole tokens (read with the token's
+    /// `decimals()`), e.g. `0x5FbD…0aa3=3000`; repeat for several. The token is a contract you
+    /// deploy on the emulated chain; the paymaster is the one sponsored ops name.
+    #[arg(long = "gas-token")]
+    pub gas_tokens: Vec<sesskey_emulator::GasToken>,
 }
 
 /// anvil's test mnemonic: what tutorials, scripts and the official clients' examples use.
@@ -160,6 +166,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         controls: args.controls.then_some(true),
         cors_controls: args.cors_controls,
         allowed_hosts: args.allowed_hosts.clone(),
+        gas_tokens: args.gas_tokens.clone(),
     };
     let emulator =
         Emulator::launch(config, args.data_dir.as_deref()).await.map_err(|e| {
@@ -188,6 +195,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 "chainIds": chain_ids,
                 "defaultChainId": default,
                 "policyIds": policy_ids,
+                "gasTokens": args.gas_tokens.iter().map(ToString::to_string).collect::<Vec<_>>(),
                 "controls": running.controls,
                 "accounts": accounts,
                 "sesskeyDevAccounts": sesskey_keys.iter().map(|k| k.address().to_string()).collect::<Vec<_>>(),
@@ -203,6 +211,9 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         chain_ids.iter().map(|c| format!("{c} ({c:#x})")).collect::<Vec<_>>().join(", ")
     )?;
     outln!("Policy ids:  {}", policy_ids.join(", "))?;
+    for t in &args.gas_tokens {
+        outln!("Gas token:   {t} (whole tokens per ETH of gas)")?;
+    }
     match &args.data_dir {
         Some(dir) => outln!("State:       {} (durable)", dir.display())?,
         None => outln!("State:       in memory")?,

@@ -91,6 +91,9 @@ impl From<Spend> for SpendRecord {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Prepared {
     pub(crate) sponsored: bool,
+    /// Gas paid in a token: how.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) token: Option<crate::wallet::TokenPayment>,
 }
 
 /// A sent call and how it ended.

@@ -148,7 +148,9 @@ impl Chain {
                     if let Some(a) = state.get_mut(&sender) {
                         a.info.nonce = nonce;
                     }
-                    let gas = result.tx_gas_used().saturating_sub(intrinsic);
+                    // Before the refund: inside an op, a call needs (and the EntryPoint
+                    // measures) the gas it spends; refunds go to the bundle's transaction.
+                    let gas = result.gas().total_gas_spent().saturating_sub(intrinsic);
                     let success = result.is_success();
                     let logs = result.logs().to_vec();
                     let output = match result {

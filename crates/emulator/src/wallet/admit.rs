@@ -27,7 +27,10 @@ pub(crate) struct Admitted {
     pub(crate) auths: Vec<SignedAuthorization>,
     /// The nonce key whose sequence it uses.
     pub(crate) key: U256,
+    /// The paymaster fronts the gas (sponsored, or paid in a token).
     pub(crate) sponsored: bool,
+    /// Gas paid in a token: how.
+    pub(crate) token: Option<super::TokenPayment>,
     pub(crate) max_cost: U256,
     pub(crate) calls: Vec<Call>,
     /// The signature the account verifies (what the bundle carries).
@@ -88,7 +91,7 @@ impl Core {
             return Err(bad_nonce());
         }
         let key = data.nonce >> 64;
-        let sponsored = self.check_paymaster(data, hash)?;
+        let (sponsored, token) = self.check_paymaster(data, hash)?;
         let max_cost = self.check_funds(chain, data, sponsored)?;
         let decoded =
             decode_calls(sender, &data.call_data).map_err(|e| WalletError::ValidationReverted {
@@ -121,6 +124,7 @@ impl Core {
             auths,
             key,
             sponsored,
+            token,
             max_cost,
             calls: decoded.calls,
             packed,
@@ -222,16 +226,22 @@ impl Core {
         Ok(checked)
     }
 
-    /// Whether the op is sponsored: its paymaster must be the emulator's, on an op it prepared
-    /// as sponsored (the paymaster's signature covers the op).
-    fn check_paymaster(&self, data: &UserOperationV07, hash: B256) -> R<bool> {
+    /// Whether the paymaster fronts the op's gas (and how the account pays it back in a token):
+    /// its paymaster must be the emulator's, on an op it prepared with it (the paymaster's
+    /// signature covers the op).
+    fn check_paymaster(
+        &self,
+        data: &UserOperationV07,
+        hash: B256,
+    ) -> R<(bool, Option<super::TokenPayment>)> {
+        let prepared = self.wallet.prepared.get(&hash);
         match data.paymaster {
-            None => Ok(false),
-            Some(pm)
-                if pm == EMULATOR_PAYMASTER
-                    && self.wallet.prepared.get(&hash).is_some_and(|p| p.sponsored) =>
-            {
-                Ok(true)
+            None => Ok((false, None)),
+            Some(pm) if pm == EMULATOR_PAYMASTER && prepared.is_some_and(|p| p.sponsored) => {
+                Ok((true, None))
+            }
+            Some(pm) if pm == EMULATOR_PAYMASTER && prepared.is_some_and(|p| p.token.is_some()) => {
+                Ok((true, prepared.and_then(|p| p.token.clone())))
             }
             Some(_) => Err(WalletError::ValidationReverted {
                 reason: "paymaster signature".into(),

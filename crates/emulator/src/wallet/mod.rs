@@ -15,8 +15,11 @@ pub(crate) mod send;
 mod sessions;
 mod sign;
 mod status;
+mod token_gas;
 
 pub use bundle::BUNDLER;
+pub use token_gas::GasToken;
+pub(crate) use token_gas::TokenPayment;
 
 use crate::chain::{Chain, Upstream};
 use crate::clock::{Clock, Ids};
@@ -73,6 +76,8 @@ pub struct Config {
     pub cors_controls: bool,
     /// Host names the server answers besides its bound address and `localhost`.
     pub allowed_hosts: Vec<String>,
+    /// Tokens the paymaster takes for gas (`paymasterService.erc20`), with their prices.
+    pub gas_tokens: Vec<GasToken>,
 }
 
 impl Default for Config {
@@ -89,6 +94,7 @@ impl Default for Config {
             controls: None,
             cors_controls: false,
             allowed_hosts: vec![],
+            gas_tokens: vec![],
         }
     }
 }

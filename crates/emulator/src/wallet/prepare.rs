@@ -6,6 +6,7 @@ use super::accounts::Kind;
 use super::errors::invalid;
 use super::gas::{self, apply_gas_overrides, max_cost_checked};
 use super::policy::{judge, Verdict};
+use super::token_gas::{Plan, TokenPayment, TokenPlan};
 use super::{Core, EMULATOR_PAYMASTER, R};
 use crate::chain::{describe_revert, PRIORITY_FEE};
 use alloy_primitives::{keccak256, Address, U128, U256, U64};
@@ -38,6 +39,8 @@ struct Request {
     parallel_key: alloy_primitives::aliases::U152,
     sponsored: bool,
     estimation: bool,
+    /// Gas paid in a token (`paymasterService.erc20`).
+    erc20: Option<Erc20Payment>,
 }
 
 impl Core {
@@ -57,28 +60,52 @@ impl Core {
             let calls = params.calls.as_deref().unwrap_or_default();
             return self.prepare_undelegation(chain, params.from, calls);
         }
-        let req = self.read_request(chain, &params, caps)?;
+        let mut req = self.read_request(chain, &params, caps)?;
         let kind = self.kind(chain, req.from);
+        let user_calls = req.calls.clone();
+        let mut plan = match &req.erc20 {
+            Some(e) => {
+                let owner_signs = req.caps.permissions.is_none();
+                let eoa_owner = kind == Kind::Eip7702;
+                match self.plan_token_payment(chain, &params, e, owner_signs, eoa_owner)? {
+                    Plan::Permit(p) => return Ok(PreparedCalls::PaymasterPermit(p)),
+                    Plan::Pay(p) => Some(*p),
+                }
+            }
+            None => None,
+        };
+        // An approval of the paymaster comes first in the calls (`autoApprove`).
+        if let Some(c) = plan.as_ref().and_then(TokenPlan::approve_call) {
+            req.calls.insert(0, c);
+        }
         let deployed = self.is_deployed(chain, req.from, kind);
         let deployment = self.deployment(chain, req.from);
         let (signer, session) = self.signer_for(&req, deployed || deployment.is_some())?;
         let now = self.clock.now();
         // Validation rules come before execution: refuse what the account would refuse.
         if let Some(s) = &session {
-            refuse_execution_hook(s, judge(s, now, &req.calls, U256::ZERO)?)?;
+            refuse_execution_hook(s, judge(s, now, &user_calls, U256::ZERO)?)?;
         }
         let execution = self.simulate(req.chain, now, req.from, &req.calls, kind)?;
-        let mut op = self.build_op(&req, &signer, execution, now, deployment)?;
+        let mut op = self.build_op(&req, &signer, execution, now, deployment, plan.as_ref())?;
         if let Some(o) = &req.caps.gas_params_override {
             apply_gas_overrides(&mut op, o)?;
         }
         let cost = max_cost_checked(&op)?;
+        if let Some(p) = plan.as_mut() {
+            if let Some(exact) = self.settle_token_plan(chain, req.from, p, cost)? {
+                let approve = sesskey_account::encode_approve(EMULATOR_PAYMASTER, exact);
+                req.calls[0].data = Some(approve);
+                op.call_data =
+                    encode_calls(req.from, &req.calls, CallEncoding::Batch, signer.exec_hooks);
+            }
+        }
         if let Some(s) = &session {
             // The gas limit counts the op's maximum cost when the account pays it.
-            let gas_cost = if req.sponsored { U256::ZERO } else { cost };
+            let gas_cost = if req.sponsored || plan.is_some() { U256::ZERO } else { cost };
             refuse_execution_hook(s, judge(s, now, &req.calls, gas_cost)?)?;
         }
-        let prepared = self.issue(&req, op, cost);
+        let prepared = self.issue(&req, op, cost, plan.map(|p| p.payment));
         if deployed || kind != Kind::Eip7702 || req.caps.permissions.is_some() {
             return Ok(PreparedCalls::UserOperationV070(prepared));
         }
@@ -92,11 +119,10 @@ impl Core {
         params: &PrepareCallsParams,
         caps: PrepareCallsCapabilities,
     ) -> R<Request> {
-        if params.paymaster_permit_signature.is_some()
-            || caps.paymaster_service.as_ref().is_some_and(|p| p.erc20.is_some())
-        {
+        let erc20 = caps.paymaster_service.as_ref().and_then(|p| p.erc20.clone());
+        if params.paymaster_permit_signature.is_some() && erc20.is_none() {
             return Err(invalid(
-                "ERC-20 gas payment (paymasterService.erc20) is not implemented by the emulator",
+                "invalid `paymasterPermitSignature`: it answers a paymaster-permit of `paymasterService.erc20`",
             ));
         }
         if caps.experimental_data_suffix.is_some() {
@@ -118,12 +144,21 @@ impl Core {
         let sponsored = match &caps.paymaster_service {
             Some(p) => {
                 self.check_policy(&p.policy.ids())?;
-                !estimation
+                !estimation && erc20.is_none()
             }
             None => false,
         };
         let calls = params.calls.clone().unwrap_or_default();
-        Ok(Request { chain, from: params.from, calls, caps, parallel_key, sponsored, estimation })
+        Ok(Request {
+            chain,
+            from: params.from,
+            calls,
+            caps,
+            parallel_key,
+            sponsored,
+            estimation,
+            erc20,
+        })
     }
 
     /// Who signs the op (the owner, or the session of `permissions`), its nonce and its gas
@@ -198,6 +233,7 @@ impl Core {
         execution: u64,
         now: u64,
         deployment: Option<(Address, alloy_primitives::Bytes)>,
+        token: Option<&TokenPlan>,
     ) -> R<UserOperationV07> {
         let base_fee = self.chain(req.chain).next_base_fee(now);
         let deploy_gas = if deployment.is_some() { gas::SMA_B_DEPLOY_GAS } else { 0 };
@@ -216,16 +252,27 @@ impl Core {
             max_priority_fee_per_gas: U128::from(PRIORITY_FEE),
             ..Default::default()
         };
-        if req.sponsored {
+        if req.sponsored || token.is_some() {
+            // The emulator's own layout: [mode, token (when paid in one)] ‖ validUntil ‖
+            // validAfter ‖ a stamp of the op (what a real paymaster's signature covers).
+            let (verification, post_op, mode) = match token {
+                Some(t) => {
+                    let (v, p) = t.gas_limits();
+                    let mode = [&[1 + u8::from(t.payment.pre_op)][..], t.payment.token.as_slice()]
+                        .concat();
+                    (v, p, mode)
+                }
+                None => (gas::PAYMASTER_VERIFICATION_GAS, 0, vec![]),
+            };
             op.paymaster = Some(EMULATOR_PAYMASTER);
-            op.paymaster_verification_gas_limit = Some(U128::from(gas::PAYMASTER_VERIFICATION_GAS));
-            op.paymaster_post_op_gas_limit = Some(U128::ZERO);
+            op.paymaster_verification_gas_limit = Some(U128::from(verification));
+            op.paymaster_post_op_gas_limit = Some(U128::from(post_op));
             let valid_until = now.saturating_add(3600).to_be_bytes();
             let stamp = keccak256(
                 [&op.sender[..], &op.nonce.to_be_bytes::<32>(), &op.call_data[..]].concat(),
             );
             op.paymaster_data =
-                Some([&valid_until[2..], &[0u8; 6][..], &stamp[..]].concat().into());
+                Some([&mode[..], &valid_until[2..], &[0u8; 6][..], &stamp[..]].concat().into());
         }
         // What the bundler charges for the op's bytes, its final signature included.
         op.pre_verification_gas = U256::from(gas::pre_verification_gas(&op, signer.signature_len));
@@ -238,9 +285,20 @@ impl Core {
         req: &Request,
         op: UserOperationV07,
         cost: U256,
+        token: Option<TokenPayment>,
     ) -> PreparedUserOperationV07 {
         let hash = user_op_v07_hash(&op, ENTRY_POINT_V07, req.chain);
-        self.wallet.prepared.put(hash, crate::state::Prepared { sponsored: req.sponsored });
+        let fee_payment = match &token {
+            Some(t) => {
+                FeePayment { sponsored: false, token_address: t.token, max_amount: t.max_tokens }
+            }
+            None => FeePayment {
+                sponsored: req.sponsored,
+                token_address: Address::ZERO,
+                max_amount: if req.sponsored { U256::ZERO } else { cost },
+            },
+        };
+        self.wallet.prepared.put(hash, crate::state::Prepared { sponsored: req.sponsored, token });
         let signature_request = (!req.estimation).then(|| SignatureRequest::PersonalSign {
             data: PersonalSignData::Raw { raw: hash.to_vec().into() },
             raw_payload: eip191_digest(hash.as_slice()),
@@ -249,11 +307,7 @@ impl Core {
             data: op,
             chain_id: U64::from(req.chain),
             signature_request,
-            fee_payment: Some(FeePayment {
-                sponsored: req.sponsored,
-                token_address: Address::ZERO,
-                max_amount: if req.sponsored { U256::ZERO } else { cost },
-            }),
+            fee_payment: Some(fee_payment),
             details: Some(PreparedDetails::UserOperation(UserOperationDetails {
                 hash,
                 calls: Some(req.calls.clone()),

@@ -7,6 +7,7 @@ use super::bundle::{bundle_transaction, handle_ops_call, signed_authorization, B
 use super::errors::invalid;
 use super::gas;
 use super::policy::Verdict;
+use super::token_gas;
 use super::{Core, EMULATOR_PAYMASTER, R};
 use crate::chain::{Mined, OpRun};
 use crate::state::CallRecord;
@@ -127,10 +128,40 @@ impl Core {
             self.remember_verified(r);
         }
         let env = self.chain(chain).next_block_env(now);
-        let run = self.run_op(&a, &env)?;
-        let gas_used = gas::gas_used(data, a.validation, &a.path, run.gas);
+        // Paid in a token before the calls: the paymaster's validation takes the op's most.
+        let (mut token_gas, mut pre_logs) = (0, vec![]);
+        if let Some(t) = a.token.as_ref().filter(|t| t.pre_op) {
+            (token_gas, pre_logs) = self.token_validation(chain, &env, sender, t)?;
+        }
+        let save = {
+            let c = self.chain(chain);
+            (c.accounts.savepoint(), c.storage.savepoint(), c.code.savepoint())
+        };
+        let mut run = self.run_op(&a, &env)?;
+        let post_op_gas = if a.token.is_some() { token_gas::POST_OP_GAS } else { 0 };
+        let gas_used = gas::gas_used(data, a.validation, &a.path, run.gas)
+            .saturating_add(token_gas)
+            .saturating_add(post_op_gas);
         let price = gas::effective_gas_price(data, env.basefee);
         let gas_cost = U256::from(gas_used).saturating_mul(U256::from(price)).min(a.max_cost);
+        if let Some(t) = &a.token {
+            // The paymaster's postOp: the cost in the token, taken (post-op) or the rest of the
+            // most given back (pre-op). A failed pull undoes the calls: the op fails, the gas
+            // fronted.
+            let tokens = t.tokens_for(gas_cost).unwrap_or(t.max_tokens).min(t.max_tokens);
+            let (ok, post_logs) = self.token_post_op(chain, &env, sender, t, tokens)?;
+            if ok {
+                run.logs = [pre_logs, std::mem::take(&mut run.logs), post_logs].concat();
+            } else {
+                let c = self.chain_mut(chain);
+                c.accounts.restore(save.0);
+                c.storage.restore(save.1);
+                c.code.restore(save.2);
+                run.success = false;
+                run.logs = pre_logs;
+                run.failure = Some((0, post_op_reverted()));
+            }
+        }
         let c = self.chain_mut(chain);
         if a.sponsored {
             // The paymaster's deposit at the EntryPoint pays (admission saw it cover the most).
@@ -377,6 +408,13 @@ struct Included {
     gas_used: u64,
     price: u128,
     logs: Vec<Log>,
+}
+
+/// EntryPoint v0.7's `PostOpReverted(bytes)` with no inner reason: what a failed `postOp`
+/// leaves as an op's revert reason.
+fn post_op_reverted() -> Bytes {
+    sol! { error PostOpReverted(bytes returnData); }
+    alloy_sol_types::SolError::abi_encode(&PostOpReverted { returnData: Bytes::new() }).into()
 }
 
 fn entry_point_log(data: LogData) -> Log {

@@ -9,4 +9,5 @@ mod helpers;
 mod persistence;
 mod refusals;
 mod sma_b;
+mod token_gas;
 mod vectors;
