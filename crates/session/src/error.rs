@@ -28,6 +28,9 @@ pub enum Error {
         /// What the server answered.
         found: String,
     },
+    /// The orchestrator's settings cannot serve this request: nothing was sent.
+    #[error("{0}")]
+    Unsupported(String),
     /// The server answered with a shape this step does not expect.
     #[error("unexpected answer: {0}")]
     Unexpected(String),

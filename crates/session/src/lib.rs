@@ -10,6 +10,7 @@ mod pending;
 mod service;
 mod session;
 mod store;
+mod token_gas;
 
 pub use deploy::{check_sma_b_deployment, Account};
 pub use error::{Error, Result};
@@ -25,3 +26,4 @@ pub use store::{
     CallStart, JsonFolder, KeyLocation, MemoryStore, NonceLease, Reservation, SessionStore,
     SqlStore, StoredSession,
 };
+pub use token_gas::{TokenGas, TokenGasMode};

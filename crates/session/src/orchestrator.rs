@@ -6,6 +6,7 @@ use crate::fees::{max_gas_cost, FeeCaps};
 use crate::paymaster::alchemy_paymasters;
 use crate::pending::PendingSession;
 use crate::session::Session;
+use crate::token_gas::{TokenGas, TokenGasMode};
 use alloy_primitives::{Address, Bytes, B256, U256, U64};
 use alloy_signer::Signer;
 use sesskey_account::{
@@ -91,6 +92,7 @@ pub struct Orchestrator<C> {
     progress: Option<ProgressFn>,
     chain: Option<WalletClient>,
     paymasters: Vec<Address>,
+    gas_token: Option<TokenGas>,
 }
 
 impl<C: std::fmt::Debug> std::fmt::Debug for Orchestrator<C> {
@@ -104,17 +106,9 @@ impl<C: std::fmt::Debug> std::fmt::Debug for Orchestrator<C> {
             .field("progress", &self.progress.is_some())
             .field("chain", &self.chain)
             .field("paymasters", &self.paymasters)
+            .field("gas_token", &self.gas_token)
             .finish()
     }
-}
-
-fn sponsorship(policy_id: &Option<String>) -> Option<PaymasterService> {
-    policy_id.as_ref().map(|id| PaymasterService {
-        policy: PolicySelector::One { policy_id: id.clone() },
-        only_estimation: None,
-        erc20: None,
-        webhook_data: None,
-    })
 }
 
 impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
@@ -129,7 +123,27 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
             progress: None,
             chain: None,
             paymasters: vec![],
+            gas_token: None,
         }
+    }
+
+    /// Pays the gas of the operations it sends in a token (`paymasterService.erc20` with the
+    /// policy of [`Self::new`], which must be given): the paymaster fronts it and takes the
+    /// token from the account. Every answer is checked before anything is signed
+    /// ([`TokenGas`]).
+    pub fn with_gas_token(mut self, gas: TokenGas) -> Self {
+        self.gas_token = Some(gas);
+        self
+    }
+
+    /// `paymasterService`: the policy, with the token that pays the gas if any.
+    fn paymaster_service(&self) -> Option<PaymasterService> {
+        self.policy_id.as_ref().map(|id| PaymasterService {
+            policy: PolicySelector::One { policy_id: id.clone() },
+            only_estimation: None,
+            erc20: self.gas_token.as_ref().map(TokenGas::capability),
+            webhook_data: None,
+        })
     }
 
     /// Reads the chain (an EIP-7702 authorization's nonce, whether the account is delegated)
@@ -240,12 +254,29 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
             from: account,
             chain_id: U64::from(chain_id),
             capabilities: Some(PrepareCallsCapabilities {
-                paymaster_service: sponsorship(&self.policy_id),
+                paymaster_service: self.paymaster_service(),
                 ..Default::default()
             }),
             paymaster_permit_signature: None,
         };
-        let prepared = self.client.prepare_calls(params).await.map_err(sesskey_rpc::Error::from)?;
+        let mut prepared =
+            self.client.prepare_calls(params.clone()).await.map_err(sesskey_rpc::Error::from)?;
+        if let PreparedCalls::PaymasterPermit(p) = &prepared {
+            // A permit first: checked, signed by the owner, and the request sent again.
+            let Some(token) = &self.gas_token else {
+                return Err(mismatch("type", "a user operation", "paymaster-permit"));
+            };
+            if !matches!(kind, Account::Eip7702 { .. }) {
+                return Err(Error::Unsupported(
+                    "a paymaster permit for an SMA-B account: its owner's signature is not the account's; pay with TokenGasMode::PostOp".into(),
+                ));
+            }
+            let now = unix_now();
+            let mut again = token.check_permit(p, &params, &self.paymasters(chain_id), now)?;
+            again.paymaster_permit_signature =
+                Some(sign_request(owner, &p.signature_request, None).await?);
+            prepared = self.client.prepare_calls(again).await.map_err(sesskey_rpc::Error::from)?;
+        }
         let (authorization, op) = one_op(prepared, delegation.is_some())?;
         // Everything is checked before anything is signed.
         if let (Some(a), Some(nonce)) = (&authorization, delegation) {
@@ -494,7 +525,7 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
         chain_id: u64,
         calls: &[Call],
         exec_hooks: bool,
-    ) -> Result<B256> {
+    ) -> Result<(B256, Vec<Call>)> {
         let (account, entity, kind) = match signer {
             OpFor::Owner(a) => (a.address(), 0, Some(a)),
             OpFor::Session(s) => (s.account, s.entity_id, None),
@@ -516,15 +547,24 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
                 decoded.execute_user_op,
             ));
         }
-        if decoded.calls.len() != calls.len()
-            || !decoded.calls.iter().zip(calls).all(|(a, b)| same_call(a, b))
-        {
-            return Err(mismatch(
-                "data.callData",
-                format!("{} requested calls", calls.len()),
-                format!("{} calls that differ", decoded.calls.len()),
-            ));
-        }
+        let made = match &self.gas_token {
+            Some(token) => {
+                let most = token.check_fee_payment(op.fee_payment.as_ref())?;
+                token.check_calls(&decoded.calls, calls, op.data.paymaster, most)?
+            }
+            None => {
+                if decoded.calls.len() != calls.len()
+                    || !decoded.calls.iter().zip(calls).all(|(a, b)| same_call(a, b))
+                {
+                    return Err(mismatch(
+                        "data.callData",
+                        format!("{} requested calls", calls.len()),
+                        format!("{} calls that differ", decoded.calls.len()),
+                    ));
+                }
+                decoded.calls
+            }
+        };
         check_factory(&op.data, kind)?;
         match (&self.policy_id, op.data.paymaster) {
             (None, None) => {}
@@ -542,7 +582,7 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
                 ))
             }
         }
-        Ok(check_user_op_v07(op, ENTRY_POINT_V07)?)
+        Ok((check_user_op_v07(op, ENTRY_POINT_V07)?, made))
     }
 
     /// Sends `calls` through `session`, signed by `key`:
@@ -589,13 +629,18 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
             return Err(mismatch("session key", session.session_key, signer));
         }
         let chain_id: u64 = session.chain_id.to();
+        if matches!(&self.gas_token, Some(t) if matches!(t.mode, TokenGasMode::PreOp { .. })) {
+            return Err(Error::Unsupported(
+                "a session key cannot sign a paymaster permit: pay a session's gas with TokenGasMode::PostOp".into(),
+            ));
+        }
         let params = PrepareCallsParams {
             calls: Some(calls.clone()),
             from: session.account,
             chain_id: session.chain_id,
             capabilities: Some(PrepareCallsCapabilities {
                 permissions: Some(self.capability(session)),
-                paymaster_service: sponsorship(&self.policy_id),
+                paymaster_service: self.paymaster_service(),
                 nonce_override: nonce_key.map(|k| NonceOverride { nonce_key: U256::from(k) }),
                 ..Default::default()
             }),
@@ -604,7 +649,7 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
         let prepared = self.client.prepare_calls(params).await.map_err(sesskey_rpc::Error::from)?;
         // Exactly one operation: an authorization, or a second op, is refused by name.
         let (_, op) = one_op(prepared, false)?;
-        let user_op_hash = self.verify_op(
+        let (user_op_hash, calls) = self.verify_op(
             &op,
             OpFor::Session(session),
             chain_id,
@@ -686,6 +731,13 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
             delay = (delay * 2).min(Duration::from_secs(2));
         }
     }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
 }
 
 fn check_chain(found: U64, expected: u64) -> Result<()> {

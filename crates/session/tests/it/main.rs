@@ -45,3 +45,4 @@ impl alloy_signer::Signer for Counting {
 mod service;
 mod sma_b;
 mod store;
+mod token_gas;
