@@ -4,8 +4,9 @@
 // the same keys and the same pinned addresses (which Alchemy's server answered). Run by
 // `cargo xtask clients`, which installs the pinned packages and starts the emulator on
 // arbitrumSepolia's chain id (URL and POLICY come from it).
-import { createPublicClient, http, zeroAddress } from "viem";
-import { arbitrumSepolia } from "viem/chains";
+import { createPublicClient, createWalletClient, encodeFunctionData, erc20Abi, http, zeroAddress } from "viem";
+import { arbitrumSepolia, baseSepolia } from "viem/chains";
+import { readFileSync } from "node:fs";
 import { privateKeyToAccount, generatePrivateKey } from "viem/accounts";
 import { createSmartWalletClient, alchemyWalletTransport } from "@alchemy/wallet-apis";
 
@@ -17,7 +18,7 @@ const client = createSmartWalletClient({ transport, chain: arbitrumSepolia, sign
 const publicClient = createPublicClient({ chain: arbitrumSepolia, transport: http(url) });
 let failed = 0;
 async function t(name, f) {
-  try { await f(); console.log("ok  ", name); } catch (e) { failed++; console.log("FAIL", name, "\n   ", (e.shortMessage ?? e.message ?? String(e)).split("\n").slice(0, 6).join("\n    ")); }
+  try { await f(); console.log("ok  ", name); } catch (e) { failed++; console.log("FAIL", name, "\n   ", (e.details ? e.details + "\n" : "") + (e.shortMessage ?? e.message ?? String(e)).split("\n").slice(0, 6).join("\n    ")); }
 }
 function eq(a, b, what) { if (JSON.stringify(a) !== JSON.stringify(b)) throw new Error(`${what}: ${JSON.stringify(a)} != ${JSON.stringify(b)}`); }
 const typed = { types: { Person: [{ name: "name", type: "string" }, { name: "wallet", type: "address" }], Mail: [{ name: "from", type: "Person" }, { name: "to", type: "Person" }, { name: "contents", type: "string" }] }, primaryType: "Mail", domain: { name: "Ether Mail", version: "1", chainId: 1, verifyingContract: "0xbbc68f94D29d52EE8D4994E54d6ED0fEAeb99C2c" }, message: { from: { name: "Alice", wallet: "0xFC24e57486116026740634F629ffC4E5C95A6893" }, to: { name: "Bob", wallet: "0xe7a26f006EAA562308C5df235C02BFB9a5849177" }, contents: "Hello, Bob!" } };
@@ -40,5 +41,38 @@ for (const [n, v] of sendVariants) await t("drop and replace " + n, async () => 
 for (const [n, v] of sendVariants) await t("UO 7702 " + n, async () => { const s = privateKeyToAccount(n === "sendCalls" ? "0x00d35c6d307b5cddeb70aeed96ee27a551fee58bf1a43858477e6c11f9172ba8" : generatePrivateKey()); const c = createSmartWalletClient({ transport, chain: arbitrumSepolia, signer: s }); const account = await c.requestAccount({ creationHint: { accountType: "7702" } }); eq(account.address, s.address, "address"); const r = await v(c, { calls: [{ to: zeroAddress, value: 0n }], account, capabilities: { paymaster: { policyId } } }); eq(r.status, "success", "status"); });
 for (const [n, v] of sendVariants) await t("session " + n, async () => { const account = await client.requestAccount(); const sk = privateKeyToAccount(generatePrivateKey()); const permissions = await client.grantPermissions({ account, expirySec: Math.floor(Date.now() / 1000) + 3600, key: { publicKey: sk.address, type: "secp256k1" }, permissions: [{ type: "root" }] }); const skc = createSmartWalletClient({ transport, chain: arbitrumSepolia, signer: sk }); const r = await v(skc, { calls: [{ to: zeroAddress, value: 0n }], account, capabilities: { paymaster: { policyId }, permissions } }); eq(r.status, "success", "status"); });
 await t("sign after deploy sma-b", async () => { const account = await client.requestAccount(); const signature = await client.signMessage({ message: "after", account }); if (!(await publicClient.verifyMessage({ address: account.address, message: "after", signature }))) throw new Error("invalid"); });
+
+// The ERC-20 paymaster tests, on baseSepolia: the token is a PermitToken (6 decimals, as USDC)
+// deployed by anvil's first development account where `cargo xtask clients` told the server to
+// price it (GAS_TOKEN); the paymaster is the emulator's; the signer a fresh key holding 100 tokens.
+const token = process.env.GAS_TOKEN;
+const PAYMASTER = "0x3f222Df6aB18C1E10d0Ec136503c3B0dfd929048";
+const HALF_DOLLAR = 500_000n;
+const built = JSON.parse(readFileSync(process.env.PERMIT_TOKEN_JSON, "utf8"));
+const deployer = createWalletClient({ chain: baseSepolia, transport: http(url + "/chain/84532"), account: privateKeyToAccount("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80") });
+const basePublic = createPublicClient({ chain: baseSepolia, transport: http(url + "/chain/84532") });
+const erc20Signer = privateKeyToAccount(generatePrivateKey());
+const erc20Client = createSmartWalletClient({ transport, chain: baseSepolia, signer: erc20Signer });
+await t("deploy the gas token", async () => {
+  const hash = await deployer.deployContract({ abi: built.abi, bytecode: built.bytecode, args: ["USD Coin", "USDC", 6, 10n ** 12n] });
+  const r = await basePublic.waitForTransactionReceipt({ hash }); eq(r.contractAddress.toLowerCase(), token.toLowerCase(), "token address");
+  const fund = await deployer.writeContract({ address: token, abi: erc20Abi, functionName: "transfer", args: [erc20Signer.address, 100_000_000n] });
+  await basePublic.waitForTransactionReceipt({ hash: fund });
+});
+async function resetApproval() { const { id } = await erc20Client.sendCalls({ calls: [{ to: token, data: encodeFunctionData({ abi: erc20Abi, functionName: "approve", args: [PAYMASTER, 0n] }) }], capabilities: { paymaster: { policyId } } }); eq((await erc20Client.waitForCallsStatus({ id })).status, "success", "reset"); }
+const erc20Modes = [
+  ["post-op ERC-20 paymaster", { postOpSettings: { autoApprove: { below: HALF_DOLLAR, amount: HALF_DOLLAR } } }],
+  ["pre-op ERC-20 paymaster", { preOpSettings: { autoPermit: { below: HALF_DOLLAR, amount: HALF_DOLLAR } } }],
+  ["exact approval ERC-20 paymaster", { postOpSettings: { autoApprove: true } }],
+];
+for (const [n, settings] of erc20Modes) await t(n, async () => {
+  const before = await basePublic.readContract({ address: token, abi: erc20Abi, functionName: "balanceOf", args: [erc20Signer.address] });
+  const { id } = await erc20Client.sendCalls({ calls: [{ to: zeroAddress, value: 0n }], capabilities: { paymaster: { policyId, erc20: { tokenAddress: token, ...settings } } } });
+  eq((await erc20Client.waitForCallsStatus({ id })).status, "success", "status");
+  const after = await basePublic.readContract({ address: token, abi: erc20Abi, functionName: "balanceOf", args: [erc20Signer.address] });
+  if (!(after < before)) throw new Error(`the token balance did not drop: ${before} -> ${after}`);
+  await resetApproval();
+});
+
 console.log(failed ? `${failed} failed` : "all passed");
 process.exit(failed ? 1 : 0);

@@ -17,6 +17,6 @@ pub use error::{
     METHOD_NOT_FOUND_CODE, SERVER_ERROR_CODE, UNKNOWN_BUNDLE_ID_CODE, VALIDATION_REVERTED_CODE,
 };
 pub use eth::EthApiClient;
-pub use retry::{RetryLayer, RetryPolicy, RetryService, IDEMPOTENT_METHODS};
+pub use retry::{is_idempotent, RetryLayer, RetryPolicy, RetryService};
 pub use wallet::WalletApiClient;
 pub use wallet::WalletApiServer;

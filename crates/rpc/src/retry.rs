@@ -14,16 +14,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-/// The methods a repeat cannot harm: reads, and preparation (nothing is sent on chain).
-pub const IDEMPOTENT_METHODS: [&str; 7] = [
-    "wallet_prepareCalls",
-    "wallet_getCallsStatus",
-    "wallet_requestAccount",
-    "wallet_getCapabilities",
-    "wallet_listAccounts",
-    "wallet_prepareSign",
-    "wallet_formatSign",
-];
+/// Whether a repeat of `method` cannot harm: a Wallet API method whose
+/// [`sesskey_types::Method::idempotent`] says so (reads and preparation). Anything else, an
+/// unknown method included, is repeated only when the connection was refused.
+pub fn is_idempotent(method: &str) -> bool {
+    method.parse::<sesskey_types::Method>().is_ok_and(sesskey_types::Method::idempotent)
+}
 
 /// How often and how long to retry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,8 +154,7 @@ where
                     TransportError::Http(jsonrpsee::core::http_helpers::HttpError::Stream(e))
                 })?
                 .to_bytes();
-            let idempotent = methods(&bytes)
-                .is_some_and(|ms| ms.iter().all(|m| IDEMPOTENT_METHODS.contains(&m.as_str())));
+            let idempotent = methods(&bytes).is_some_and(|ms| ms.iter().all(|m| is_idempotent(m)));
             let start = Instant::now();
             let mut attempt = 0u32;
             loop {
@@ -197,5 +192,19 @@ where
                 tokio::time::sleep(wait.min(left)).await;
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod idempotence {
+    use super::is_idempotent;
+
+    #[test]
+    fn only_the_tables_idempotent_methods_repeat() {
+        assert!(is_idempotent("wallet_prepareCalls"));
+        assert!(is_idempotent("wallet_getCallsStatus"));
+        assert!(!is_idempotent("wallet_sendPreparedCalls"));
+        assert!(!is_idempotent("wallet_createSession"));
+        assert!(!is_idempotent("wallet_unknown"));
     }
 }

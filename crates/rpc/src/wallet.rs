@@ -64,3 +64,67 @@ pub trait WalletApi {
         chain_ids: Option<Vec<U64>>,
     ) -> RpcResult<Capabilities>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonrpsee::types::ErrorObjectOwned;
+    use sesskey_types::Method;
+    use std::collections::BTreeSet;
+
+    /// A server that answers nothing: only its generated method names are read.
+    struct Nothing;
+
+    fn no<T>() -> RpcResult<T> {
+        Err(ErrorObjectOwned::owned(-32601, "not implemented", None::<()>))
+    }
+
+    #[jsonrpsee::core::async_trait]
+    impl WalletApiServer for Nothing {
+        async fn request_account(
+            &self,
+            _: RequestAccountParams,
+        ) -> RpcResult<RequestAccountResult> {
+            no()
+        }
+        async fn create_session(&self, _: CreateSessionParams) -> RpcResult<CreateSessionResult> {
+            no()
+        }
+        async fn prepare_calls(&self, _: PrepareCallsParams) -> RpcResult<PreparedCalls> {
+            no()
+        }
+        async fn send_prepared_calls(
+            &self,
+            _: SendPreparedCallsParams,
+        ) -> RpcResult<SendPreparedCallsResult> {
+            no()
+        }
+        async fn get_calls_status(&self, _: CallId) -> RpcResult<CallsStatus> {
+            no()
+        }
+        async fn list_accounts(&self, _: ListAccountsParams) -> RpcResult<ListAccountsResult> {
+            no()
+        }
+        async fn prepare_sign(&self, _: PrepareSignParams) -> RpcResult<PrepareSignResult> {
+            no()
+        }
+        async fn format_sign(&self, _: FormatSignParams) -> RpcResult<FormatSignResult> {
+            no()
+        }
+        async fn get_capabilities(
+            &self,
+            _: Address,
+            _: Option<Vec<U64>>,
+        ) -> RpcResult<Capabilities> {
+            no()
+        }
+    }
+
+    /// The trait's `#[method]` names are exactly the table's ([`Method::ALL`]).
+    #[test]
+    fn the_trait_is_the_table() {
+        let names: BTreeSet<&str> = Nothing.into_rpc().method_names().collect();
+        let table: BTreeSet<&str> = Method::ALL.iter().map(|m| m.name()).collect();
+        assert_eq!(names, table);
+    }
+}

@@ -68,6 +68,13 @@ impl Method {
         }
     }
 
+    /// Whether a repeat cannot harm: reads, and preparation (nothing is sent on chain, and the
+    /// same request gives the same account or the same digests). `wallet_createSession` (a new
+    /// session id each time) and `wallet_sendPreparedCalls` (a second send) are not.
+    pub const fn idempotent(self) -> bool {
+        !matches!(self, Self::CreateSession | Self::SendPreparedCalls)
+    }
+
     /// Whether the params are one positional object (all but `wallet_getCallsStatus` and
     /// `wallet_getCapabilities`, whose params are the array itself).
     pub const fn takes_one_object(self) -> bool {

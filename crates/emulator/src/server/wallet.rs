@@ -20,11 +20,11 @@ pub(crate) fn one<T: DeserializeOwned>(params: &Params<'_>) -> Result<T, ErrorOb
 }
 
 macro_rules! wallet_method {
-    ($module:ident, $name:literal, |$emu:ident, $params:ident: $ty:ty| $body:expr) => {
+    ($module:ident, $method:expr, |$emu:ident, $params:ident: $ty:ty| $body:expr) => {
         $module
-            .register_blocking_method($name, |raw, emu, _| {
+            .register_blocking_method($method.name(), move |raw, emu, _| {
                 let $emu: &Emulator = &emu;
-                $emu.injected_failure($name)?;
+                $emu.injected_failure($method.name())?;
                 let $params: $ty = one(&raw)?;
                 $body.map_err(ErrorObjectOwned::from)
             })
@@ -32,21 +32,49 @@ macro_rules! wallet_method {
     };
 }
 
-/// The Wallet API methods over `emulator`.
+/// The Wallet API methods over `emulator`: each of [`Method::ALL`], registered under its name
+/// (a test checks the two lists stay the same).
 pub fn wallet_module(emulator: Arc<Emulator>) -> RpcModule<Emulator> {
     use sesskey_types::*;
     let mut m = RpcModule::from_arc(emulator);
-    wallet_method!(m, "wallet_requestAccount", |e, p: RequestAccountParams| e.request_account(p));
-    wallet_method!(m, "wallet_createSession", |e, p: CreateSessionParams| e.create_session(p));
-    wallet_method!(m, "wallet_prepareCalls", |e, p: PrepareCallsParams| e.prepare_calls(p));
-    wallet_method!(m, "wallet_sendPreparedCalls", |e, p: SendPreparedCallsParams| e
-        .send_prepared_calls(p));
-    wallet_method!(m, "wallet_listAccounts", |e, p: ListAccountsParams| e.list_accounts(p));
-    wallet_method!(m, "wallet_prepareSign", |e, p: PrepareSignParams| e.prepare_sign(p));
-    wallet_method!(m, "wallet_formatSign", |e, p: FormatSignParams| e.format_sign(p));
-    wallet_method!(m, "wallet_getCallsStatus", |e, id: CallId| e.get_calls_status(id));
-    m.register_blocking_method("wallet_getCapabilities", |raw, e, _| {
-        e.injected_failure("wallet_getCapabilities")?;
+    for method in Method::ALL {
+        match method {
+            Method::RequestAccount => {
+                wallet_method!(m, method, |e, p: RequestAccountParams| e.request_account(p));
+            }
+            Method::CreateSession => {
+                wallet_method!(m, method, |e, p: CreateSessionParams| e.create_session(p));
+            }
+            Method::PrepareCalls => {
+                wallet_method!(m, method, |e, p: PrepareCallsParams| e.prepare_calls(p));
+            }
+            Method::SendPreparedCalls => {
+                wallet_method!(m, method, |e, p: SendPreparedCallsParams| e.send_prepared_calls(p));
+            }
+            Method::ListAccounts => {
+                wallet_method!(m, method, |e, p: ListAccountsParams| e.list_accounts(p));
+            }
+            Method::PrepareSign => {
+                wallet_method!(m, method, |e, p: PrepareSignParams| e.prepare_sign(p));
+            }
+            Method::FormatSign => {
+                wallet_method!(m, method, |e, p: FormatSignParams| e.format_sign(p));
+            }
+            Method::GetCallsStatus => {
+                wallet_method!(m, method, |e, id: CallId| e.get_calls_status(id));
+            }
+            Method::GetCapabilities => register_get_capabilities(&mut m),
+        }
+    }
+    m
+}
+
+/// `wallet_getCapabilities`, whose params are the array itself: `[address]` or
+/// `[address, chainIds]`.
+fn register_get_capabilities(m: &mut RpcModule<Emulator>) {
+    use sesskey_types::*;
+    m.register_blocking_method(Method::GetCapabilities.name(), |raw, e, _| {
+        e.injected_failure(Method::GetCapabilities.name())?;
         let list: Vec<serde_json::Value> = raw.parse().map_err(|_| {
             WalletError::InvalidParams("params must be [address] or [address, chainIds]".into())
         })?;
@@ -55,5 +83,19 @@ pub fn wallet_module(emulator: Arc<Emulator>) -> RpcModule<Emulator> {
         e.get_capabilities(parsed.chain_ids).map_err(ErrorObjectOwned::from)
     })
     .expect("unique");
-    m
+}
+
+#[cfg(test)]
+mod tests {
+    use sesskey_types::Method;
+    use std::collections::BTreeSet;
+
+    /// The emulator serves exactly the methods of the table, under their names.
+    #[test]
+    fn the_served_methods_are_the_table() {
+        let emulator = std::sync::Arc::new(crate::Emulator::new(Default::default()));
+        let served: BTreeSet<&str> = super::wallet_module(emulator).method_names().collect();
+        let table: BTreeSet<&str> = Method::ALL.iter().map(|m| m.name()).collect();
+        assert_eq!(served, table);
+    }
 }
