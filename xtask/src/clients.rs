@@ -1,5 +1,6 @@
-//! `cargo xtask clients`: Alchemy's official TypeScript client (`@alchemy/wallet-apis`, pinned in
-//! `tests/clients/package.json`) against a fresh `sesskey serve`: requestAccount (SMA-B and
+//! `cargo xtask clients`: Alchemy's official TypeScript clients (`@alchemy/wallet-apis` v5 and
+//! `@account-kit/wallet-client` v4, pinned in `tests/clients/package.json`) against a fresh
+//! `sesskey serve`: requestAccount (SMA-B and
 //! 7702), getCapabilities, signMessage/signTypedData checked by viem's `verifyMessage` (ERC-1271
 //! and ERC-6492), sends with a paymaster policy, sessions through `grantPermissions`, gas paid in
 //! an ERC-20 (post-op approvals, the pre-op permit) on a second chain. Needs
@@ -21,7 +22,7 @@ const POLICY: &str = "6e7c3a8f-2b1d-4c5e-9f0a-1b2c3d4e5f60";
 pub(crate) fn run(root: &Path) -> Result<()> {
     let work = std::env::temp_dir().join(format!("sesskey-clients-{}", std::process::id()));
     std::fs::create_dir_all(&work)?;
-    for file in ["package.json", "wallet-apis.mjs"] {
+    for file in ["package.json", "wallet-apis.mjs", "wallet-client-v4.mjs"] {
         std::fs::copy(root.join("tests/clients").join(file), work.join(file))?;
     }
     let status = Command::new("npm")
@@ -57,19 +58,26 @@ pub(crate) fn run(root: &Path) -> Result<()> {
             serde_json::from_str(&line).with_context(|| format!("the server's banner: {line}"))?;
         banner["url"].as_str().context("a URL in the banner")?.to_string()
     };
-    let result = Command::new("node")
-        .current_dir(&work)
-        .arg("wallet-apis.mjs")
-        .env("URL", &url)
-        .env("POLICY", POLICY)
-        .env("GAS_TOKEN", GAS_TOKEN)
-        .env("PERMIT_TOKEN_JSON", root.join("fixtures/contracts/PermitToken.json"))
-        .status();
+    let node = |script: &str| {
+        Command::new("node")
+            .current_dir(&work)
+            .arg(script)
+            .env("URL", &url)
+            .env("POLICY", POLICY)
+            .env("GAS_TOKEN", GAS_TOKEN)
+            .env("PERMIT_TOKEN_JSON", root.join("fixtures/contracts/PermitToken.json"))
+            .status()
+            .map(|s| s.success())
+    };
+    // Both run, whatever the first answers.
+    let results = [node("wallet-apis.mjs"), node("wallet-client-v4.mjs")];
     serve.kill().ok();
     serve.wait().ok();
     std::fs::remove_dir_all(&work).ok();
-    if !result.context("running node")?.success() {
-        bail!("the official client failed against the emulator (see above)");
+    for ok in results {
+        if !ok.context("running node")? {
+            bail!("an official client failed against the emulator (see above)");
+        }
     }
     Ok(())
 }

@@ -111,11 +111,17 @@ impl Core {
                         delegation: Some(MODULAR_ACCOUNT_V2_7702),
                     }),
                     None | Some("sma-b") => {
-                        let key = request_key(signer_address, id.as_deref());
+                        // With an id, the account is the id's (a known id's creationHint is not
+                        // read again); without one, the salt's: Alchemy answers the v4 client's
+                        // requests (which never send an id) with the account of their salt.
+                        let salt = hint.salt.unwrap_or_default();
+                        let key = match id.as_deref() {
+                            Some(id) => request_key(signer_address, Some(id)),
+                            None => request_key(signer_address, Some(&format!("salt {salt:#x}"))),
+                        };
                         let account = match self.wallet.account_requests.get(&key) {
                             Some(r) => r.account,
                             None => {
-                                let salt = hint.salt.unwrap_or_default();
                                 let account = sma_b_address(signer_address, salt);
                                 let id = id.unwrap_or_else(|| account_id(account));
                                 if self.wallet.sma_accounts.get(&account).is_none() {

@@ -135,6 +135,16 @@ async fn request_account_answers_as_alchemy_does() {
         one.account_address
     );
 
+    // With no id (the v4 client never sends one), the salt says which account: the salted one
+    // (the address Alchemy answered its v4 test), the same again, and the default one for none.
+    let salted = by_signer(signer, None, serde_json::json!({"salt": "0x1"}));
+    let salted = env.client.request_account(salted).await.unwrap();
+    assert_eq!(salted.account_address, sma_b_address(signer, U256::from(1)));
+    let again = by_signer(signer, None, serde_json::json!({"salt": "0x1"}));
+    assert_eq!(env.client.request_account(again).await.unwrap(), salted);
+    let default = by_signer(signer, None, serde_json::json!({}));
+    assert_eq!(env.client.request_account(default).await.unwrap(), first);
+
     // By address: the SMA-B account as it was answered.
     let by_address: RequestAccountParams = serde_json::from_value(
         serde_json::json!({"accountAddress": first.account_address, "includeCounterfactualInfo": true}),
