@@ -450,3 +450,56 @@ async fn a_session_saved_anew_with_budgets_counts_every_reservation() {
     let over = a.reserve(&id, &pay(60), U256::ZERO, 11_000, 60).await;
     assert!(matches!(over, Err(Error::Preflight(_))), "60 + 60 > 100: {over:?}");
 }
+
+/// 8 rounds of 8 workers, each a store of its own (as 8 `sesskey send` processes are), begin a
+/// call at once on one session whose allowance fits 3: exactly 3 pass each round, whatever the
+/// interleaving. (On PostgreSQL a read that shared the lock's statement once saw the
+/// reservations as they were before it waited for the lock, and let 2 to 5 of 64 through.)
+async fn eight_by_eight(url: &str, salt: u8) {
+    let mut stores = vec![];
+    for _ in 0..8 {
+        stores.push(Arc::new(SqlStore::connect(url).await.unwrap()));
+    }
+    for round in 0..8u8 {
+        let mut record = StoredSession::new(fresh(salt.wrapping_add(round), 300));
+        record.installed = true;
+        let id = record.session.session_id;
+        let _ = stores[0].remove(&id).await;
+        stores[0].save(&record).await.unwrap();
+        let barrier = Arc::new(tokio::sync::Barrier::new(8));
+        let tasks: Vec<_> = stores
+            .iter()
+            .map(|s| {
+                let (s, barrier) = (s.clone(), barrier.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    s.begin_call(&id, &pay(100), 9_000, 600).await
+                })
+            })
+            .collect();
+        let mut passed = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(Some(_)) => passed += 1,
+                Ok(None) | Err(Error::Preflight(_)) => {}
+                Err(e) => panic!("round {round}: {e}"),
+            }
+        }
+        assert_eq!(passed, 3, "round {round}: {passed} of 8 passed an allowance that fits 3");
+        stores[0].remove(&id).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn eight_by_eight_on_postgres_never_passes_an_allowance() {
+    let Some(_) = postgres().await else { return };
+    let url = std::env::var("SESSKEY_TEST_DATABASE_URL").unwrap();
+    eight_by_eight(&url, 0x70).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn eight_by_eight_on_sqlite_never_passes_an_allowance() {
+    let tmp = temp_dir("sqlite-race");
+    let url = format!("sqlite://{}", tmp.path().join("sessions.db").display());
+    eight_by_eight(&url, 0x78).await;
+}

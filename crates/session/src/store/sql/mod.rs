@@ -2,8 +2,11 @@
 //! fleet of workers), through sqlx, with embedded migrations.
 //!
 //! The same SQL runs on both engines; only how a transaction takes its lock differs: SQLite
-//! begins `IMMEDIATE` (one writer at a time, across processes), PostgreSQL locks the session's
-//! row `FOR UPDATE`.
+//! begins `IMMEDIATE` (one writer at a time, across processes); PostgreSQL, at its default
+//! READ COMMITTED, locks the sessions' rows `FOR UPDATE` in a statement of its own, in id order,
+//! and reads the reservations and leases in the next statement, whose snapshot is taken after
+//! the lock is held: a transaction that judges a session sees every reservation committed before
+//! it (the race test runs 8 stores × 8 rounds on both engines).
 //!
 //! The calls' starts and ends go through a writer of the store's own (see `batch`): it
 //! commits whatever queued up while it was busy in one transaction, on a connection and a

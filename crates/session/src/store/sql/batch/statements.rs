@@ -28,7 +28,13 @@ impl Stmt {
 /// the writes. SQLite runs them with bound values; PostgreSQL prepares them once per connection
 /// and runs them by name, as a simple query of several.
 pub(super) struct Statements {
-    /// The sessions (`$1`, locked), the reservations of the sessions `$2`, and the leases of
+    /// PostgreSQL: locks the sessions `$1` (in id order, so batches never deadlock on each
+    /// other), answering no row. A statement of its own, before the read: under READ
+    /// COMMITTED each statement reads a snapshot taken when it starts, so the read that
+    /// follows sees everything committed by whoever held a lock this one waited for (within
+    /// one statement, the rows of other tables would be read as they were before the wait).
+    pub(super) lock: Option<Stmt>,
+    /// The sessions (`$1`), the reservations of the sessions `$2`, and the leases of
     /// the accounts `$3`, as one result (`kind`, then columns `a`, `b`, `c`, `x`, `y`, `z`).
     pub(super) read: Stmt,
     pub(super) writes: Writes,
@@ -86,21 +92,29 @@ impl Statements {
     pub(super) fn new(engine: Engine) -> Self {
         // `list`: in a JSON array of text. PostgreSQL compares against an array, so that its
         // prepared (generic) plans look the keys up in the index whatever the table's size.
-        let (list, lock): (fn(&str) -> String, &str) = match engine {
-            Engine::Sqlite => (|p| format!("IN (SELECT value FROM json_each({p}))"), ""),
-            Engine::Postgres => (
-                |p| {
-                    format!(
-                        "= ANY(ARRAY(SELECT value FROM json_array_elements_text(CAST({p} AS json)) AS j(value)))"
-                    )
-                },
-                " FOR UPDATE",
-            ),
+        let list: fn(&str) -> String = match engine {
+            Engine::Sqlite => |p| format!("IN (SELECT value FROM json_each({p}))"),
+            Engine::Postgres => |p| {
+                format!(
+                    "= ANY(ARRAY(SELECT value FROM json_array_elements_text(CAST({p} AS json)) AS j(value)))"
+                )
+            },
         };
+        // SQLite needs no lock: its transactions begin IMMEDIATE (one writer at a time).
+        let lock = (engine == Engine::Postgres).then(|| {
+            Stmt::new(
+                "sk_lock",
+                format!(
+                    "WITH l AS MATERIALIZED (SELECT id FROM sessions WHERE id {} ORDER BY id FOR UPDATE) \
+                     SELECT n FROM (SELECT count(*) AS n FROM l) c WHERE n < 0",
+                    list("$1")
+                ),
+            )
+        });
         let read = Stmt::new(
             "sk_read",
             format!(
-                "WITH s AS (SELECT id, record, spent, revoked FROM sessions WHERE id {} ORDER BY id{lock}) \
+                "WITH s AS (SELECT id, record, spent, revoked FROM sessions WHERE id {} ORDER BY id) \
                  SELECT 's' AS kind, id AS a, record AS b, spent AS c, revoked AS x, \
                  CAST(0 AS BIGINT) AS y, CAST(0 AS BIGINT) AS z FROM s \
                  UNION ALL SELECT 'r', id, session_id, spend, expires_at, CAST(0 AS BIGINT), \
@@ -116,12 +130,13 @@ impl Statements {
             Engine::Sqlite => Writes::Rows(Rows::new()),
             Engine::Postgres => Writes::Lists(Lists::new(list)),
         };
-        Self { read, writes }
+        Self { lock, read, writes }
     }
 
     /// PostgreSQL: prepares every statement on a connection, as one simple query.
     pub(super) fn prepare(&self) -> String {
-        let mut all = vec![&self.read];
+        let mut all: Vec<&Stmt> = self.lock.iter().collect();
+        all.push(&self.read);
         if let Writes::Lists(w) = &self.writes {
             all.extend([&w.free, &w.release, &w.lease, &w.reserve, &w.spend]);
         }
@@ -558,6 +573,9 @@ pub(super) fn read_rows(
     let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
     let judged: Vec<String> = judged.iter().map(ToString::to_string).collect();
     let accounts: Vec<String> = accounts.iter().map(account_text).collect();
+    if let Some(lock) = &statements.lock {
+        s.run(lock, vec![json_list(&ids)?]);
+    }
     s.run(&statements.read, vec![json_list(&ids)?, json_list(&judged)?, json_list(&accounts)?]);
     Ok(())
 }
@@ -815,7 +833,8 @@ mod tests {
         s.run(&w.release, vec![Arg::Text(format!("x{tag}; DELETE FROM sessions; --"))]);
         assert!(s.postgres(&tag).is_err());
         assert_ne!(Script::new(Engine::Postgres).tag, Some(tag), "a tag per script");
-        assert!(statements.prepare().starts_with("PREPARE sk_read AS WITH s AS"));
+        assert!(statements.prepare().starts_with("PREPARE sk_lock AS WITH l AS MATERIALIZED"));
+        assert!(statements.prepare().contains("PREPARE sk_read AS WITH s AS"));
     }
 
     #[test]
