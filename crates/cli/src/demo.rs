@@ -56,6 +56,7 @@ impl Env {
             "SESSKEY_PASSWORD",
             "SESSKEY_OWNER_PASSWORD",
             "SESSKEY_HOME",
+            "SESSKEY_DATABASE_URL",
             "HOME",
         ];
         let vars = names

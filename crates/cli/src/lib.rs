@@ -647,6 +647,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("owner.key");
         std::fs::write(&file, alloy_primitives::hex::encode_prefixed(owner.to_bytes())).unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
         let cli = Cli::parse_from([
             "sesskey",
             "delegate",

@@ -11,6 +11,7 @@ use sesskey_session::{
     SqlStore, StoredSession,
 };
 use sesskey_types::*;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -238,6 +239,7 @@ pub(crate) fn owner_key(a: &OwnerArgs, env: &Env) -> anyhow::Result<PrivateKeySi
         });
     }
     if let Some(path) = &a.owner_key_file {
+        check_private(path)?;
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         return text
@@ -499,9 +501,8 @@ async fn store(args: &StoreArgs, env: &Env) -> anyhow::Result<CliStore> {
         (Some(u), _) => (u.clone(), database_shown(u)),
         (None, Some(u)) => (u.to_string(), database_shown(&u)),
         (None, None) => {
-            // The SQLite file lives in the folder: made on first use.
-            std::fs::create_dir_all(&dir)
-                .with_context(|| format!("making the session folder {}", dir.display()))?;
+            // The SQLite file lives in the folder: made on first use, the owner's only.
+            make_private_dir(&dir)?;
             let file = dir.join("sessions.db");
             (format!("sqlite://{}", file.display()), file.display().to_string())
         }
@@ -572,8 +573,25 @@ fn key_paths(store: &CliStore, id: &SessionId) -> (PathBuf, PathBuf) {
     (store.dir().join(format!("{id}.keystore")), store.dir().join(format!("{id}.key")))
 }
 
+/// Refuses a key file others may read or write (mode wider than 0600), saying how to fix it.
+pub(crate) fn check_private(path: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::metadata(path) else { return Ok(()) };
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        bail!(
+            "{} is readable or writable by others (mode {mode:03o}); a key file must be the owner's only: run `chmod 600 {}`",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 fn load_key(store: &CliStore, id: &SessionId, env: &Env) -> anyhow::Result<PrivateKeySigner> {
     let (keystore, plain) = key_paths(store, id);
+    check_private(&keystore)?;
+    check_private(&plain)?;
     if keystore.exists() {
         let password = env
             .get("SESSKEY_PASSWORD")
@@ -754,8 +772,7 @@ fn save_key(
     password: Option<&str>,
 ) -> anyhow::Result<KeyLocation> {
     let (keystore, plain) = key_paths(store, id);
-    std::fs::create_dir_all(store.dir())
-        .with_context(|| format!("making the session folder {}", store.dir().display()))?;
+    make_private_dir(store.dir())?;
     match password {
         Some(p) => {
             // Encrypted under a temporary name, then linked to its own: `hard_link` fails if
@@ -772,6 +789,15 @@ fn save_key(
                 Some(&tmp_name),
             )?;
             let tmp = store.dir().join(&tmp_name);
+            // The owner's only, before it takes its name.
+            let private = {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
+            };
+            if let Err(e) = private {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e).context("making the keystore readable by its owner only");
+            }
             let linked = std::fs::hard_link(&tmp, &keystore);
             let _ = std::fs::remove_file(&tmp);
             linked.with_context(|| {
@@ -993,6 +1019,19 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
             Ok(())
         }
     }
+}
+
+/// Makes the session folder (and its parents) if missing, the folder itself the owner's only
+/// (0700): it holds session keys.
+fn make_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("making the session folder {}", dir.display()))
 }
 
 fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {

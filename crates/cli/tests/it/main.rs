@@ -7,6 +7,7 @@ mod kill;
 mod logs;
 mod page;
 mod pipe;
+mod store_edges;
 mod tamper;
 
 use std::io::{BufRead, BufReader};

@@ -110,17 +110,140 @@ fn parse<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
     serde_json::from_str(text).map_err(|e| Error::Store(format!("a damaged {what} row: {e}")))
 }
 
-/// The secret part of a database URL (its password), hidden.
+/// The secret parts of a database URL hidden: the password of `user:password@`, and the value
+/// of any query parameter that names a password, a secret or a key (`?password=…`,
+/// `sslpassword=…`).
 fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let base = match (base.find("://"), base.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
+            let creds = &base[s + 3..at];
             match creds.find(':') {
-                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
-                None => url.to_string(),
+                Some(c) => format!("{}{}:***{}", &base[..s + 3], &creds[..c], &base[at..]),
+                None => base.to_string(),
             }
         }
-        _ => url.to_string(),
+        _ => base.to_string(),
+    };
+    let Some(query) = query else { return base };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, _))
+                if ["pass", "secret", "key", "token"]
+                    .iter()
+                    .any(|w| k.to_lowercase().contains(w)) =>
+            {
+                format!("{k}=***")
+            }
+            _ => pair.to_string(),
+        })
+        .collect();
+    format!("{base}?{}", query.join("&"))
+}
+
+/// The tables a sesskey SQLite file holds (besides SQLite's own).
+const OUR_TABLES: [&str; 5] =
+    ["_sqlx_migrations", "sessions", "imports", "reservations", "nonce_leases"];
+
+/// The file of a `sqlite:` URL (none for an in-memory database).
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    if url.contains(":memory:") {
+        return None;
+    }
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty()).then(|| std::path::PathBuf::from(path))
+}
+
+/// Before anything writes to it: a SQLite file that is missing is made, readable by its owner
+/// only (0600); one that is there must be a SQLite database whose pages read back (`PRAGMA
+/// quick_check`) and that holds sesskey's tables or none. A damaged file, or a database of
+/// something else, is refused at once, untouched (not switched to WAL, no table added).
+async fn check_sqlite_file(path: &std::path::Path) -> Result<()> {
+    use sqlx::Connection;
+    let shown = path.display();
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut open = std::fs::OpenOptions::new();
+            open.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+            return match open.open(path) {
+                Ok(_) => Ok(()),
+                // Made by another process meanwhile: checked as any file that is there.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    Box::pin(check_sqlite_file(path)).await
+                }
+                Err(e) => Err(Error::Store(format!("creating {shown}: {e}"))),
+            };
+        }
+        Err(e) => return Err(Error::Store(format!("reading {shown}: {e}"))),
+        Ok(m) if m.len() == 0 => return Ok(()),
+        Ok(_) => {}
+    }
+    let mut header = [0u8; 16];
+    let read = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut header))
+        .map(|_| header == *b"SQLite format 3\0");
+    let damaged = |why: String| {
+        Error::Store(format!(
+            "{shown} is not a session store sesskey can read ({why}); it was left untouched: move it away, or give another store"
+        ))
+    };
+    match read {
+        Ok(true) => {}
+        Ok(false) | Err(_) => return Err(damaged("it is not a SQLite database".into())),
+    }
+    let url = format!("sqlite://{}?mode=ro", path.display());
+    let mut conn = sqlx::AnyConnection::connect(&url)
+        .await
+        .map_err(|e| damaged(format!("SQLite cannot open it: {e}")))?;
+    let checked: std::result::Result<(String, Vec<String>), sqlx::Error> = async {
+        let check: String = sqlx::query_scalar("PRAGMA quick_check").fetch_one(&mut conn).await?;
+        let tables: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
+                .fetch_all(&mut conn)
+                .await?;
+        Ok((check, tables))
+    }
+    .await;
+    let _ = conn.close().await;
+    let (check, tables) = checked.map_err(|e| damaged(format!("a damaged SQLite file: {e}")))?;
+    if check != "ok" {
+        return Err(damaged(format!("a damaged SQLite file: {check}")));
+    }
+    let foreign: Vec<&String> = tables
+        .iter()
+        .filter(|t| !t.starts_with("sqlite_") && !OUR_TABLES.contains(&t.as_str()))
+        .collect();
+    if !foreign.is_empty()
+        || (!tables.is_empty() && !tables.iter().any(|t| t == "_sqlx_migrations"))
+    {
+        let names: Vec<&str> = foreign.iter().map(|t| t.as_str()).collect();
+        return Err(damaged(format!(
+            "a SQLite database of something else, with the tables {}",
+            if names.is_empty() { tables.join(", ") } else { names.join(", ") }
+        )));
+    }
+    Ok(())
+}
+
+/// One connection, before the pool: a server that refuses, a wrong password, a missing
+/// database say why at once, in one line (a pool retries silently until its timeout).
+async fn probe(url: &str) -> Result<()> {
+    use sqlx::Connection;
+    let connect = sqlx::AnyConnection::connect(url);
+    match tokio::time::timeout(std::time::Duration::from_secs(10), connect).await {
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            Ok(())
+        }
+        Ok(Err(e)) => Err(Error::Store(format!("connecting to {}: {e}", redact(url)))),
+        Err(_) => Err(Error::Store(format!(
+            "connecting to {}: no answer in 10 s (is the server up, and is this its address?)",
+            redact(url)
+        ))),
     }
 }
 
@@ -205,6 +328,10 @@ impl SqlStore {
             }
             _ => url.to_string(),
         };
+        if let Some(file) = sqlite_file(&url).filter(|_| engine == Engine::Sqlite) {
+            check_sqlite_file(&file).await?;
+        }
+        probe(&url).await?;
         let pool = open_pool(&url, engine, None).await?;
         migrate(&pool, engine).await?;
         let db = Db { pool, engine, writer: Default::default() };
