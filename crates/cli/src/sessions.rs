@@ -1054,9 +1054,20 @@ pub(crate) async fn send(a: SendArgs, args: StoreArgs, env: Env) -> anyhow::Resu
         .with_progress(spinner.observer());
     let service = SessionService::new(flow, store.db.clone()).with_wait(Duration::from_secs(120));
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
-    let sent = service.send_stored(&a.session, &key, calls, now).await;
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let signals = tokio::spawn(stop_on_signals(stop_tx));
+    let sent = service.send_stored_until(&a.session, &key, calls, now, stop).await;
+    signals.abort();
     spinner.finish();
-    let sent = sent?;
+    let sent = match sent {
+        Err(sesskey_session::Error::Interrupted) => {
+            eprintln!(
+                "interrupted before anything was signed: nothing was sent; the session's budget and nonce key were given back"
+            );
+            return Ok(130);
+        }
+        other => other?,
+    };
     let status = sent.outcome.status();
     if args.json {
         outln!(
@@ -1068,6 +1079,33 @@ pub(crate) async fn send(a: SendArgs, args: StoreArgs, env: Env) -> anyhow::Resu
         outln!("status {} ({:?})", status.status, status.status.kind())?;
     }
     Ok(if matches!(sent.outcome, Outcome::Confirmed(_)) { 0 } else { 1 })
+}
+
+/// SIGINT or SIGTERM: the first asks the send to stop where that loses nothing (before the op
+/// is signed: everything given back; once sent: followed to its final status and settled); a
+/// second leaves at once (exit 130; what the call holds lapses with its lease).
+async fn stop_on_signals(stop: tokio::sync::watch::Sender<bool>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) =
+        (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+    else {
+        return;
+    };
+    let mut first = true;
+    loop {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        if !first {
+            std::process::exit(130);
+        }
+        first = false;
+        eprintln!(
+            "\nstopping: before the op is signed everything is given back; once it is sent, sesskey waits for its final status to settle it (signal again to leave now)"
+        );
+        let _ = stop.send(true);
+    }
 }
 
 /// Runs `sesskey status`.

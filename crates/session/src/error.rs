@@ -50,6 +50,10 @@ pub enum Error {
     /// The session was revoked: nothing more is sent on it.
     #[error("session {0} was revoked")]
     Revoked(String),
+    /// Stopped (a Ctrl-C, a SIGTERM) before anything was signed: what the call had reserved
+    /// and leased was given back.
+    #[error("interrupted before anything was signed; nothing was sent")]
+    Interrupted,
     /// No final status within the timeout.
     #[error("call {call_id} has no final status after {waited_ms} ms")]
     Timeout {

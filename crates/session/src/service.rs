@@ -71,6 +71,23 @@ impl<C: WalletApiClient + Send + Sync, St: SessionStore> SessionService<C, St> {
         calls: Vec<Call>,
         now: u64,
     ) -> Result<StoredCall> {
+        let (_keep, never) = tokio::sync::watch::channel(false);
+        self.send_stored_until(id, key, calls, now, never).await
+    }
+
+    /// [`Self::send_stored`], stopped when `stop` turns `true` (a Ctrl-C, a SIGTERM) wherever
+    /// stopping loses nothing: before the operation is signed, what the call reserved and
+    /// leased is given back at once and [`Error::Interrupted`] answered; once it is signed and
+    /// being sent, the call goes on to its final status and is settled as usual (the op may be
+    /// on chain: giving its reservation back would forget a spend).
+    pub async fn send_stored_until<S: Signer + Send + Sync>(
+        &self,
+        id: &SessionId,
+        key: &S,
+        calls: Vec<Call>,
+        now: u64,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<StoredCall> {
         let span = tracing::info_span!(
             "send_stored",
             session = %id,
@@ -78,9 +95,13 @@ impl<C: WalletApiClient + Send + Sync, St: SessionStore> SessionService<C, St> {
             user_op = tracing::field::Empty
         );
         async move {
-            let start = self.begin(id, &calls, now).await?;
+            let mut stop = stop;
+            let start = tokio::select! {
+                start = self.begin(id, &calls, now) => start?,
+                () = stopped(&mut stop) => return Err(Error::Interrupted),
+            };
             let mut reserved = vec![start.reservation.clone()];
-            let result = self.send_started(&start, key, calls, now, &mut reserved).await;
+            let result = self.send_started(&start, key, calls, now, &mut reserved, &mut stop).await;
             let (call_id, outcome) = match result {
                 Ok(done) => done,
                 Err(e) => {
@@ -170,11 +191,15 @@ impl<C: WalletApiClient + Send + Sync, St: SessionStore> SessionService<C, St> {
         calls: Vec<Call>,
         now: u64,
         reserved: &mut Vec<Reservation>,
+        stop: &mut tokio::sync::watch::Receiver<bool>,
     ) -> Result<(CallId, Outcome)> {
         let session = &start.record.session;
         let nonce_key = (start.lease.key != 0).then_some(start.lease.key);
-        let prepared =
-            self.flow.prepare_for_session(session, key.address(), calls, nonce_key).await?;
+        // Nothing is signed while preparing: a stop gives everything back.
+        let prepared = tokio::select! {
+            p = self.flow.prepare_for_session(session, key.address(), calls, nonce_key) => p?,
+            () = stopped(stop) => return Err(Error::Interrupted),
+        };
         // The account pays the gas: held against the gas budget and, with the value, the native
         // allowance, atomically with every other worker's reservations.
         let policy = session.policy();
@@ -190,11 +215,22 @@ impl<C: WalletApiClient + Send + Sync, St: SessionStore> SessionService<C, St> {
             first.spend.gas = first.spend.gas.saturating_add(prepared.max_gas_cost);
         }
         tracing::Span::current().record("user_op", tracing::field::display(prepared.user_op_hash));
+        // The last moment a stop loses nothing: from here the op is signed and sent.
+        if *stop.borrow() {
+            return Err(Error::Interrupted);
+        }
         let (call_id, _) = self.flow.sign_and_send(session, key, prepared).await?;
         tracing::Span::current().record("call_id", tracing::field::display(&call_id.0));
         tracing::info!("sent");
         let outcome = self.flow.wait_for_status(&call_id, self.wait).await?;
         Ok((call_id, outcome))
+    }
+}
+
+/// Resolves once `stop` is `true` (never, if its sender is gone while it is `false`).
+async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    if stop.wait_for(|s| *s).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod banner;
 mod hostile;
+mod interrupt;
 mod kill;
 mod logs;
 mod page;

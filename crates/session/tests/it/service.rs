@@ -226,3 +226,34 @@ async fn gas_is_charged_with_or_without_a_gas_budget() {
         assert_eq!(record.spent_gas, total, "{:?}", session.permissions);
     }
 }
+
+/// A stop (the CLI's Ctrl-C or SIGTERM) before the op is signed gives back what the call held:
+/// nothing is sent, and the next call starts at once on the first op's key (no lease to wait
+/// out), and its budget is whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stop_before_signing_gives_everything_back() {
+    let (_server, flow, owner) = delegated_owner(Some(POLICY)).await;
+    let shop = Address::repeat_byte(0x51);
+    let permissions = vec![
+        Permission::ContractAccess(ContractAccess { address: shop }),
+        Permission::NativeTokenTransfer(NativeTokenTransfer { allowance: U256::from(100) }),
+    ];
+    let session = flow.create_session(&owner, &request(permissions, None)).await.unwrap();
+    let tmp = temp_dir("stop");
+    let store = SqlStore::sqlite(&tmp.path().join("sessions.db")).await.unwrap();
+    store.save(&StoredSession::new(session.clone())).await.unwrap();
+    let service = SessionService::new(flow, store).with_wait(Duration::from_secs(30));
+    let id = session.session_id;
+    let pay = |wei: u64| vec![Call { to: shop, data: None, value: Some(U256::from(wei)) }];
+    let (stop_tx, stop) = tokio::sync::watch::channel(true);
+    let e = service.send_stored_until(&id, &dev_session_key(), pay(100), NOW, stop).await;
+    assert!(matches!(e, Err(Error::Interrupted)), "{e:?}");
+    drop(stop_tx);
+    // Nothing held: the whole allowance, on the first op's key, at once.
+    let start = service.store().begin_call(&id, &pay(100), NOW, 60).await.unwrap();
+    let start = start.expect("the first op's key is free");
+    assert_eq!(start.lease.key, 0);
+    service.store().end_call(&[(start.reservation, None)], &start.lease, None, NOW).await.unwrap();
+    let sent = service.send_stored(&id, &dev_session_key(), pay(100), NOW).await.unwrap();
+    assert!(matches!(sent.outcome, Outcome::Confirmed(_)), "{:?}", sent.outcome);
+}
