@@ -23,7 +23,7 @@ pub use pending::PendingSession;
 pub use service::{SessionService, StoredCall, DEFAULT_LEASE_SECS};
 pub use session::Session;
 pub use store::{
-    CallStart, JsonFolder, KeyLocation, MemoryStore, NonceLease, Reservation, SessionStore,
-    SqlStore, StoredSession,
+    CallStart, JsonFolder, KeyLocation, MemoryStore, NonceLease, Reservation, SentCall,
+    SessionStore, SqlStore, StoredSession,
 };
 pub use token_gas::{TokenGas, TokenGasMode};

@@ -1,8 +1,8 @@
-//! `sesskey send` stopped by SIGINT once its op is sent: it waits for the final status and
-//! settles it (the spend is recorded, the key given back), rather than leaving its session held
-//! for the lease and its spend to lapse.
+//! `sesskey send` stopped or killed once its op is sent: stopped (SIGINT), it waits for the
+//! final status and settles it before it exits; killed (`kill -9`), the next send waits out at
+//! most the lease and settles the killed one's call from the chain. No spend is forgotten.
 
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 const POLICY: &str = "6e7c3a8f-2b1d-4c5e-9f0a-1b2c3d4e5f60";
@@ -20,9 +20,24 @@ fn sesskey(home: &std::path::Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-#[test]
-fn a_send_stopped_after_it_sent_settles_before_it_exits() {
-    // Calls reach their final status 3 s after they are sent.
+struct World {
+    server: Child,
+    url: String,
+    home: tempfile::TempDir,
+    id: String,
+    shop: String,
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        self.server.kill().ok();
+        self.server.wait().ok();
+    }
+}
+
+/// A server whose calls settle 3 s after they are sent, the owner delegated, and a session
+/// with a native allowance.
+fn world() -> World {
     let args: [&std::ffi::OsStr; 6] = [
         "--addr".as_ref(),
         "127.0.0.1:0".as_ref(),
@@ -31,7 +46,7 @@ fn a_send_stopped_after_it_sent_settles_before_it_exits() {
         "--settle-after-ms".as_ref(),
         "3000".as_ref(),
     ];
-    let (mut server, url, _) = crate::serve(&args);
+    let (server, url, _) = crate::serve(&args);
     let home = tempfile::tempdir().unwrap();
     let endpoint = ["--rpc-url", url.as_str(), "--policy-id", POLICY, "--chain-id", "31337"];
     let out = sesskey(home.path(), &[&["delegate"][..], &endpoint[..]].concat());
@@ -47,16 +62,33 @@ fn a_send_stopped_after_it_sent_settles_before_it_exits() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let id = v["session"]["sessionId"].as_str().unwrap().to_string();
+    World { server, url, home, id, shop }
+}
 
-    let send = Command::new(env!("CARGO_BIN_EXE_sesskey"))
-        .args(["send", "--session", &id, "--rpc-url", &url, "--policy-id", POLICY, &shop])
-        .args(["--value", "10"])
-        .env_clear()
-        .env("SESSKEY_HOME", home.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+impl World {
+    fn send(&self, wei: &str) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_sesskey"))
+            .args(["send", "--session", &self.id, "--rpc-url", &self.url, "--policy-id", POLICY])
+            .args([self.shop.as_str(), "--value", wei])
+            .env_clear()
+            .env("SESSKEY_HOME", self.home.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    fn spent(&self) -> serde_json::Value {
+        let show = sesskey(self.home.path(), &["session", "show", &self.id, "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+        v["spentNative"].clone()
+    }
+}
+
+#[test]
+fn a_send_stopped_after_it_sent_settles_before_it_exits() {
+    let w = world();
+    let send = w.send("10");
     // Sent well within this; its status is still pending.
     std::thread::sleep(Duration::from_millis(1500));
     let killed = Command::new("kill").args(["-INT", &send.id().to_string()]).status().unwrap();
@@ -65,28 +97,25 @@ fn a_send_stopped_after_it_sent_settles_before_it_exits() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("stopping"), "{err}");
     assert_eq!(out.status.code(), Some(0), "confirmed after the stop: {err}");
-
-    let show = sesskey(home.path(), &["session", "show", &id, "--json"]);
-    let text = String::from_utf8_lossy(&show.stdout);
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(v["spentNative"], "0xa", "the spend was recorded: {text}");
+    assert_eq!(w.spent(), "0xa", "the spend was recorded");
     // Nothing held: the next send starts at once.
-    let again = sesskey(
-        home.path(),
-        &[
-            "send",
-            "--session",
-            &id,
-            "--rpc-url",
-            &url,
-            "--policy-id",
-            POLICY,
-            &shop,
-            "--value",
-            "1",
-        ],
-    );
+    let again = w.send("1").wait_with_output().unwrap();
     assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
-    server.kill().ok();
-    server.wait().ok();
+}
+
+/// `kill -9` of a send once its op is sent: the next send waits out at most the lease (30 s),
+/// settles the killed one's call from the chain, and sends its own; both spends are counted.
+#[test]
+fn a_send_killed_after_it_sent_is_settled_by_the_next_one() {
+    let w = world();
+    let mut killed = w.send("10");
+    std::thread::sleep(Duration::from_millis(1500));
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    let started = std::time::Instant::now();
+    let next = w.send("1").wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&next.stderr);
+    assert_eq!(next.status.code(), Some(0), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(60), "waited {:?}", started.elapsed());
+    assert_eq!(w.spent(), "0xb", "10 (settled from the chain) + 1");
 }

@@ -1,10 +1,10 @@
 //! An in-memory [`SessionStore`]: one process, nothing durable. For tests and benchmarks.
 
-use super::{judge, random_id, NonceLease, Reservation, SessionStore, StoredSession};
+use super::{judge, random_id, NonceLease, Reservation, SentCall, SessionStore, StoredSession};
 use crate::error::{Error, Result};
 use alloy_primitives::{Address, U256};
 use sesskey_account::Spend;
-use sesskey_types::{Call, SessionId};
+use sesskey_types::{Call, CallId, SessionId};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
@@ -13,6 +13,7 @@ struct State {
     sessions: BTreeMap<SessionId, StoredSession>,
     reservations: HashMap<String, (Reservation, u64)>,
     leases: HashMap<(Address, u64, u64), (String, u64)>,
+    sent: HashMap<CallId, (SentCall, u64)>,
 }
 
 /// Sessions in memory.
@@ -144,5 +145,51 @@ impl SessionStore for MemoryStore {
             s.leases.remove(&k);
         }
         Ok(())
+    }
+
+    async fn renew(
+        &self,
+        lease: &NonceLease,
+        reservations: &[String],
+        sent: Option<&CallId>,
+        until: u64,
+    ) -> Result<()> {
+        let mut s = self.lock();
+        let k = (lease.account, lease.chain_id, lease.key);
+        if let Some((token, expires)) = s.leases.get_mut(&k) {
+            if *token == lease.token {
+                *expires = until;
+            }
+        }
+        for id in reservations {
+            if let Some((_, expires)) = s.reservations.get_mut(id) {
+                *expires = until;
+            }
+        }
+        if let Some((_, expires)) = sent.and_then(|c| s.sent.get_mut(c)) {
+            *expires = until;
+        }
+        Ok(())
+    }
+
+    async fn record_sent(&self, sent: &SentCall, until: u64) -> Result<()> {
+        self.lock().sent.insert(sent.call_id.clone(), (sent.clone(), until));
+        Ok(())
+    }
+
+    async fn forget_sent(&self, call_id: &CallId) -> Result<()> {
+        self.lock().sent.remove(call_id);
+        Ok(())
+    }
+
+    async fn claim_lapsed(&self, id: &SessionId, now: u64) -> Result<Vec<SentCall>> {
+        let mut s = self.lock();
+        let lapsed: Vec<CallId> = s
+            .sent
+            .iter()
+            .filter(|(_, (c, expires))| c.session_id == *id && *expires <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        Ok(lapsed.iter().filter_map(|k| s.sent.remove(k)).map(|(c, _)| c).collect())
     }
 }

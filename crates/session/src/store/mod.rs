@@ -6,6 +6,16 @@
 //! reserves a call's spend atomically against the session's allowances, so workers sharing a
 //! session can never pre-flight past an allowance together, and it leases the parallel nonce
 //! keys of calls in flight, so two workers never send on the same key at once.
+//!
+//! A call's lease and reservations lapse unless its worker renews them
+//! ([`SessionStore::renew`], every third of [`crate::DEFAULT_LEASE_SECS`] in
+//! [`crate::SessionService`]); once the server acknowledged the call, the store also holds it as
+//! a [`SentCall`] until it is settled. A worker killed mid-call therefore holds its session for
+//! at most one lease, and the next call on the session takes its lapsed [`SentCall`]
+//! ([`SessionStore::claim_lapsed`]) and settles it by its status on chain: the spend is never
+//! forgotten. (A worker killed in the milliseconds between the server's acknowledgement and the
+//! record leaves a call the store never learns of; one killed between settling and forgetting it
+//! has it counted twice.)
 
 mod folder;
 mod memory;
@@ -20,7 +30,7 @@ use crate::session::Session;
 use alloy_primitives::{Address, U256};
 use serde::{Deserialize, Serialize};
 use sesskey_account::Spend;
-use sesskey_types::{Call, SessionId};
+use sesskey_types::{Call, CallId, SessionId};
 use std::future::Future;
 
 /// Where a session key lives: the store names it, the caller resolves it to a signer.
@@ -129,6 +139,22 @@ pub struct NonceLease {
     pub token: String,
 }
 
+/// A call its worker sent and has not settled yet ([`SessionStore::record_sent`]): what the
+/// next call on the session needs to settle it from the chain if that worker stopped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SentCall {
+    /// The call id the server answered.
+    pub call_id: CallId,
+    /// The session.
+    pub session_id: SessionId,
+    /// What the call reserved.
+    pub reservations: Vec<Reservation>,
+    /// Its nonce key.
+    pub lease: NonceLease,
+    /// It is the session's first operation (which installs its key).
+    pub installs: bool,
+}
+
 /// Sessions, budgets and nonce keys, shared by everything that sends on them.
 ///
 /// Every method is atomic; a store that is unreachable or fails mid-call answers
@@ -182,6 +208,29 @@ pub trait SessionStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<NonceLease>>> + Send;
     /// Returns a leased key.
     fn release_nonce_key(&self, lease: &NonceLease) -> impl Future<Output = Result<()>> + Send;
+
+    /// Keeps a call in flight alive until `until`: its nonce lease, its reservations and, once
+    /// sent, its record. A worker renews them while it works on the call; one that stops lets
+    /// them lapse within a lease.
+    fn renew(
+        &self,
+        lease: &NonceLease,
+        reservations: &[String],
+        sent: Option<&CallId>,
+        until: u64,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Records a call the server acknowledged, until `until` unless renewed (and until
+    /// [`SessionStore::forget_sent`] once settled).
+    fn record_sent(&self, sent: &SentCall, until: u64) -> impl Future<Output = Result<()>> + Send;
+    /// Forgets a sent call once it is settled.
+    fn forget_sent(&self, call_id: &CallId) -> impl Future<Output = Result<()>> + Send;
+    /// Takes the sent calls of session `id` whose worker stopped renewing them by `now`: each
+    /// is the caller's alone to settle from the chain (another caller never gets it).
+    fn claim_lapsed(
+        &self,
+        id: &SessionId,
+        now: u64,
+    ) -> impl Future<Output = Result<Vec<SentCall>>> + Send;
 
     /// Starts a call, atomically: loads the session, reserves what `calls` move, and leases a
     /// nonce key (the serial key 0 for a session's first op, which installs its key; else the
@@ -344,6 +393,24 @@ impl<T: SessionStore> SessionStore for std::sync::Arc<T> {
     }
     async fn release_nonce_key(&self, lease: &NonceLease) -> Result<()> {
         (**self).release_nonce_key(lease).await
+    }
+    async fn renew(
+        &self,
+        lease: &NonceLease,
+        reservations: &[String],
+        sent: Option<&CallId>,
+        until: u64,
+    ) -> Result<()> {
+        (**self).renew(lease, reservations, sent, until).await
+    }
+    async fn record_sent(&self, sent: &SentCall, until: u64) -> Result<()> {
+        (**self).record_sent(sent, until).await
+    }
+    async fn forget_sent(&self, call_id: &CallId) -> Result<()> {
+        (**self).forget_sent(call_id).await
+    }
+    async fn claim_lapsed(&self, id: &SessionId, now: u64) -> Result<Vec<SentCall>> {
+        (**self).claim_lapsed(id, now).await
     }
     async fn begin_call(
         &self,

@@ -257,3 +257,68 @@ async fn a_stop_before_signing_gives_everything_back() {
     let sent = service.send_stored(&id, &dev_session_key(), pay(100), NOW).await.unwrap();
     assert!(matches!(sent.outcome, Outcome::Confirmed(_)), "{:?}", sent.outcome);
 }
+
+/// A worker killed while its call waits for a final status (its task dropped mid-flight, as
+/// `kill -9` leaves it): the next worker on the session waits out at most the lease, settles
+/// the dead worker's call from the chain (its spend recorded, the session's key installed),
+/// then sends its own. Nothing is forgotten, nothing counted twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_workers_call_is_settled_from_the_chain_by_the_next_call() {
+    use sesskey_emulator::{serve, Config, Emulator};
+    let config = Config {
+        policy_ids: vec![POLICY.into()],
+        // The system clock: statuses settle 1.5 s after a send, in real time.
+        settle_after_ms: 1500,
+        genesis: vec![(sesskey_signing::dev::dev_owner().address(), U256::from(10u64.pow(18)))],
+        ..Config::default()
+    };
+    let server = serve(Emulator::new(config), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let flow = Orchestrator::new(WalletClient::new(server.url()).unwrap(), Some(POLICY.into()));
+    let owner = sesskey_signing::dev::dev_owner();
+    flow.ensure_delegated(&owner, CHAIN, Duration::from_secs(10)).await.unwrap();
+    let shop = Address::repeat_byte(0x51);
+    let permissions = vec![
+        Permission::ContractAccess(ContractAccess { address: shop }),
+        Permission::NativeTokenTransfer(NativeTokenTransfer { allowance: U256::from(1000) }),
+    ];
+    let session = flow.create_session(&owner, &request(permissions, None)).await.unwrap();
+    let tmp = temp_dir("killed");
+    let path = tmp.path().join("sessions.db");
+    let store = SqlStore::sqlite(&path).await.unwrap();
+    store.save(&StoredSession::new(session.clone())).await.unwrap();
+    let id = session.session_id;
+    let pay = |wei: u64| vec![Call { to: shop, data: None, value: Some(U256::from(wei)) }];
+    let worker = |flow: Orchestrator<WalletClient>, store: SqlStore| {
+        SessionService::new(flow, store).with_wait(Duration::from_secs(20)).with_lease_secs(2)
+    };
+    // The first worker sends the session's first op, and dies while its status is pending.
+    let first = worker(flow.clone(), store.clone());
+    let dying = tokio::spawn(async move {
+        first
+            .send_stored(
+                &id,
+                &dev_session_key(),
+                vec![Call {
+                    to: Address::repeat_byte(0x51),
+                    data: None,
+                    value: Some(U256::from(100)),
+                }],
+                NOW,
+            )
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    dying.abort();
+    assert!(dying.await.unwrap_err().is_cancelled());
+    // The next worker, another store on the same file (another process).
+    let other = SqlStore::sqlite(&path).await.unwrap();
+    let next = worker(flow.clone(), other);
+    let started = std::time::Instant::now();
+    let sent = next.send_stored(&id, &dev_session_key(), pay(10), NOW).await.unwrap();
+    assert!(matches!(sent.outcome, Outcome::Confirmed(_)), "{:?}", sent.outcome);
+    assert!(started.elapsed() < Duration::from_secs(10), "waited {:?}", started.elapsed());
+    let record = next.store().load(&id).await.unwrap();
+    assert!(record.installed, "the dead worker's first op was settled: the key is installed");
+    assert_eq!(record.spent_native, U256::from(110), "both calls counted, each once");
+    assert!(next.store().claim_lapsed(&id, u64::MAX).await.unwrap().is_empty());
+}

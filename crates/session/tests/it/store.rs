@@ -503,3 +503,48 @@ async fn eight_by_eight_on_sqlite_never_passes_an_allowance() {
     let url = format!("sqlite://{}", tmp.path().join("sessions.db").display());
     eight_by_eight(&url, 0x78).await;
 }
+
+/// Sent calls: recorded, renewed, claimed once lapsed, by one caller only.
+async fn sent_calls_are_claimed_once<St: SessionStore>(store: &St, salt: u8) {
+    use sesskey_session::SentCall;
+    use sesskey_types::CallId;
+    let mut record = StoredSession::new(fresh(salt, 100));
+    record.installed = true;
+    let id = record.session.session_id;
+    let _ = store.remove(&id).await;
+    store.save(&record).await.unwrap();
+    let start = store.begin_call(&id, &pay(10), 9_000, 60).await.unwrap().unwrap();
+    let sent = SentCall {
+        call_id: CallId(vec![salt; 64].into()),
+        session_id: id,
+        reservations: vec![start.reservation.clone()],
+        lease: start.lease.clone(),
+        installs: false,
+    };
+    store.record_sent(&sent, 9_060).await.unwrap();
+    assert!(store.claim_lapsed(&id, 9_059).await.unwrap().is_empty(), "not lapsed yet");
+    let ids = vec![start.reservation.id.clone()];
+    store.renew(&start.lease, &ids, Some(&sent.call_id), 9_100).await.unwrap();
+    assert!(store.claim_lapsed(&id, 9_099).await.unwrap().is_empty(), "renewed");
+    // The renewed reservation still counts at 9_099: 10 reserved, 95 more do not fit.
+    let over = store.reserve(&id, &pay(95), U256::ZERO, 9_099, 60).await;
+    assert!(matches!(over, Err(Error::Preflight(_))), "{over:?}");
+    assert_eq!(store.claim_lapsed(&id, 9_100).await.unwrap(), vec![sent.clone()]);
+    assert!(store.claim_lapsed(&id, 9_100).await.unwrap().is_empty(), "claimed once");
+    store.record_sent(&sent, 9_200).await.unwrap();
+    store.forget_sent(&sent.call_id).await.unwrap();
+    assert!(store.claim_lapsed(&id, u64::MAX).await.unwrap().is_empty(), "forgotten");
+    store.end_call(&[(start.reservation, None)], &start.lease, None, 9_100).await.unwrap();
+    store.remove(&id).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sent_calls_on_every_store() {
+    sent_calls_are_claimed_once(&MemoryStore::new(), 0x60).await;
+    let tmp = temp_dir("sent");
+    let sqlite = SqlStore::sqlite(&tmp.path().join("sessions.db")).await.unwrap();
+    sent_calls_are_claimed_once(&sqlite, 0x61).await;
+    if let Some(pg) = postgres().await {
+        sent_calls_are_claimed_once(&pg, 0x62).await;
+    }
+}

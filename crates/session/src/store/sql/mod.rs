@@ -13,12 +13,12 @@
 //! thread of its own.
 
 use super::{
-    random_id, CallStart, NonceLease, Reservation, SessionStore, SpendJson, StoredSession,
+    random_id, CallStart, NonceLease, Reservation, SentCall, SessionStore, SpendJson, StoredSession,
 };
 use crate::error::{Error, Result};
 use alloy_primitives::{Address, U256};
 use sesskey_account::Spend;
-use sesskey_types::{Call, SessionId};
+use sesskey_types::{Call, CallId, SessionId};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use std::sync::Once;
@@ -143,8 +143,8 @@ fn redact(url: &str) -> String {
 }
 
 /// The tables a sesskey SQLite file holds (besides SQLite's own).
-const OUR_TABLES: [&str; 5] =
-    ["_sqlx_migrations", "sessions", "imports", "reservations", "nonce_leases"];
+const OUR_TABLES: [&str; 6] =
+    ["_sqlx_migrations", "sessions", "imports", "reservations", "nonce_leases", "sent_calls"];
 
 /// The file of a `sqlite:` URL (none for an in-memory database).
 fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
@@ -427,6 +427,55 @@ fn unknown(id: &SessionId) -> Error {
     Error::UnknownSession(id.to_string())
 }
 
+/// A sent call's `body` column.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SentJson {
+    reservations: Vec<(String, SpendJson)>,
+    account: Address,
+    chain_id: u64,
+    key: u64,
+    token: String,
+    installs: bool,
+}
+
+impl From<&SentCall> for SentJson {
+    fn from(s: &SentCall) -> Self {
+        Self {
+            reservations: s
+                .reservations
+                .iter()
+                .map(|r| (r.id.clone(), SpendJson::from(&r.spend)))
+                .collect(),
+            account: s.lease.account,
+            chain_id: s.lease.chain_id,
+            key: s.lease.key,
+            token: s.lease.token.clone(),
+            installs: s.installs,
+        }
+    }
+}
+
+impl SentJson {
+    fn into_sent(self, call_id: CallId, session_id: SessionId) -> SentCall {
+        SentCall {
+            call_id,
+            session_id,
+            reservations: self
+                .reservations
+                .into_iter()
+                .map(|(id, spend)| Reservation { id, session_id, spend: spend.into() })
+                .collect(),
+            lease: NonceLease {
+                account: self.account,
+                chain_id: self.chain_id,
+                key: self.key,
+                token: self.token,
+            },
+            installs: self.installs,
+        }
+    }
+}
+
 /// A lease taken on its own, outside the writer (see [`SessionStore::lease_nonce_key`]).
 impl Db {
     /// One try at a lease: `Ok(None)` when `want` is held, or when another writer took the
@@ -643,6 +692,93 @@ impl SessionStore for SqlStore {
         let end =
             batch::End { settled: vec![], lease: Some(lease.clone()), installed: None, now: 0 };
         self.submit_end(end).await
+    }
+
+    async fn renew(
+        &self,
+        lease: &NonceLease,
+        reservations: &[String],
+        sent: Option<&CallId>,
+        until: u64,
+    ) -> Result<()> {
+        let until = batch::int(until);
+        let mut tx = self.db.begin().await?;
+        sqlx::query(
+            "UPDATE nonce_leases SET expires_at = $1 \
+             WHERE account = $2 AND chain_id = $3 AND nonce_key = $4 AND token = $5",
+        )
+        .bind(until)
+        .bind(account_text(&lease.account))
+        .bind(batch::int(lease.chain_id))
+        .bind(batch::int(lease.key))
+        .bind(lease.token.clone())
+        .execute(&mut **tx)
+        .await
+        .map_err(store)?;
+        for id in reservations {
+            sqlx::query("UPDATE reservations SET expires_at = $1 WHERE id = $2")
+                .bind(until)
+                .bind(id.clone())
+                .execute(&mut **tx)
+                .await
+                .map_err(store)?;
+        }
+        if let Some(call) = sent {
+            sqlx::query("UPDATE sent_calls SET expires_at = $1 WHERE call_id = $2")
+                .bind(until)
+                .bind(call.0.to_string())
+                .execute(&mut **tx)
+                .await
+                .map_err(store)?;
+        }
+        tx.commit().await
+    }
+
+    async fn record_sent(&self, sent: &SentCall, until: u64) -> Result<()> {
+        let body = json(&SentJson::from(sent))?;
+        sqlx::query(
+            "INSERT INTO sent_calls (call_id, session_id, body, expires_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (call_id) DO UPDATE SET body = excluded.body, expires_at = excluded.expires_at",
+        )
+        .bind(sent.call_id.0.to_string())
+        .bind(sent.session_id.to_string())
+        .bind(body)
+        .bind(batch::int(until))
+        .execute(&self.db.pool)
+        .await
+        .map_err(store)?;
+        Ok(())
+    }
+
+    async fn forget_sent(&self, call_id: &CallId) -> Result<()> {
+        sqlx::query("DELETE FROM sent_calls WHERE call_id = $1")
+            .bind(call_id.0.to_string())
+            .execute(&self.db.pool)
+            .await
+            .map_err(store)?;
+        Ok(())
+    }
+
+    async fn claim_lapsed(&self, id: &SessionId, now: u64) -> Result<Vec<SentCall>> {
+        // One statement: a row deleted here is this caller's alone.
+        let rows = sqlx::query(
+            "DELETE FROM sent_calls WHERE session_id = $1 AND expires_at <= $2 RETURNING call_id, body",
+        )
+        .bind(id.to_string())
+        .bind(batch::int(now))
+        .fetch_all(&self.db.pool)
+        .await
+        .map_err(store)?;
+        rows.iter()
+            .map(|row| {
+                let call: String = row.try_get("call_id").map_err(store)?;
+                let body: String = row.try_get("body").map_err(store)?;
+                let call_id = CallId(call.parse().map_err(|e| {
+                    Error::Store(format!("a damaged sent_calls row: call id {call}: {e}"))
+                })?);
+                Ok(parse::<SentJson>(&body, "sent_calls")?.into_sent(call_id, *id))
+            })
+            .collect()
     }
 
     /// With the other starts queued at the time, in one transaction: load (locked), reserve,

@@ -17,7 +17,7 @@ pub(super) fn is_zero(s: &Spend) -> bool {
 
 /// A time or a key as the database keeps it; times past `i64::MAX` (never, in practice) are
 /// kept as `i64::MAX`.
-pub(super) fn int(v: u64) -> i64 {
+pub(in crate::store::sql) fn int(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 

@@ -31,7 +31,8 @@ mod judge;
 mod statements;
 
 use cache::{Cache, Read};
-use judge::{int, settle_ends, start_calls, to_read, Freed, Planned, Wants};
+pub(super) use judge::int;
+use judge::{settle_ends, start_calls, to_read, Freed, Planned, Wants};
 use statements::{open_lite, parse_read, read_rows, write_rows, Conn, Script, Statements, VERSION};
 
 /// At most this many starts and ends in one transaction.
