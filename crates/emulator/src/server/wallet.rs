@@ -32,7 +32,7 @@ macro_rules! wallet_method {
     };
 }
 
-/// The Wallet API methods over `emulator`: each of [`Method::ALL`], registered under its name
+/// The Wallet API methods over `emulator`: each of [`sesskey_types::Method::ALL`], registered under its name
 /// (a test checks the two lists stay the same).
 pub fn wallet_module(emulator: Arc<Emulator>) -> RpcModule<Emulator> {
     use sesskey_types::*;

@@ -26,7 +26,7 @@ pub(crate) async fn emulator() -> Running {
 }
 
 /// The key that deploys test contracts.
-fn deployer() -> alloy_signer_local::PrivateKeySigner {
+pub(crate) fn deployer() -> alloy_signer_local::PrivateKeySigner {
     sesskey_signing::dev::dev_key(3)
 }
 
@@ -45,17 +45,34 @@ pub(crate) async fn delegated_owner(
 /// Deploys `fixtures/contracts/Token.json` (1,000,000 units to the deployer) with a signed
 /// `eth_sendRawTransaction`, and answers its address.
 pub(crate) async fn deploy_token(server: &Running) -> Address {
-    use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-    use alloy_eips::Encodable2718;
-    use alloy_signer::SignerSync;
     use alloy_sol_types::SolValue;
-    use jsonrpsee::core::client::ClientT;
+    let args = ("Test", "TST", U256::from(1_000_000)).abi_encode_params();
+    deploy(server, "Token", &args).await
+}
+
+/// Deploys `fixtures/contracts/<name>.json` with ABI-encoded constructor `args`; answers its
+/// address.
+pub(crate) async fn deploy(server: &Running, name: &str, args: &[u8]) -> Address {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/contracts/Token.json");
+        .join(format!("../../fixtures/contracts/{name}.json"));
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let code: alloy_primitives::Bytes = doc["bytecode"].as_str().unwrap().parse().unwrap();
-    let args = ("Test", "TST", U256::from(1_000_000)).abi_encode_params();
+    let input = [&code[..], args].concat().into();
+    deployer_tx(server, alloy_primitives::TxKind::Create, input).await
+}
+
+/// A transaction from the deployer, signed and sent with `eth_sendRawTransaction`; answers the
+/// address a creation makes (at the deployer's nonce).
+pub(crate) async fn deployer_tx(
+    server: &Running,
+    to: alloy_primitives::TxKind,
+    input: alloy_primitives::Bytes,
+) -> Address {
+    use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+    use alloy_eips::Encodable2718;
+    use alloy_signer::SignerSync;
+    use jsonrpsee::core::client::ClientT;
     let client = WalletClient::new(server.url()).unwrap();
     let nonce: U64 = client
         .request("eth_getTransactionCount", jsonrpsee::rpc_params![deployer().address()])
@@ -67,8 +84,8 @@ pub(crate) async fn deploy_token(server: &Running) -> Address {
         gas_limit: 3_000_000,
         max_fee_per_gas: 10_000_000_000,
         max_priority_fee_per_gas: 1,
-        to: alloy_primitives::TxKind::Create,
-        input: [&code[..], &args[..]].concat().into(),
+        to,
+        input,
         ..Default::default()
     };
     let sig = deployer().sign_hash_sync(&tx.signature_hash()).unwrap();

@@ -2,17 +2,17 @@
 //! op with the approval its permissions allow, and a hostile server's permit, fee and approval
 //! refused before anything is signed.
 
-use crate::flow::{request, CHAIN, POLICY};
+use crate::flow::{deploy, deployer, deployer_tx, request, CHAIN, POLICY};
 use crate::tamper::{Edit, Tamper};
 use crate::Counting;
-use alloy_primitives::{Address, Bytes, TxKind, U256, U64};
+use alloy_primitives::{Address, Bytes, TxKind, U256};
 use alloy_sol_types::{sol, SolCall, SolValue};
 use jsonrpsee::core::client::ClientT;
 use serde_json::Value;
 use sesskey_emulator::{serve, Config, Emulator, GasToken, Running, EMULATOR_PAYMASTER};
 use sesskey_rpc::WalletClient;
 use sesskey_session::{Error, Orchestrator, Outcome, TokenGas, TokenGasMode};
-use sesskey_signing::dev::{dev_key, dev_owner, dev_session_key};
+use sesskey_signing::dev::{dev_owner, dev_session_key};
 use sesskey_types::*;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,10 +24,6 @@ sol! {
 }
 
 const UNIT: u64 = 1_000_000;
-
-fn deployer() -> alloy_signer_local::PrivateKeySigner {
-    dev_key(3)
-}
 
 struct World {
     server: Running,
@@ -50,48 +46,13 @@ async fn world() -> World {
     let args =
         ("Gas Dollar".to_string(), "GUSD".to_string(), U256::from(6), U256::from(10u64.pow(12)))
             .abi_encode_params();
-    assert_eq!(create(&server, "PermitToken", &args).await, token);
-    let counter = create(&server, "Counter", &[]).await;
+    assert_eq!(deploy(&server, "PermitToken", &args).await, token);
+    let counter = deploy(&server, "Counter", &[]).await;
     let data = transferCall { to: dev_owner().address(), value: U256::from(100 * UNIT) };
-    raw(&server, TxKind::Call(token), data.abi_encode().into()).await;
+    deployer_tx(&server, TxKind::Call(token), data.abi_encode().into()).await;
     let honest = Orchestrator::new(WalletClient::new(server.url()).unwrap(), Some(POLICY.into()));
     honest.ensure_delegated(&dev_owner(), CHAIN, Duration::from_secs(5)).await.unwrap();
     World { server, token, counter }
-}
-
-async fn create(server: &Running, name: &str, args: &[u8]) -> Address {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("../../fixtures/contracts/{name}.json"));
-    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let code: Bytes = doc["bytecode"].as_str().unwrap().parse().unwrap();
-    raw(server, TxKind::Create, [&code[..], args].concat().into()).await
-}
-
-/// A signed transaction from the deployer; answers the address a creation makes.
-async fn raw(server: &Running, to: TxKind, input: Bytes) -> Address {
-    use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-    use alloy_eips::Encodable2718;
-    use alloy_signer::SignerSync;
-    let client = WalletClient::new(server.url()).unwrap();
-    let nonce: U64 = client
-        .request("eth_getTransactionCount", jsonrpsee::rpc_params![deployer().address()])
-        .await
-        .unwrap();
-    let tx = TxEip1559 {
-        chain_id: CHAIN,
-        nonce: nonce.to(),
-        gas_limit: 3_000_000,
-        max_fee_per_gas: 10_000_000_000,
-        max_priority_fee_per_gas: 1,
-        to,
-        input,
-        ..Default::default()
-    };
-    let sig = deployer().sign_hash_sync(&tx.signature_hash()).unwrap();
-    let raw = Bytes::from(TxEnvelope::from(tx.into_signed(sig)).encoded_2718());
-    let _: alloy_primitives::B256 =
-        client.request("eth_sendRawTransaction", jsonrpsee::rpc_params![raw]).await.unwrap();
-    deployer().address().create(nonce.to())
 }
 
 impl World {
