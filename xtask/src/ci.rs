@@ -59,6 +59,50 @@ fn no_test_deps_in_binaries() -> Result<()> {
     Ok(())
 }
 
+/// What a library user who wants only the orchestrator must not compile: the stores' drivers
+/// and a JSON-RPC server (issue 21).
+const STORE_OR_SERVER: [&str; 4] = ["sqlx", "sqlx-core", "rusqlite", "jsonrpsee-server"];
+
+/// `sesskey-session` with no default feature builds and pulls no store driver or server; each
+/// store feature builds alone.
+fn session_features() -> Result<()> {
+    println!(
+        "\n==> session features: cargo tree -e normal -p sesskey-session --no-default-features"
+    );
+    let out = cargo(&[
+        "tree",
+        "-e",
+        "normal",
+        "-p",
+        "sesskey-session",
+        "--no-default-features",
+        "--prefix",
+        "none",
+    ])
+    .output()
+    .context("running cargo tree")?;
+    if !out.status.success() {
+        bail!("cargo tree failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let tree = String::from_utf8_lossy(&out.stdout);
+    let found: Vec<&str> = STORE_OR_SERVER
+        .into_iter()
+        .filter(|dep| tree.lines().any(|l| l.split_whitespace().next() == Some(dep)))
+        .collect();
+    if !found.is_empty() {
+        bail!("sesskey-session without features pulls {}", found.join(", "));
+    }
+    println!("<== session features: none of {} pulled", STORE_OR_SERVER.join(", "));
+    for features in [None, Some("sqlite"), Some("postgres")] {
+        let mut args = vec!["check", "-p", "sesskey-session", "--no-default-features", "--locked"];
+        if let Some(f) = features {
+            args.extend(["--features", f]);
+        }
+        run_step(&format!("check sesskey-session features {features:?}"), cargo(&args))?;
+    }
+    Ok(())
+}
+
 /// The fuzz package.
 const FUZZ: &str = "sesskey-fuzz";
 
@@ -86,6 +130,7 @@ pub(crate) fn run(root: &Path) -> Result<()> {
         cargo(&["check", "--workspace", "--no-default-features", "--locked"]),
     )?;
     no_test_deps_in_binaries()?;
+    session_features()?;
     println!("\n==> fixtures --check");
     crate::fixtures::generate(root, crate::fixtures::Mode::Check)?;
     // A real PostgreSQL for the store's tests, for this run only (stopped when this returns).

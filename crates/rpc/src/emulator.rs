@@ -2,6 +2,8 @@
 //! Alchemy's server has none of these.
 
 use alloy_primitives::{Address, Bytes, U256, U64};
+// Only the server side names it (the client side rewrites the return types).
+#[cfg_attr(not(feature = "server"), allow(unused_imports))]
 use jsonrpsee::core::RpcResult;
 use jsonrpsee::proc_macros::rpc;
 use serde::{Deserialize, Serialize};
@@ -38,7 +40,8 @@ pub struct SessionInfo {
 }
 
 /// The emulator's controls.
-#[rpc(server, client, namespace = "emulator")]
+#[cfg_attr(feature = "server", rpc(server, client, namespace = "emulator"))]
+#[cfg_attr(not(feature = "server"), rpc(client, namespace = "emulator"))]
 pub trait EmulatorApi {
     /// The emulator's clock, in unix seconds.
     #[method(name = "now")]

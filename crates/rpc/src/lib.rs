@@ -10,7 +10,9 @@ mod retry;
 mod wallet;
 
 pub use client::{WalletClient, WalletClientBuilder, ALCHEMY_URL, DEFAULT_TIMEOUT, USER_AGENT};
-pub use emulator::{EmulatorApiClient, EmulatorApiServer, SessionInfo};
+#[cfg(feature = "server")]
+pub use emulator::EmulatorApiServer;
+pub use emulator::{EmulatorApiClient, SessionInfo};
 pub use error::{
     entry_point_code, Error, ErrorKind, Result, WalletError, EXECUTION_REVERTED_CODE,
     INTERNAL_ERROR_CODE, INVALID_PARAMS_CODE, INVALID_REQUEST_CODE, INVALID_SIGNATURE_CODE,
@@ -19,4 +21,5 @@ pub use error::{
 pub use eth::EthApiClient;
 pub use retry::{is_idempotent, RetryLayer, RetryPolicy, RetryService};
 pub use wallet::WalletApiClient;
+#[cfg(feature = "server")]
 pub use wallet::WalletApiServer;

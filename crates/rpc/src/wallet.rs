@@ -1,6 +1,8 @@
 //! The `wallet` namespace: one jsonrpsee trait for the client and the server.
 
 use alloy_primitives::{Address, U64};
+// Only the server side names it (the client side rewrites the return types).
+#[cfg_attr(not(feature = "server"), allow(unused_imports))]
 use jsonrpsee::core::RpcResult;
 use jsonrpsee::proc_macros::rpc;
 use sesskey_types::{
@@ -13,7 +15,8 @@ use sesskey_types::{
 /// Alchemy's Wallet API (spec §2). Every method takes one positional object, except
 /// `wallet_getCallsStatus` (`["0x<id>"]`) and `wallet_getCapabilities` (`[address]` or
 /// `[address, [chainId…]]`). Parameter names are the wire API's; do not rename them.
-#[rpc(server, client, namespace = "wallet")]
+#[cfg_attr(feature = "server", rpc(server, client, namespace = "wallet"))]
+#[cfg_attr(not(feature = "server"), rpc(client, namespace = "wallet"))]
 pub trait WalletApi {
     /// `wallet_requestAccount`: the account of a signer (for EIP-7702, the signer itself).
     #[method(name = "requestAccount")]
@@ -65,7 +68,7 @@ pub trait WalletApi {
     ) -> RpcResult<Capabilities>;
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "server"))]
 mod tests {
     use super::*;
     use jsonrpsee::types::ErrorObjectOwned;

@@ -22,8 +22,10 @@ pub use paymaster::{
 pub use pending::PendingSession;
 pub use service::{SessionService, StoredCall, DEFAULT_LEASE_SECS};
 pub use session::Session;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use store::SqlStore;
 pub use store::{
     CallStart, JsonFolder, KeyLocation, MemoryStore, NonceLease, Reservation, SentCall,
-    SessionStore, SqlStore, StoredSession,
+    SessionStore, StoredSession,
 };
 pub use token_gas::{TokenGas, TokenGasMode};

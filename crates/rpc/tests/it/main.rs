@@ -3,6 +3,7 @@
 //! error table both ways). Loopback only.
 
 mod bodies;
+#[cfg(feature = "server")]
 mod errors;
 mod mock;
 mod retries;

@@ -27,7 +27,8 @@ impl Recorded {
 pub(crate) enum Reply {
     /// `{"result": …}` with the request's id.
     Result(Value),
-    /// `{"error": {code, message}}`.
+    /// `{"error": {code, message}}` (the server-side tests' only).
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
     Error(i32, String),
     /// A bare HTTP status, with headers.
     Status(u16, Vec<(&'static str, String)>),

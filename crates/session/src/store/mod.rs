@@ -19,10 +19,12 @@
 
 mod folder;
 mod memory;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 
 pub use folder::JsonFolder;
 pub use memory::MemoryStore;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sql::SqlStore;
 
 use crate::error::{Error, Result};

@@ -322,6 +322,17 @@ impl SqlStore {
                 redact(url)
             )));
         };
+        let built = match engine {
+            Engine::Sqlite => cfg!(feature = "sqlite"),
+            Engine::Postgres => cfg!(feature = "postgres"),
+        };
+        if !built {
+            return Err(Error::Store(format!(
+                "this sesskey-session was built without {}: enable its `{}` feature",
+                if engine == Engine::Sqlite { "SQLite" } else { "PostgreSQL" },
+                if engine == Engine::Sqlite { "sqlite" } else { "postgres" },
+            )));
+        }
         let url = match engine {
             Engine::Sqlite if !url.contains(":memory:") && !url.contains("mode=") => {
                 format!("{url}{}mode=rwc", if url.contains('?') { "&" } else { "?" })

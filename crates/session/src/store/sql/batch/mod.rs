@@ -192,11 +192,18 @@ pub(super) async fn start(db: Db, own: Option<&str>) -> Result<mpsc::Sender<Op>>
 }
 
 /// The file of a SQLite URL, as sqlx reads it.
+#[cfg(feature = "sqlite")]
 fn sqlite_path(url: &str) -> Result<std::path::PathBuf> {
     use std::str::FromStr;
     let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
         .map_err(|e| Error::Store(format!("the SQLite URL: {e}")))?;
     Ok(options.get_filename().to_path_buf())
+}
+
+/// Without the `sqlite` feature a SQLite URL never gets this far ([`super::SqlStore::connect`]).
+#[cfg(not(feature = "sqlite"))]
+fn sqlite_path(url: &str) -> Result<std::path::PathBuf> {
+    Err(Error::Store(format!("this build has no SQLite (the `sqlite` feature): {url}")))
 }
 
 /// The writer's loop. With `keep`, it keeps its connection between transactions (it is the
@@ -365,6 +372,7 @@ impl Db {
         if result.is_err() {
             // A transaction may be left open on it: never reuse it (a connection of our own
             // closed rolls back what it left open).
+            #[cfg_attr(not(feature = "sqlite"), allow(irrefutable_let_patterns))]
             if let Conn::Pool(conn) = &mut conn {
                 conn.close_on_drop();
             }

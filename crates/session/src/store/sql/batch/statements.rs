@@ -363,6 +363,7 @@ impl Script {
     /// Runs it: the rows of every statement.
     pub(super) async fn fetch_all(self, conn: &mut Conn) -> std::result::Result<Vec<Row>, Failure> {
         let rows = match (conn, self.tag.as_deref()) {
+            #[cfg(feature = "sqlite")]
             (Conn::Lite(conn), _) => return self.run_lite(conn),
             (Conn::Pool(conn), Some(tag)) => {
                 let sql = sqlx::AssertSqlSafe(self.postgres(tag)?);
@@ -385,6 +386,7 @@ impl Script {
     }
 
     /// On the writer's own SQLite connection, statement by statement, each prepared once.
+    #[cfg(feature = "sqlite")]
     fn run_lite(self, conn: &rusqlite::Connection) -> std::result::Result<Vec<Row>, Failure> {
         let mut out = vec![];
         for step in self.steps {
@@ -429,17 +431,20 @@ impl Script {
 }
 
 /// The names of the first values a statement takes.
+#[cfg(feature = "sqlite")]
 const PARAMS: [&str; 8] = ["$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8"];
 
 /// The writer's connection: from the store's pool (PostgreSQL, an in-memory SQLite database),
 /// or its own SQLite connection, called on its own thread.
 pub(super) enum Conn {
     Pool(sqlx::pool::PoolConnection<sqlx::Any>),
+    #[cfg(feature = "sqlite")]
     Lite(rusqlite::Connection),
 }
 
 /// Opens the writer's own connection to the SQLite file at `path` (which the store's pool
 /// created and migrated), set as the pool's are.
+#[cfg(feature = "sqlite")]
 pub(super) fn open_lite(path: &std::path::Path) -> std::result::Result<Conn, Failure> {
     use rusqlite::OpenFlags;
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -452,6 +457,16 @@ pub(super) fn open_lite(path: &std::path::Path) -> std::result::Result<Conn, Fai
     Ok(Conn::Lite(conn))
 }
 
+/// Without the `sqlite` feature there is no SQLite file to open.
+#[cfg(not(feature = "sqlite"))]
+pub(super) fn open_lite(_: &std::path::Path) -> std::result::Result<Conn, Failure> {
+    Err(Failure {
+        message: "this build has no SQLite (the `sqlite` feature)".into(),
+        transient: false,
+    })
+}
+
+#[cfg(feature = "sqlite")]
 impl From<rusqlite::Error> for Failure {
     fn from(e: rusqlite::Error) -> Self {
         Self { message: e.to_string(), transient: false }
@@ -856,6 +871,7 @@ mod tests {
 
     /// On the writer's own connection: each statement with its values, the rows of those
     /// that return some, in order; a value a statement does not take is an error.
+    #[cfg(feature = "sqlite")]
     #[tokio::test]
     async fn the_writers_own_sqlite_connection_runs_a_script() {
         let conn = rusqlite::Connection::open_in_memory().unwrap();
