@@ -149,6 +149,24 @@ pub(crate) fn run(root: &Path) -> Result<()> {
     run_step("fuzz regressions", cargo(&["test", "-p", FUZZ, "--locked"]))?;
     run_step("doctests", cargo(&[&["test", "--doc"][..], &all].concat()))?;
     run_step("docs", cargo(&[&["doc", "--no-deps"][..], &all].concat()))?;
+    // Every published crate packages (license, description, readme, keywords, categories,
+    // rust-version, path dependencies with versions); the workspace's own tools do not publish.
+    run_step(
+        "package",
+        cargo(&[
+            "package",
+            "--workspace",
+            "--no-verify",
+            "--allow-dirty",
+            "--locked",
+            "--exclude",
+            "xtask",
+            "--exclude",
+            "sesskey-tests",
+            "--exclude",
+            FUZZ,
+        ]),
+    )?;
     println!("\ncargo xtask ci: all steps passed in {:.1}s", start.elapsed().as_secs_f64());
     Ok(())
 }
