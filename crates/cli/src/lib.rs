@@ -496,11 +496,18 @@ mod tests {
             "--json",
         ]);
         assert_eq!(run_with(requested, env.clone()).await.unwrap(), 0);
-        let pending_dir = dir.join("pending");
-        let file = std::fs::read_dir(&pending_dir).unwrap().next().unwrap().unwrap().path();
-        let pending: sesskey_session::PendingSession =
-            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-        let id = pending.session_id.to_string();
+        // The request is in the store, under the id its key file is named by.
+        let keystore = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == "keystore"))
+            .expect("the session key's keystore");
+        let id = keystore.file_stem().unwrap().to_str().unwrap().to_string();
+        let db = sesskey_session::SqlStore::sqlite(&dir.join("sessions.db")).await.unwrap();
+        let pending = {
+            use sesskey_session::SessionStore;
+            db.load_pending(&id.parse().unwrap()).await.unwrap().pending
+        };
         let sign = |key: &alloy_signer_local::PrivateKeySigner| {
             alloy_primitives::hex::encode_prefixed(
                 key.sign_hash_sync(&pending.raw_payload).unwrap().as_bytes(),
@@ -524,7 +531,14 @@ mod tests {
         let sessions = sessions_in(&dir).await;
         assert_eq!(sessions.len(), 1);
         assert_eq!(sessions[0].session.session_id, pending.session_id);
-        assert!(!file.exists(), "the pending request is used up");
+        let used = {
+            use sesskey_session::SessionStore;
+            db.load_pending(&pending.session_id).await
+        };
+        assert!(
+            matches!(used, Err(sesskey_session::Error::UnknownPending(_))),
+            "the pending request is used up"
+        );
     }
 
     /// `explain` on the seed document's answers and on a tampered one.

@@ -15,7 +15,8 @@ pub struct ServeArgs {
     /// A chain to serve, decimal or 0x-hex; repeat for several (default 31337).
     #[arg(long = "chain-id", value_parser = parse_chain_id)]
     pub chain_ids: Vec<u64>,
-    /// A paymaster policy id that sponsors gas; repeat for several (default: one generated).
+    /// A paymaster policy id that sponsors gas; repeat for several (default: the ones the data
+    /// folder kept, else one generated, and kept with `--data-dir`).
     #[arg(long = "policy-id")]
     pub policy_ids: Vec<String>,
     /// Keep the state in this folder (a redb database): restarts carry on, and every answered call
@@ -117,25 +118,6 @@ const DETERMINISTIC_START: u64 = 1_767_225_600;
 
 pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let chain_ids = if args.chain_ids.is_empty() { vec![31337] } else { args.chain_ids };
-    let mut ids = if args.deterministic {
-        sesskey_emulator::Ids::seeded(DETERMINISTIC_START)
-    } else {
-        sesskey_emulator::Ids::random()
-    };
-    let remembered = args.data_dir.as_ref().map(|d| d.join("policy-ids"));
-    let policy_ids = if !args.policy_ids.is_empty() {
-        args.policy_ids
-    } else if let Some(text) = remembered.as_ref().and_then(|f| std::fs::read_to_string(f).ok()) {
-        // A restart with the same folder keeps the generated policy id.
-        text.lines().map(str::to_string).filter(|l| !l.is_empty()).collect()
-    } else {
-        let generated = vec![sesskey_emulator::uuid_v4(&ids.next_id()[..16])];
-        if let Some(file) = &remembered {
-            std::fs::create_dir_all(file.parent().expect("a folder"))?;
-            std::fs::write(file, generated.join("\n") + "\n")?;
-        }
-        generated
-    };
     let balance = crate::calls::parse_value(&format!("{}ether", args.balance))
         .map_err(|e| anyhow::anyhow!("--balance: {e}"))?;
     let public = args.mnemonic.is_none();
@@ -152,7 +134,8 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let config = Config {
         chain_ids: chain_ids.clone(),
-        policy_ids: policy_ids.clone(),
+        // None given: the data folder's, else one made (and kept) by the emulator.
+        policy_ids: args.policy_ids.clone(),
         settle_after_ms: args.settle_after_ms,
         deterministic_start: args.deterministic.then_some(DETERMINISTIC_START),
         cors: args.cors,
@@ -179,6 +162,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         })?;
     let chain_ids = emulator.chain_ids();
     let default = emulator.default_chain_id();
+    let policy_ids = emulator.config().policy_ids.clone();
     let running = start(emulator, args.addr).await.context("starting the server")?;
     if args.json {
         let accounts: Vec<serde_json::Value> = accounts

@@ -7,11 +7,10 @@ use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand};
 use sesskey_rpc::{WalletApiClient, WalletClient};
 use sesskey_session::{
-    Account, FeeCaps, JsonFolder, KeyLocation, Orchestrator, Outcome, SessionService, SessionStore,
-    SqlStore, StoredSession,
+    Account, FeeCaps, JsonFolder, KeyLocation, LocalKeys, Orchestrator, Outcome, SessionService,
+    SessionStore, SqlStore, StoredPending, StoredSession,
 };
 use sesskey_types::*;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -239,7 +238,7 @@ pub(crate) fn owner_key(a: &OwnerArgs, env: &Env) -> anyhow::Result<PrivateKeySi
         });
     }
     if let Some(path) = &a.owner_key_file {
-        check_private(path)?;
+        sesskey_session::check_private(path)?;
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         return text
@@ -502,7 +501,7 @@ async fn store(args: &StoreArgs, env: &Env) -> anyhow::Result<CliStore> {
         (None, Some(u)) => (u.to_string(), database_shown(&u)),
         (None, None) => {
             // The SQLite file lives in the folder: made on first use, the owner's only.
-            make_private_dir(&dir)?;
+            sesskey_session::make_private_dir(&dir)?;
             let file = dir.join("sessions.db");
             (format!("sqlite://{}", file.display()), file.display().to_string())
         }
@@ -573,40 +572,18 @@ fn key_paths(store: &CliStore, id: &SessionId) -> (PathBuf, PathBuf) {
     (store.dir().join(format!("{id}.keystore")), store.dir().join(format!("{id}.key")))
 }
 
-/// Refuses a key file others may read or write (mode wider than 0600), saying how to fix it.
-pub(crate) fn check_private(path: &std::path::Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let Ok(meta) = std::fs::metadata(path) else { return Ok(()) };
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        bail!(
-            "{} is readable or writable by others (mode {mode:03o}); a key file must be the owner's only: run `chmod 600 {}`",
-            path.display(),
-            path.display()
-        );
-    }
-    Ok(())
-}
-
-fn load_key(store: &CliStore, id: &SessionId, env: &Env) -> anyhow::Result<PrivateKeySigner> {
-    let (keystore, plain) = key_paths(store, id);
-    check_private(&keystore)?;
-    check_private(&plain)?;
-    if keystore.exists() {
-        let password = env
-            .get("SESSKEY_PASSWORD")
-            .ok_or_else(|| anyhow!("set SESSKEY_PASSWORD to unlock the session key"))?;
-        return PrivateKeySigner::decrypt_keystore(&keystore, password)
-            .map_err(|_| anyhow!("cannot unlock {}: wrong SESSKEY_PASSWORD?", keystore.display()));
-    }
-    let text = std::fs::read_to_string(&plain).with_context(|| {
-        format!(
-            "no key for session {id} in {} (`sesskey session list` shows the saved sessions; \
-             --store or SESSKEY_HOME picks another folder)",
-            store.dir().display()
-        )
+/// The session key, where the store says it lives (unlocked with `SESSKEY_PASSWORD`).
+async fn load_key(store: &CliStore, id: &SessionId, env: &Env) -> anyhow::Result<PrivateKeySigner> {
+    let record = store.db.load(id).await?;
+    let location = record.key.ok_or_else(|| {
+        anyhow!("session {id} has no key location (it was saved without its key)")
     })?;
-    text.trim().parse().map_err(|_| anyhow!("{} does not hold a private key", plain.display()))
+    if let KeyLocation::Keystore { path } = &location {
+        if env.get("SESSKEY_PASSWORD").is_none() {
+            bail!("set SESSKEY_PASSWORD to unlock the session key {path}");
+        }
+    }
+    Ok(LocalKeys::new(env.get("SESSKEY_PASSWORD")).open(&location)?)
 }
 
 /// Prints `v` as JSON with every signature (the owner's authorization, in a session) redacted:
@@ -771,53 +748,7 @@ fn save_key(
     key: &PrivateKeySigner,
     password: Option<&str>,
 ) -> anyhow::Result<KeyLocation> {
-    let (keystore, plain) = key_paths(store, id);
-    make_private_dir(store.dir())?;
-    match password {
-        Some(p) => {
-            // Encrypted under a temporary name, then linked to its own: `hard_link` fails if
-            // the name is taken, so no keystore is ever overwritten.
-            let tmp_name = format!(
-                ".{id}.keystore.{}",
-                alloy_primitives::hex::encode(rand::random::<[u8; 8]>())
-            );
-            PrivateKeySigner::encrypt_keystore(
-                store.dir(),
-                &mut rand::thread_rng(),
-                key.to_bytes(),
-                p,
-                Some(&tmp_name),
-            )?;
-            let tmp = store.dir().join(&tmp_name);
-            // The owner's only, before it takes its name.
-            let private = {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
-            };
-            if let Err(e) = private {
-                let _ = std::fs::remove_file(&tmp);
-                return Err(e).context("making the keystore readable by its owner only");
-            }
-            let linked = std::fs::hard_link(&tmp, &keystore);
-            let _ = std::fs::remove_file(&tmp);
-            linked.with_context(|| {
-                format!("{} exists; refusing to overwrite a session key", keystore.display())
-            })?;
-        }
-        None => {
-            if keystore.exists() {
-                bail!("{} exists; refusing to overwrite a session key", keystore.display());
-            }
-            write_private(
-                &plain,
-                &format!("{}\n", alloy_primitives::hex::encode_prefixed(key.to_bytes())),
-            )
-            .with_context(|| {
-                format!("{} exists; refusing to overwrite a session key", plain.display())
-            })?
-        }
-    }
-    Ok(key_location(store, id))
+    Ok(LocalKeys::new(password.map(str::to_string)).create(store.dir(), &id.to_string(), key)?)
 }
 
 /// Refuses an id the store already holds, or whose key file exists: before anything is signed.
@@ -844,17 +775,6 @@ fn remove_key(store: &CliStore, id: &SessionId) {
     let (keystore, plain) = key_paths(store, id);
     for f in [keystore, plain] {
         let _ = std::fs::remove_file(f);
-    }
-}
-
-/// Where the CLI keeps a session's key: its keystore, or (with `--plain-key`) a 0600 file named
-/// by its path.
-fn key_location(store: &CliStore, id: &SessionId) -> KeyLocation {
-    let (keystore, plain) = key_paths(store, id);
-    if keystore.exists() {
-        KeyLocation::Keystore { path: keystore.display().to_string() }
-    } else {
-        KeyLocation::External { name: format!("plain key file {}", plain.display()) }
     }
 }
 
@@ -920,19 +840,11 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
             let pending = flow.request_session(&request).await?;
             let id = pending.session_id;
             refuse_existing(&store, &id).await?;
-            let dir = store.dir().join("pending");
-            std::fs::create_dir_all(&dir)?;
-            let file = dir.join(format!("{id}.json"));
-            if file.exists() {
-                bail!(
-                    "a request {id} is already pending in {}; refusing to overwrite it",
-                    dir.display()
-                );
-            }
-            save_key(&store, &id, &key, password.as_deref())?;
-            if let Err(e) = write_private(&file, &serde_json::to_string_pretty(&pending)?) {
+            let location = save_key(&store, &id, &key, password.as_deref())?;
+            let stored = StoredPending { pending: pending.clone(), key: Some(location) };
+            if let Err(e) = store.db.save_pending(&stored).await {
                 remove_key(&store, &id);
-                return Err(e.context(format!("saving the request in {}", file.display())));
+                return Err(e.into());
             }
             let out = serde_json::json!({
                 "id": id,
@@ -949,20 +861,30 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
             Ok(())
         }
         SessionCommand::Complete { id, signature, owner, salt } => {
-            let path = store.dir().join("pending").join(format!("{id}.json"));
-            let text = std::fs::read_to_string(&path).with_context(|| {
-                format!("no pending request {id} (make one with `sesskey session request`)")
-            })?;
-            let pending: sesskey_session::PendingSession = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not a pending request", path.display()))?;
-            let session = match (owner, salt) {
-                (Some(owner), Some(salt)) => pending
-                    .complete_for(&SignatureData::Hex(signature), &Account::SmaB { owner, salt })?,
-                _ => pending.complete(&SignatureData::Hex(signature))?,
+            let stored = match store.db.load_pending(&id).await {
+                Err(sesskey_session::Error::UnknownPending(_))
+                    if store.dir().join("pending").join(format!("{id}.json")).exists() =>
+                {
+                    bail!(
+                        "{} was written by an earlier sesskey, which kept requests in files; make the request again with `sesskey session request`",
+                        store.dir().join("pending").join(format!("{id}.json")).display()
+                    )
+                }
+                Err(sesskey_session::Error::UnknownPending(_)) => {
+                    bail!("no pending request {id} (make one with `sesskey session request`)")
+                }
+                other => other?,
             };
-            let record = StoredSession::new(session).with_key(key_location(&store, &id));
+            let session = match (owner, salt) {
+                (Some(owner), Some(salt)) => stored
+                    .pending
+                    .complete_for(&SignatureData::Hex(signature), &Account::SmaB { owner, salt })?,
+                _ => stored.pending.complete(&SignatureData::Hex(signature))?,
+            };
+            let mut record = StoredSession::new(session);
+            record.key = stored.key;
             store.db.insert(&record).await?;
-            std::fs::remove_file(&path)?;
+            store.db.remove_pending(&id).await?;
             if args.json {
                 print_json(&record.session)?;
             } else {
@@ -1008,11 +930,16 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
         }
         SessionCommand::Show { id } => print_session(&store.db.load(&id).await?, args.json),
         SessionCommand::Remove { id } => {
+            let record = store.db.load(&id).await?;
             store.db.remove(&id).await?;
-            let (keystore, plain) = key_paths(&store, &id);
-            for f in [keystore, plain] {
-                if f.exists() {
-                    std::fs::remove_file(&f)?;
+            if let Some(KeyLocation::Keystore { path } | KeyLocation::PlainFile { path }) =
+                record.key
+            {
+                match std::fs::remove_file(&path) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(e).with_context(|| format!("removing the key file {path}"))
+                    }
+                    _ => {}
                 }
             }
             outln!("removed session {id}")?;
@@ -1021,31 +948,10 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
     }
 }
 
-/// Makes the session folder (and its parents) if missing, the folder itself the owner's only
-/// (0700): it holds session keys.
-fn make_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .with_context(|| format!("making the session folder {}", dir.display()))
-}
-
-fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
-    f.write_all(text.as_bytes())?;
-    Ok(())
-}
-
 /// Runs `sesskey send`.
 pub(crate) async fn send(a: SendArgs, args: StoreArgs, env: Env) -> anyhow::Result<u8> {
     let store = store(&args, &env).await?;
-    let key = load_key(&store, &a.session, &env)?;
+    let key = load_key(&store, &a.session, &env).await?;
     let calls = a.calls_to_send()?;
     let spinner = crate::progress::Spinner::start("sending", !args.json);
     let flow = a

@@ -189,6 +189,19 @@ impl Emulator {
                 None
             }
         };
+        // The policies served: those given, else those the data folder kept, else one made
+        // now (and kept).
+        if core.config.policy_ids.is_empty() {
+            let made = crate::uuid_v4(&core.ids.next_id()[..16]);
+            core.config.policy_ids.push(made);
+            core.meta_changed = true;
+            if let Some(durable) = &store {
+                durable.store.commit(&mut core)?;
+            } else {
+                core.apply();
+            }
+        }
+        let config = Config { policy_ids: core.config.policy_ids.clone(), ..config };
         Ok(Self {
             inner: RwLock::new(Inner { core, durable: store }),
             config,

@@ -50,6 +50,9 @@ pub(crate) struct Meta {
     ids_counter: u64,
     chain_ids: Vec<u64>,
     pub(crate) fork_block: Option<u64>,
+    /// The policies served (kept, so a restart that names none serves the same ones).
+    #[serde(default)]
+    policy_ids: Vec<String>,
 }
 
 /// Keys: each a fixed-width byte string, chain id first where there is one.
@@ -198,6 +201,9 @@ impl Store {
         core.clock.offset_ms = meta.offset_ms;
         core.ids.seed = meta.ids_seed;
         core.ids.counter = meta.ids_counter;
+        if core.config.policy_ids.is_empty() {
+            core.config.policy_ids = meta.policy_ids.clone();
+        }
         let read = self.db.begin_read().map_err(storage)?;
         load_tables_of(&read, None, &mut core.wallet)?;
         for (id, chain) in core.chains.iter_mut() {
@@ -216,6 +222,7 @@ impl Store {
             ids_counter: core.ids.counter,
             chain_ids: core.chains.keys().copied().collect(),
             fork_block: core.chains.values().find_map(|c| c.upstream.as_ref().map(|u| u.block)),
+            policy_ids: core.config.policy_ids.clone(),
         };
         let mut set = ChangeSet { rows: vec![] };
         let meta = serde_json::to_vec(&meta).map_err(storage)?;

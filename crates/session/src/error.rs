@@ -28,6 +28,10 @@ pub enum Error {
         /// What the server answered.
         found: String,
     },
+    /// A session key could not be stored or opened (a missing or unreadable file, a wrong
+    /// password, a file others may read).
+    #[error("session key: {0}")]
+    Key(String),
     /// The orchestrator's settings cannot serve this request: nothing was sent.
     #[error("{0}")]
     Unsupported(String),
@@ -41,6 +45,9 @@ pub enum Error {
     /// A session of this id is already stored: nothing was signed or overwritten.
     #[error("session {0} already exists in the store; refusing to sign or overwrite it")]
     Exists(String),
+    /// The store holds no pending request of this id.
+    #[error("session store: no pending request {0}")]
+    UnknownPending(String),
     /// The store holds no session of this id.
     #[error("session store: no session {0}")]
     UnknownSession(String),

@@ -4,6 +4,8 @@
 mod deploy;
 mod error;
 mod fees;
+#[cfg(feature = "keystore")]
+mod keys;
 mod orchestrator;
 mod paymaster;
 mod pending;
@@ -15,6 +17,8 @@ mod token_gas;
 pub use deploy::{check_sma_b_deployment, Account};
 pub use error::{Error, Result};
 pub use fees::{max_gas_cost, FeeCaps};
+#[cfg(feature = "keystore")]
+pub use keys::{check_private, make_private_dir, KeySource, LocalKeys};
 pub use orchestrator::{Orchestrator, Outcome, PreparedSessionOp, ProgressFn, SentCalls};
 pub use paymaster::{
     alchemy_paymasters, GAS_MANAGER_V07_MAINNET, GAS_MANAGER_V07_TESTNET, WALLET_API_PAYMASTER,
@@ -26,6 +30,6 @@ pub use session::Session;
 pub use store::SqlStore;
 pub use store::{
     CallStart, JsonFolder, KeyLocation, MemoryStore, NonceLease, Reservation, SentCall,
-    SessionStore, StoredSession,
+    SessionStore, StoredPending, StoredSession,
 };
 pub use token_gas::{TokenGas, TokenGasMode};

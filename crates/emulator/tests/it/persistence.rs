@@ -240,3 +240,22 @@ async fn flipped_bytes_at_every_page_boundary_never_panic() {
     }
     assert!(panics.is_empty(), "opening panicked for flips at {panics:?}");
 }
+
+/// A policy id is made when none is given, and kept by the data folder: a restart that names
+/// none serves the same one; one that names its own serves those.
+#[tokio::test]
+async fn the_data_folder_keeps_the_policy_it_made() {
+    let dir = fresh_dir("policy");
+    let config = Config { policy_ids: vec![], ..Env::config() };
+    let made = Emulator::launch(config.clone(), Some(dir.path())).await.unwrap();
+    let ids = made.config().policy_ids.clone();
+    assert_eq!(ids.len(), 1);
+    assert_eq!(ids[0].len(), 36, "a UUID: {}", ids[0]);
+    drop(made);
+    let again = Emulator::launch(config.clone(), Some(dir.path())).await.unwrap();
+    assert_eq!(again.config().policy_ids, ids, "the same policy after a restart");
+    drop(again);
+    let named = Config { policy_ids: vec![POLICY.into()], ..config };
+    let named = Emulator::launch(named, Some(dir.path())).await.unwrap();
+    assert_eq!(named.config().policy_ids, vec![POLICY.to_string()]);
+}

@@ -1,6 +1,8 @@
 //! An in-memory [`SessionStore`]: one process, nothing durable. For tests and benchmarks.
 
-use super::{judge, random_id, NonceLease, Reservation, SentCall, SessionStore, StoredSession};
+use super::{
+    judge, random_id, NonceLease, Reservation, SentCall, SessionStore, StoredPending, StoredSession,
+};
 use crate::error::{Error, Result};
 use alloy_primitives::{Address, U256};
 use sesskey_account::Spend;
@@ -14,6 +16,7 @@ struct State {
     reservations: HashMap<String, (Reservation, u64)>,
     leases: HashMap<(Address, u64, u64), (String, u64)>,
     sent: HashMap<CallId, (SentCall, u64)>,
+    pending: HashMap<SessionId, StoredPending>,
 }
 
 /// Sessions in memory.
@@ -169,6 +172,26 @@ impl SessionStore for MemoryStore {
         if let Some((_, expires)) = sent.and_then(|c| s.sent.get_mut(c)) {
             *expires = until;
         }
+        Ok(())
+    }
+
+    async fn save_pending(&self, pending: &StoredPending) -> Result<()> {
+        let id = pending.pending.session_id;
+        match self.lock().pending.entry(id) {
+            std::collections::hash_map::Entry::Occupied(_) => Err(Error::Exists(id.to_string())),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(pending.clone());
+                Ok(())
+            }
+        }
+    }
+
+    async fn load_pending(&self, id: &SessionId) -> Result<StoredPending> {
+        self.lock().pending.get(id).cloned().ok_or_else(|| Error::UnknownPending(id.to_string()))
+    }
+
+    async fn remove_pending(&self, id: &SessionId) -> Result<()> {
+        self.lock().pending.remove(id);
         Ok(())
     }
 

@@ -44,6 +44,11 @@ pub enum KeyLocation {
         /// Its path.
         path: String,
     },
+    /// A plain key file (0600): for tests and development only.
+    PlainFile {
+        /// Its path.
+        path: String,
+    },
     /// A signer outside the process (a KMS, a hardware wallet), by the caller's name for it.
     External {
         /// The name.
@@ -141,6 +146,17 @@ pub struct NonceLease {
     pub token: String,
 }
 
+/// A two-phase grant waiting for its owner's signature, and where its session key lives.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredPending {
+    /// The verified request.
+    pub pending: crate::PendingSession,
+    /// Where its session key lives.
+    #[serde(default)]
+    pub key: Option<KeyLocation>,
+}
+
 /// A call its worker sent and has not settled yet ([`SessionStore::record_sent`]): what the
 /// next call on the session needs to settle it from the chain if that worker stopped.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -210,6 +226,14 @@ pub trait SessionStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<NonceLease>>> + Send;
     /// Returns a leased key.
     fn release_nonce_key(&self, lease: &NonceLease) -> impl Future<Output = Result<()>> + Send;
+
+    /// Keeps a requested session until its owner signs it, where any worker can complete it;
+    /// refused with [`Error::Exists`] when a request of the same id is pending.
+    fn save_pending(&self, pending: &StoredPending) -> impl Future<Output = Result<()>> + Send;
+    /// A pending request ([`Error::UnknownPending`] if none).
+    fn load_pending(&self, id: &SessionId) -> impl Future<Output = Result<StoredPending>> + Send;
+    /// Forgets a pending request (completed, or abandoned).
+    fn remove_pending(&self, id: &SessionId) -> impl Future<Output = Result<()>> + Send;
 
     /// Keeps a call in flight alive until `until`: its nonce lease, its reservations and, once
     /// sent, its record. A worker renews them while it works on the call; one that stops lets
@@ -407,6 +431,15 @@ impl<T: SessionStore> SessionStore for std::sync::Arc<T> {
     }
     async fn record_sent(&self, sent: &SentCall, until: u64) -> Result<()> {
         (**self).record_sent(sent, until).await
+    }
+    async fn save_pending(&self, pending: &StoredPending) -> Result<()> {
+        (**self).save_pending(pending).await
+    }
+    async fn load_pending(&self, id: &SessionId) -> Result<StoredPending> {
+        (**self).load_pending(id).await
+    }
+    async fn remove_pending(&self, id: &SessionId) -> Result<()> {
+        (**self).remove_pending(id).await
     }
     async fn forget_sent(&self, call_id: &CallId) -> Result<()> {
         (**self).forget_sent(call_id).await

@@ -52,3 +52,40 @@ async fn the_owner_signs_elsewhere_and_the_backend_completes() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A fleet shares pending requests: one worker requests and keeps it in the store, another
+/// (another store, another connection) completes it with the owner's signature; the request is
+/// then used up, and an id already pending is refused. On every store a fleet can share
+/// (SQLite files, PostgreSQL when the run has one).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pending_request_made_by_one_worker_is_completed_by_another() {
+    use sesskey_session::{KeyLocation, SessionStore, SqlStore, StoredPending, StoredSession};
+    let (_server, flow, owner) = delegated_owner(Some(POLICY)).await;
+    let tmp = crate::store::temp_dir("pending");
+    let file = format!("sqlite://{}", tmp.path().join("sessions.db").display());
+    let mut urls = vec![file];
+    if crate::store::postgres().await.is_some() {
+        urls.push(std::env::var("SESSKEY_TEST_DATABASE_URL").unwrap());
+    }
+    for url in urls {
+        let (a, b) =
+            (SqlStore::connect(&url).await.unwrap(), SqlStore::connect(&url).await.unwrap());
+        let pending = flow.request_session(&request(vec![Permission::Root], None)).await.unwrap();
+        let id = pending.session_id;
+        let key = KeyLocation::External { name: "kms:alias/worker".into() };
+        let stored = StoredPending { pending: pending.clone(), key: Some(key.clone()) };
+        a.save_pending(&stored).await.unwrap();
+        assert!(matches!(a.save_pending(&stored).await, Err(Error::Exists(_))));
+        // The other worker, with the owner's signature from elsewhere.
+        let found = b.load_pending(&id).await.unwrap();
+        assert_eq!(found, stored);
+        let signature = wire(owner.sign_hash_sync(&found.pending.raw_payload).unwrap());
+        let mut record = StoredSession::new(found.pending.complete(&signature).unwrap());
+        record.key = found.key;
+        b.insert(&record).await.unwrap();
+        b.remove_pending(&id).await.unwrap();
+        assert!(matches!(a.load_pending(&id).await, Err(Error::UnknownPending(_))));
+        assert_eq!(a.load(&id).await.unwrap().key, Some(key));
+        a.remove(&id).await.unwrap();
+    }
+}

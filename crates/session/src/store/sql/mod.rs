@@ -13,7 +13,8 @@
 //! thread of its own.
 
 use super::{
-    random_id, CallStart, NonceLease, Reservation, SentCall, SessionStore, SpendJson, StoredSession,
+    random_id, CallStart, NonceLease, Reservation, SentCall, SessionStore, SpendJson,
+    StoredPending, StoredSession,
 };
 use crate::error::{Error, Result};
 use alloy_primitives::{Address, U256};
@@ -143,8 +144,15 @@ fn redact(url: &str) -> String {
 }
 
 /// The tables a sesskey SQLite file holds (besides SQLite's own).
-const OUR_TABLES: [&str; 6] =
-    ["_sqlx_migrations", "sessions", "imports", "reservations", "nonce_leases", "sent_calls"];
+const OUR_TABLES: [&str; 7] = [
+    "_sqlx_migrations",
+    "sessions",
+    "imports",
+    "reservations",
+    "nonce_leases",
+    "sent_calls",
+    "pending_sessions",
+];
 
 /// The file of a `sqlite:` URL (none for an in-memory database).
 fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
@@ -758,6 +766,43 @@ impl SessionStore for SqlStore {
         .execute(&self.db.pool)
         .await
         .map_err(store)?;
+        Ok(())
+    }
+
+    async fn save_pending(&self, pending: &StoredPending) -> Result<()> {
+        let id = pending.pending.session_id.to_string();
+        // One statement: the row goes in only if no request has the id.
+        let done = sqlx::query(
+            "INSERT INTO pending_sessions (id, body) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id.clone())
+        .bind(json(pending)?)
+        .execute(&self.db.pool)
+        .await
+        .map_err(store)?;
+        if done.rows_affected() == 0 {
+            return Err(Error::Exists(id));
+        }
+        Ok(())
+    }
+
+    async fn load_pending(&self, id: &SessionId) -> Result<StoredPending> {
+        let body: Option<String> =
+            sqlx::query_scalar("SELECT body FROM pending_sessions WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(&self.db.pool)
+                .await
+                .map_err(store)?;
+        let body = body.ok_or_else(|| Error::UnknownPending(id.to_string()))?;
+        parse(&body, "pending request")
+    }
+
+    async fn remove_pending(&self, id: &SessionId) -> Result<()> {
+        sqlx::query("DELETE FROM pending_sessions WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&self.db.pool)
+            .await
+            .map_err(store)?;
         Ok(())
     }
 
