@@ -25,7 +25,7 @@ pub use server::{
 pub use store::DATA_FILE;
 pub use wallet::overview::{
     AccountView, CallView, Overview, OVERVIEW_ACCOUNTS, OVERVIEW_CALLS, OVERVIEW_DATA_BYTES,
-    OVERVIEW_ITEMS, OVERVIEW_SESSIONS,
+    OVERVIEW_ITEMS, OVERVIEW_REQUEST_SECS, OVERVIEW_SESSIONS,
 };
 pub use wallet::{
     Config, GasToken, BUNDLER, EMULATOR_PAYMASTER, MAX_CALLS, MAX_CHAIN_IDS, MAX_PERMISSIONS,

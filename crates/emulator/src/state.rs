@@ -44,6 +44,10 @@ pub(crate) struct Session {
     /// The owner signature already checked against the action's digest (a cache: recovering it
     /// again gives the same answer).
     pub(crate) verified_owner_signature: Option<Bytes>,
+    /// When `wallet_createSession` made it (unix seconds; 0 in data folders of earlier
+    /// versions).
+    #[serde(default)]
+    pub(crate) requested_at: u64,
 }
 
 /// [`DeferredAction`] as stored.

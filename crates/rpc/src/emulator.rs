@@ -37,6 +37,9 @@ pub struct SessionInfo {
     pub gas_left: Option<U256>,
     /// ERC-20 allowance left, by token.
     pub erc20_left: Vec<(Address, U256)>,
+    /// When it was requested (`wallet_createSession`), unix seconds (0: unknown).
+    #[serde(default)]
+    pub requested_at: u64,
 }
 
 /// The emulator's controls.

@@ -162,6 +162,7 @@ impl Core {
                     native_left,
                     gas_left,
                     erc20_left,
+                    requested_at: s.requested_at,
                 }
             })
             .collect();

@@ -13,6 +13,10 @@ pub const OVERVIEW_CALLS: usize = 25;
 pub const OVERVIEW_ACCOUNTS: usize = 100;
 /// How many sessions the overview lists (installed ones first).
 pub const OVERVIEW_SESSIONS: usize = 100;
+/// How long a session only requested (never installed by an op carrying its owner's
+/// signature) stays on the overview, in seconds from its request: anyone may request one, for
+/// any account, with their own key.
+pub const OVERVIEW_REQUEST_SECS: u64 = 3600;
 /// How many permissions of a session, calls of an op and logs of a receipt the overview shows.
 pub const OVERVIEW_ITEMS: usize = 10;
 /// How many bytes of a call's data or a log's data the overview shows.
@@ -85,7 +89,14 @@ impl Core {
                 delegation: self.chains.get(chain_id).and_then(|c| c.delegation(*address)),
             })
             .collect();
+        let now = self.clock.now();
         let mut sessions = self.list_sessions();
+        // Requests nobody installed leave the page after a while, or once past their expiry.
+        sessions.retain(|s| {
+            s.installed
+                || (now < s.requested_at.saturating_add(OVERVIEW_REQUEST_SECS)
+                    && (s.expiry == 0 || now <= s.expiry))
+        });
         let sessions_total = sessions.len();
         sessions.sort_by_key(|s| !s.installed);
         sessions.truncate(OVERVIEW_SESSIONS);
@@ -108,7 +119,7 @@ impl Core {
             })
             .collect();
         Overview {
-            now: self.clock.now(),
+            now,
             chains: self.chains.keys().copied().collect(),
             accounts,
             accounts_total,

@@ -82,6 +82,7 @@ impl Core {
             revoked: false,
             spent: Default::default(),
             verified_owner_signature: None,
+            requested_at: now,
         };
         let action = session.action();
         self.wallet.sessions.put(session_id, session);

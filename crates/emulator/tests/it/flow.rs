@@ -429,4 +429,13 @@ async fn the_overview_is_bounded() {
     assert!(op.calls.iter().all(|c| c.data.as_ref().unwrap().len() <= OVERVIEW_DATA_BYTES));
     let size = serde_json::to_string(&overview).unwrap().len();
     assert!(size < 300_000, "the overview is {size} bytes");
+    // Each request says when it was made, for which key; an hour later, the requests nobody
+    // installed have left the overview, and the installed session stays.
+    let requested = overview.sessions.iter().find(|s| !s.installed).unwrap();
+    assert_eq!(requested.requested_at, START);
+    assert_eq!(requested.session_key, env.session_key.address());
+    env.client.increase_time(sesskey_emulator::OVERVIEW_REQUEST_SECS).await.unwrap();
+    let later = env.server.emulator.overview();
+    assert_eq!(later.sessions_total, 1, "only the installed session is left");
+    assert!(later.sessions[0].installed);
 }
