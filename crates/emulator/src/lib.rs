@@ -13,7 +13,7 @@ mod wallet;
 
 pub use chain::{
     describe_revert, shown_url, EthError, ForkConfig, ESTIMATE_TIME_CAP, MAX_LOG_RANGE,
-    UPSTREAM_TIMEOUT,
+    MAX_UPSTREAM_ANSWER, UPSTREAM_TIMEOUT,
 };
 pub use clock::{uuid_v4, Clock, Ids, TimeError};
 pub use emulator::Emulator;

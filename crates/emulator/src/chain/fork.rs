@@ -16,6 +16,71 @@ use std::sync::Mutex;
 pub const UPSTREAM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// The most of an upstream's error message that is kept (its body can be anything, of any size).
 const MAX_UPSTREAM_MESSAGE: usize = 300;
+/// The most bytes one upstream answer may hold; a longer one fails its request (the reads a
+/// fork makes, an account, a slot, a block header with its transaction hashes, are far smaller).
+pub const MAX_UPSTREAM_ANSWER: usize = 4 * 1024 * 1024;
+
+/// The fork's transport: JSON-RPC over HTTP (reqwest, with its timeouts), reading an answer
+/// only up to [`MAX_UPSTREAM_ANSWER`] bytes.
+#[derive(Clone)]
+struct CappedHttp {
+    client: reqwest::Client,
+    url: reqwest::Url,
+    max: usize,
+}
+
+impl CappedHttp {
+    async fn send(
+        self,
+        req: alloy_json_rpc::RequestPacket,
+    ) -> alloy_transport::TransportResult<alloy_json_rpc::ResponsePacket> {
+        use alloy_transport::{TransportError, TransportErrorKind};
+        let body = serde_json::to_vec(&req).map_err(TransportError::ser_err)?;
+        let mut resp = self
+            .client
+            .post(self.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(TransportErrorKind::custom)?;
+        let status = resp.status();
+        let mut answer = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(TransportErrorKind::custom)? {
+            if answer.len().saturating_add(chunk.len()) > self.max {
+                return Err(TransportErrorKind::custom_str(&format!(
+                    "the upstream's answer is over {} bytes (MAX_UPSTREAM_ANSWER): refused",
+                    self.max
+                )));
+            }
+            answer.extend_from_slice(&chunk);
+        }
+        let shown = || {
+            String::from_utf8_lossy(&answer[..answer.len().min(MAX_UPSTREAM_MESSAGE)]).into_owned()
+        };
+        if !status.is_success() {
+            return Err(TransportErrorKind::http_error(status.as_u16(), shown()));
+        }
+        serde_json::from_slice(&answer).map_err(|e| TransportError::deser_err(e, shown()))
+    }
+}
+
+impl tower::Service<alloy_json_rpc::RequestPacket> for CappedHttp {
+    type Response = alloy_json_rpc::ResponsePacket;
+    type Error = alloy_transport::TransportError;
+    type Future = alloy_transport::TransportFut<'static>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: alloy_json_rpc::RequestPacket) -> Self::Future {
+        Box::pin(self.clone().send(req))
+    }
+}
 
 /// Where a fork reads its state.
 #[derive(Clone, PartialEq, Eq)]
@@ -128,10 +193,15 @@ impl Upstream {
             .parse()
             .map_err(|e| fork(format!("`{}` is not a URL: {e}", config.shown_url())))?;
         let timeout = config.timeout.unwrap_or(UPSTREAM_TIMEOUT);
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout / 3)
+            .build()
+            .map_err(|e| fork(format!("the upstream's HTTP client: {e}")))?;
+        let local = alloy_transport::utils::guess_local_url(config.url.as_str());
+        let transport = CappedHttp { client, url, max: MAX_UPSTREAM_ANSWER };
         let provider = ProviderBuilder::new()
-            .with_reqwest(url, |b| {
-                b.timeout(timeout).connect_timeout(timeout / 3).build().unwrap_or_default()
-            })
+            .connect_client(alloy_rpc_client::RpcClient::new(transport, local))
             .erased();
         let chain_id = provider
             .get_chain_id()

@@ -416,6 +416,41 @@ async fn a_silent_upstream_fails_the_fork_quickly() {
     held.abort();
 }
 
+/// An upstream that answers more than `MAX_UPSTREAM_ANSWER` bytes: the request fails at once
+/// with a short error naming the cap (the body is neither kept whole nor echoed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_upstream_answer_is_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let served = tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                // 8 MB of a JSON string: twice the cap.
+                let body = format!(
+                    "{{\"jsonrpc\":\"2.0\",\"id\":0,\"result\":\"{}\"}}",
+                    "a".repeat(8 * 1024 * 1024)
+                );
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(body.as_bytes()).await;
+            });
+        }
+    });
+    let fork = sesskey_emulator::ForkConfig::new(format!("http://{addr}/v2/my-secret-key"));
+    let config = sesskey_emulator::Config { fork: Some(fork), ..Env::config() };
+    let e = sesskey_emulator::Emulator::launch(config, None).await.unwrap_err().to_string();
+    assert!(e.contains("over 4194304 bytes"), "{}", &e[..e.len().min(500)]);
+    assert!(e.len() < 1000, "a short error: {} bytes", e.len());
+    assert!(!e.contains("my-secret-key"), "{e}");
+    served.abort();
+}
+
 /// `evm_snapshot` and `evm_revert`: back to the state of the snapshot (and no later one), with
 /// at most `MAX_SNAPSHOTS` held: the oldest is forgotten first.
 #[tokio::test]
