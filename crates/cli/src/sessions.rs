@@ -485,6 +485,17 @@ impl CliStore {
     fn dir(&self) -> &std::path::Path {
         &self.dir
     }
+
+    /// A saved session; an unknown id says where it looked and how to list what is there.
+    async fn load(&self, id: &SessionId) -> anyhow::Result<StoredSession> {
+        match self.db.load(id).await {
+            Err(sesskey_session::Error::UnknownSession(_)) => bail!(
+                "no session {id} in {} (`sesskey session list` shows the saved sessions; --store, --database-url or SESSKEY_HOME picks another store)",
+                self.shown
+            ),
+            other => Ok(other?),
+        }
+    }
 }
 
 async fn store(args: &StoreArgs, env: &Env) -> anyhow::Result<CliStore> {
@@ -574,7 +585,7 @@ fn key_paths(store: &CliStore, id: &SessionId) -> (PathBuf, PathBuf) {
 
 /// The session key, where the store says it lives (unlocked with `SESSKEY_PASSWORD`).
 async fn load_key(store: &CliStore, id: &SessionId, env: &Env) -> anyhow::Result<PrivateKeySigner> {
-    let record = store.db.load(id).await?;
+    let record = store.load(id).await?;
     let location = record.key.ok_or_else(|| {
         anyhow!("session {id} has no key location (it was saved without its key)")
     })?;
@@ -928,9 +939,9 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
             }
             Ok(())
         }
-        SessionCommand::Show { id } => print_session(&store.db.load(&id).await?, args.json),
+        SessionCommand::Show { id } => print_session(&store.load(&id).await?, args.json),
         SessionCommand::Remove { id } => {
-            let record = store.db.load(&id).await?;
+            let record = store.load(&id).await?;
             store.db.remove(&id).await?;
             if let Some(KeyLocation::Keystore { path } | KeyLocation::PlainFile { path }) =
                 record.key

@@ -122,6 +122,13 @@ impl WalletClientBuilder {
             .map(|s| s.0.clone())
             .filter(|s| !s.is_empty())
             .collect();
+        if !base.contains("://") {
+            return Err(Error::Config(format!(
+                "`{}` is not a URL: give it with its scheme, e.g. http://{}",
+                shown_host(&base),
+                shown_host(&base)
+            )));
+        }
         let target = match &self.path_key {
             Some(key) => format!("{base}{}", key.0),
             None => base,
@@ -143,6 +150,18 @@ impl WalletClientBuilder {
         let url = redact(&target, &secrets);
         Ok(WalletClient { inner, url, secrets: secrets.into_iter().map(Secret).collect() })
     }
+}
+
+/// A URL as errors may show it: scheme, host and port; a path or a query (where node providers
+/// put API keys) becomes `/***`.
+fn shown_host(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").map_or(("", url), |(s, r)| (s, r));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    let hidden = (rest.len() > authority.len() && rest[authority.len()..] != *"/")
+        || authority.contains('@');
+    let scheme = if scheme.is_empty() { String::new() } else { format!("{scheme}://") };
+    format!("{scheme}{host}{}", if hidden { "/***" } else { "" })
 }
 
 fn redact(text: &str, secrets: &[String]) -> String {
@@ -191,7 +210,17 @@ impl WalletClient {
         let secrets: Vec<String> = self.secrets.iter().map(|s| s.0.clone()).collect();
         match e {
             ClientError::Transport(t) => {
-                ClientError::Transport(redact(&t.to_string(), &secrets).into())
+                let text = redact(&t.to_string(), &secrets);
+                // hyper's "client error (Connect)" says neither where nor why.
+                let text = if text.contains("(Connect)") {
+                    format!(
+                        "{text}: nothing answered at {} (is the server running, and is this its address?)",
+                        shown_host(&self.url)
+                    )
+                } else {
+                    text
+                };
+                ClientError::Transport(text.into())
             }
             ClientError::Custom(m) => ClientError::Custom(redact(&m, &secrets)),
             other => other,
@@ -239,5 +268,47 @@ impl ClientT for WalletClient {
         R: DeserializeOwned + fmt::Debug + 'a,
     {
         self.inner.batch_request(batch).await.map_err(|e| self.scrub(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_shown_without_keys() {
+        assert_eq!(
+            shown_host("https://api.g.alchemy.com/v2/SECRET"),
+            "https://api.g.alchemy.com/***"
+        );
+        assert_eq!(shown_host("http://127.0.0.1:8545"), "http://127.0.0.1:8545");
+        assert_eq!(shown_host("127.0.0.1:8545"), "127.0.0.1:8545");
+    }
+
+    #[test]
+    fn a_url_without_a_scheme_says_how_to_write_it() {
+        let e = WalletClient::new("127.0.0.1:8545").unwrap_err().to_string();
+        assert!(e.contains("http://127.0.0.1:8545"), "{e}");
+    }
+
+    /// Nothing listens: the error names the address (not its key) and what to check.
+    #[tokio::test]
+    async fn nothing_listening_is_said_with_the_address() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let client = WalletClient::builder()
+            .url(format!("http://127.0.0.1:{port}/v2/SECRET"))
+            .retry(RetryPolicy::NONE)
+            .build()
+            .unwrap();
+        let e = crate::Error::from(
+            client
+                .request::<serde_json::Value, _>("eth_chainId", ArrayParams::new())
+                .await
+                .unwrap_err(),
+        );
+        let text = e.to_string();
+        assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+        assert!(text.contains("is the server running"), "{text}");
+        assert!(!text.contains("SECRET"), "{text}");
     }
 }

@@ -131,3 +131,20 @@ fn a_key_file_others_can_read_is_refused_with_the_fix() {
     let err = stderr(&out);
     assert!(err.contains("chmod 600"), "{err}");
 }
+
+#[test]
+fn an_unknown_session_id_is_said_the_same_way_by_every_command() {
+    let tmp = tempfile::tempdir().unwrap();
+    let id = format!("0x{}", "ab".repeat(16));
+    let shop = format!("0x{}", "51".repeat(20));
+    for args in [
+        vec!["session", "show", id.as_str()],
+        vec!["send", "--session", id.as_str(), "--rpc-url", "http://127.0.0.1:1", shop.as_str()],
+    ] {
+        let out = sesskey(tmp.path(), &args, &[]);
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert!(err.contains(&format!("no session {id}")), "{args:?}: {err}");
+        assert!(err.contains("sesskey session list"), "{args:?}: {err}");
+    }
+}
