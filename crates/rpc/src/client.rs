@@ -125,8 +125,8 @@ impl WalletClientBuilder {
         if !base.contains("://") {
             return Err(Error::Config(format!(
                 "`{}` is not a URL: give it with its scheme, e.g. http://{}",
-                shown_host(&base),
-                shown_host(&base)
+                shown_url(&base),
+                shown_url(&base)
             )));
         }
         let target = match &self.path_key {
@@ -152,9 +152,16 @@ impl WalletClientBuilder {
     }
 }
 
-/// A URL as errors may show it: scheme, host and port; a path or a query (where node providers
-/// put API keys) becomes `/***`.
-fn shown_host(url: &str) -> String {
+/// A URL as errors and logs may show it: scheme, host and port; a path or a query (where node
+/// providers put API keys) becomes `/***`, and credentials go.
+///
+/// ```
+/// assert_eq!(
+///     sesskey_rpc::shown_url("https://eth-mainnet.g.alchemy.com/v2/KEY"),
+///     "https://eth-mainnet.g.alchemy.com/***"
+/// );
+/// ```
+pub fn shown_url(url: &str) -> String {
     let (scheme, rest) = url.split_once("://").map_or(("", url), |(s, r)| (s, r));
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let host = authority.rsplit('@').next().unwrap_or_default();
@@ -215,7 +222,7 @@ impl WalletClient {
                 let text = if text.contains("(Connect)") {
                     format!(
                         "{text}: nothing answered at {} (is the server running, and is this its address?)",
-                        shown_host(&self.url)
+                        shown_url(&self.url)
                     )
                 } else {
                     text
@@ -278,11 +285,11 @@ mod tests {
     #[test]
     fn urls_are_shown_without_keys() {
         assert_eq!(
-            shown_host("https://api.g.alchemy.com/v2/SECRET"),
+            shown_url("https://api.g.alchemy.com/v2/SECRET"),
             "https://api.g.alchemy.com/***"
         );
-        assert_eq!(shown_host("http://127.0.0.1:8545"), "http://127.0.0.1:8545");
-        assert_eq!(shown_host("127.0.0.1:8545"), "127.0.0.1:8545");
+        assert_eq!(shown_url("http://127.0.0.1:8545"), "http://127.0.0.1:8545");
+        assert_eq!(shown_url("127.0.0.1:8545"), "127.0.0.1:8545");
     }
 
     #[test]

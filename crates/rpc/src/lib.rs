@@ -9,7 +9,9 @@ pub mod redact;
 mod retry;
 mod wallet;
 
-pub use client::{WalletClient, WalletClientBuilder, ALCHEMY_URL, DEFAULT_TIMEOUT, USER_AGENT};
+pub use client::{
+    shown_url, WalletClient, WalletClientBuilder, ALCHEMY_URL, DEFAULT_TIMEOUT, USER_AGENT,
+};
 #[cfg(feature = "server")]
 pub use emulator::EmulatorApiServer;
 pub use emulator::{EmulatorApiClient, SessionInfo};

@@ -117,14 +117,13 @@ impl ForkConfig {
     }
 }
 
-/// `url` without its path, query or credentials: `https://node.example/***`.
+/// `url` without its path, query or credentials: `https://node.example/***`
+/// ([`sesskey_rpc::shown_url`]); `<not a URL>` without a scheme.
 pub fn shown_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return "<not a URL>".into() };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = authority.rsplit('@').next().unwrap_or_default();
-    let hidden = rest.len() > authority.len() && rest[authority.len()..] != *"/";
-    let hidden = hidden || authority.contains('@');
-    format!("{scheme}://{host}{}", if hidden { "/***" } else { "" })
+    if !url.contains("://") {
+        return "<not a URL>".into();
+    }
+    sesskey_rpc::shown_url(url)
 }
 
 /// An upstream's error as it may be shown: the URL in every form it appears in made
