@@ -635,6 +635,8 @@ mod tests {
     /// error names them all. `delegate` with `--owner-key-file` delegates the file's key.
     #[tokio::test]
     async fn the_owner_key_options_are_everywhere_the_owner_signs() {
+        let scratch = tempfile::tempdir().unwrap();
+        let store = scratch.path().display().to_string();
         for args in [
             &["sesskey", "delegate", "--chain-id", "31337", "--rpc-url", "http://127.0.0.1:1"][..],
             &[
@@ -645,7 +647,7 @@ mod tests {
                 "--rpc-url",
                 "http://127.0.0.1:1",
                 "--store",
-                "/nonexistent/sesskey-test",
+                &store,
             ][..],
         ] {
             let e = run_with(Cli::parse_from(args), Env::default()).await.unwrap_err().to_string();

@@ -1,7 +1,8 @@
 //! An in-memory [`SessionStore`]: one process, nothing durable. For tests and benchmarks.
 
 use super::{
-    judge, random_id, NonceLease, Reservation, SentCall, SessionStore, StoredPending, StoredSession,
+    judge, random_id, CallStart, NonceLease, Reservation, SentCall, SessionStore, StoredPending,
+    StoredSession,
 };
 use crate::error::{Error, Result};
 use alloy_primitives::{Address, U256};
@@ -23,6 +24,35 @@ struct State {
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     state: Mutex<State>,
+}
+
+impl State {
+    /// Reserves what `calls` and `gas` spend on `record`'s session until `now + ttl` (with
+    /// `ttl` 0, judges only).
+    fn reserve(
+        &mut self,
+        record: &StoredSession,
+        calls: &[Call],
+        gas: U256,
+        now: u64,
+        ttl: u64,
+    ) -> Result<Reservation> {
+        let id = record.session.session_id;
+        self.reservations.retain(|_, (_, expires)| *expires > now);
+        let outstanding: Vec<Spend> = self
+            .reservations
+            .values()
+            .filter(|(r, _)| r.session_id == id)
+            .map(|(r, _)| r.spend.clone())
+            .collect();
+        let spend = judge(record, &outstanding, calls, gas, now)?;
+        let reservation = Reservation { id: random_id(), session_id: id, spend };
+        if ttl > 0 {
+            self.reservations
+                .insert(reservation.id.clone(), (reservation.clone(), now.saturating_add(ttl)));
+        }
+        Ok(reservation)
+    }
 }
 
 impl MemoryStore {
@@ -77,12 +107,6 @@ impl SessionStore for MemoryStore {
         Ok(())
     }
 
-    async fn mark_installed(&self, id: &SessionId) -> Result<()> {
-        let mut s = self.lock();
-        s.sessions.get_mut(id).ok_or_else(|| unknown(id))?.installed = true;
-        Ok(())
-    }
-
     async fn reserve(
         &self,
         id: &SessionId,
@@ -92,57 +116,60 @@ impl SessionStore for MemoryStore {
         ttl: u64,
     ) -> Result<Reservation> {
         let mut s = self.lock();
-        s.reservations.retain(|_, (_, expires)| *expires > now);
-        let record = s.sessions.get(id).ok_or_else(|| unknown(id))?;
-        let outstanding: Vec<Spend> = s
-            .reservations
-            .values()
-            .filter(|(r, _)| r.session_id == *id)
-            .map(|(r, _)| r.spend.clone())
-            .collect();
-        let spend = judge(record, &outstanding, calls, gas, now)?;
-        let reservation = Reservation { id: random_id(), session_id: *id, spend };
-        s.reservations
-            .insert(reservation.id.clone(), (reservation.clone(), now.saturating_add(ttl)));
-        Ok(reservation)
+        let record = s.sessions.get(id).ok_or_else(|| unknown(id))?.clone();
+        s.reserve(&record, calls, gas, now, ttl)
     }
 
-    async fn settle(&self, reservation: &Reservation, spent: Option<&Spend>) -> Result<()> {
-        let mut s = self.lock();
-        s.reservations.remove(&reservation.id);
-        if let Some(spent) = spent {
-            let record = s
-                .sessions
-                .get_mut(&reservation.session_id)
-                .ok_or_else(|| unknown(&reservation.session_id))?;
-            record.add_spend(spent);
-        }
-        Ok(())
-    }
-
-    async fn lease_nonce_key(
+    async fn begin_call(
         &self,
-        account: Address,
-        chain_id: u64,
-        want: Option<u64>,
+        id: &SessionId,
+        calls: &[Call],
         now: u64,
         ttl: u64,
-    ) -> Result<Option<NonceLease>> {
+    ) -> Result<Option<CallStart>> {
         let mut s = self.lock();
+        let record = s.sessions.get(id).ok_or_else(|| unknown(id))?.clone();
+        // Judged first: a refusal leases nothing.
+        s.reserve(&record, calls, U256::ZERO, now, 0)?;
+        let (account, chain) = (record.session.account, record.session.chain_id.to());
         s.leases.retain(|_, (_, expires)| *expires > now);
-        let free = |k: &u64| !s.leases.contains_key(&(account, chain_id, *k));
-        let key = match want {
-            Some(k) if free(&k) => k,
-            Some(_) => return Ok(None),
-            None => (1u64..).find(free).expect("an unbounded range has a free key"),
+        let free = |k: &u64| !s.leases.contains_key(&(account, chain, *k));
+        let key = if record.installed {
+            (1u64..).find(free).unwrap_or(u64::MAX)
+        } else if free(&0) {
+            0
+        } else {
+            return Ok(None);
         };
         let token = random_id();
-        s.leases.insert((account, chain_id, key), (token.clone(), now.saturating_add(ttl)));
-        Ok(Some(NonceLease { account, chain_id, key, token }))
+        s.leases.insert((account, chain, key), (token.clone(), now.saturating_add(ttl)));
+        let reservation = s.reserve(&record, calls, U256::ZERO, now, ttl)?;
+        let lease = NonceLease { account, chain_id: chain, key, token };
+        Ok(Some(CallStart { record, reservation, lease }))
     }
 
-    async fn release_nonce_key(&self, lease: &NonceLease) -> Result<()> {
+    async fn end_call(
+        &self,
+        settled: &[(Reservation, Option<Spend>)],
+        lease: &NonceLease,
+        installed: Option<&SessionId>,
+        _now: u64,
+    ) -> Result<()> {
         let mut s = self.lock();
+        for (r, spent) in settled {
+            if spent.is_some() && !s.sessions.contains_key(&r.session_id) {
+                return Err(unknown(&r.session_id));
+            }
+        }
+        if let Some(id) = installed {
+            s.sessions.get_mut(id).ok_or_else(|| unknown(id))?.installed = true;
+        }
+        for (r, spent) in settled {
+            s.reservations.remove(&r.id);
+            if let (Some(spent), Some(record)) = (spent, s.sessions.get_mut(&r.session_id)) {
+                record.add_spend(spent);
+            }
+        }
         let k = (lease.account, lease.chain_id, lease.key);
         if s.leases.get(&k).is_some_and(|(t, _)| *t == lease.token) {
             s.leases.remove(&k);

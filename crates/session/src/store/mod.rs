@@ -193,8 +193,6 @@ pub trait SessionStore: Send + Sync {
     fn remove(&self, id: &SessionId) -> impl Future<Output = Result<()>> + Send;
     /// Marks a session revoked: nothing more is reserved on it.
     fn mark_revoked(&self, id: &SessionId) -> impl Future<Output = Result<()>> + Send;
-    /// Marks a session's key installed on chain (its first operation was included).
-    fn mark_installed(&self, id: &SessionId) -> impl Future<Output = Result<()>> + Send;
     /// Reserves what `calls` spend, and `gas` wei of gas, against the session's allowances,
     /// counting what it spent and every reservation outstanding; refused with
     /// [`Error::Preflight`] when they do not fit. The reservation lapses at `now + ttl`.
@@ -206,27 +204,6 @@ pub trait SessionStore: Send + Sync {
         now: u64,
         ttl: u64,
     ) -> impl Future<Output = Result<Reservation>> + Send;
-    /// Settles a reservation: `Some(spend)` records what the call really spent; `None`
-    /// releases it (the call was never sent or never included).
-    fn settle(
-        &self,
-        reservation: &Reservation,
-        spent: Option<&Spend>,
-    ) -> impl Future<Output = Result<()>> + Send;
-    /// Leases a nonce key of `account` on `chain_id` that no call in flight holds: exactly
-    /// `want` (`None` if it is held), or else the smallest free parallel key from 1. The lease
-    /// lapses at `now + ttl`.
-    fn lease_nonce_key(
-        &self,
-        account: Address,
-        chain_id: u64,
-        want: Option<u64>,
-        now: u64,
-        ttl: u64,
-    ) -> impl Future<Output = Result<Option<NonceLease>>> + Send;
-    /// Returns a leased key.
-    fn release_nonce_key(&self, lease: &NonceLease) -> impl Future<Output = Result<()>> + Send;
-
     /// Keeps a requested session until its owner signs it, where any worker can complete it;
     /// refused with [`Error::Exists`] when a request of the same id is pending.
     fn save_pending(&self, pending: &StoredPending) -> impl Future<Output = Result<()>> + Send;
@@ -260,56 +237,27 @@ pub trait SessionStore: Send + Sync {
 
     /// Starts a call, atomically: loads the session, reserves what `calls` move, and leases a
     /// nonce key (the serial key 0 for a session's first op, which installs its key; else the
-    /// smallest free parallel key). `None`, with nothing changed, while another call holds the
-    /// first op's key. A store may do this in one transaction; the default composes the steps.
+    /// smallest free parallel key from 1). `None`, with nothing changed, while another call
+    /// holds the first op's key. The reservation and the lease lapse at `now + ttl` unless
+    /// renewed ([`SessionStore::renew`]).
     fn begin_call(
         &self,
         id: &SessionId,
         calls: &[Call],
         now: u64,
         ttl: u64,
-    ) -> impl Future<Output = Result<Option<CallStart>>> + Send {
-        async move {
-            let record = self.load(id).await?;
-            judge(&record, &[], calls, U256::ZERO, now)?;
-            let s = &record.session;
-            let want = (!record.installed).then_some(0);
-            let Some(lease) =
-                self.lease_nonce_key(s.account, s.chain_id.to(), want, now, ttl).await?
-            else {
-                return Ok(None);
-            };
-            match self.reserve(id, calls, U256::ZERO, now, ttl).await {
-                Ok(reservation) => Ok(Some(CallStart { record, reservation, lease })),
-                Err(e) => {
-                    self.release_nonce_key(&lease).await?;
-                    Err(e)
-                }
-            }
-        }
-    }
+    ) -> impl Future<Output = Result<Option<CallStart>>> + Send;
 
-    /// Ends a call, atomically: settles each reservation (`Some`: what it really spent; `None`:
-    /// released), returns the nonce key, and marks the session installed when its first op was
-    /// included. `now` is the caller's clock (reservations lapsed by then may be cleaned up).
+    /// Ends a call, atomically: settles each reservation (`Some`: what it really spent, added
+    /// to the session's; `None`: released), returns the nonce key, and marks the session
+    /// installed when its first op was included (`installed`). `now` is the caller's clock.
     fn end_call(
         &self,
         settled: &[(Reservation, Option<Spend>)],
         lease: &NonceLease,
         installed: Option<&SessionId>,
         now: u64,
-    ) -> impl Future<Output = Result<()>> + Send {
-        let _ = now;
-        async move {
-            for (r, spent) in settled {
-                self.settle(r, spent.as_ref()).await?;
-            }
-            if let Some(id) = installed {
-                self.mark_installed(id).await?;
-            }
-            self.release_nonce_key(lease).await
-        }
-    }
+    ) -> impl Future<Output = Result<()>> + Send;
 }
 
 /// What [`SessionStore::begin_call`] answers.
@@ -391,9 +339,6 @@ impl<T: SessionStore> SessionStore for std::sync::Arc<T> {
     async fn mark_revoked(&self, id: &SessionId) -> Result<()> {
         (**self).mark_revoked(id).await
     }
-    async fn mark_installed(&self, id: &SessionId) -> Result<()> {
-        (**self).mark_installed(id).await
-    }
     async fn reserve(
         &self,
         id: &SessionId,
@@ -403,22 +348,6 @@ impl<T: SessionStore> SessionStore for std::sync::Arc<T> {
         ttl: u64,
     ) -> Result<Reservation> {
         (**self).reserve(id, calls, gas, now, ttl).await
-    }
-    async fn settle(&self, reservation: &Reservation, spent: Option<&Spend>) -> Result<()> {
-        (**self).settle(reservation, spent).await
-    }
-    async fn lease_nonce_key(
-        &self,
-        account: Address,
-        chain_id: u64,
-        want: Option<u64>,
-        now: u64,
-        ttl: u64,
-    ) -> Result<Option<NonceLease>> {
-        (**self).lease_nonce_key(account, chain_id, want, now, ttl).await
-    }
-    async fn release_nonce_key(&self, lease: &NonceLease) -> Result<()> {
-        (**self).release_nonce_key(lease).await
     }
     async fn renew(
         &self,

@@ -70,21 +70,27 @@ async fn contract<St: SessionStore + 'static>(store: Arc<St>, salt: u8) {
     let b = session(salt.wrapping_add(1), 100);
     let _ = store.remove(&a.session_id).await;
     let _ = store.remove(&b.session_id).await;
-    store.save(&StoredSession::new(a.clone())).await.unwrap();
-    store.save(&StoredSession::new(b.clone())).await.unwrap();
+    for s in [&a, &b] {
+        let mut record = StoredSession::new(s.clone());
+        record.installed = true;
+        store.save(&record).await.unwrap();
+    }
     let listed: Vec<SessionId> =
         store.list().await.unwrap().into_iter().map(|s| s.session.session_id).collect();
     assert!(listed.contains(&a.session_id) && listed.contains(&b.session_id));
     assert_eq!(store.load(&a.session_id).await.unwrap().session, a);
 
     // Reservations count against the allowance until settled or released.
-    let r1 = store.reserve(&a.session_id, &pay(60), U256::ZERO, 1_000, 60).await.unwrap();
-    assert_eq!(r1.spend.native, U256::from(60));
-    let over = store.reserve(&a.session_id, &pay(41), U256::ZERO, 1_000, 60).await.unwrap_err();
+    let c1 = store.begin_call(&a.session_id, &pay(60), 1_000, 60).await.unwrap().unwrap();
+    assert_eq!(c1.reservation.spend.native, U256::from(60));
+    let over = store.begin_call(&a.session_id, &pay(41), 1_000, 60).await.unwrap_err();
     assert!(matches!(over, Error::Preflight(_)), "{over}");
-    store.settle(&r1, None).await.unwrap();
-    let r2 = store.reserve(&a.session_id, &pay(41), U256::ZERO, 1_000, 60).await.unwrap();
-    store.settle(&r2, Some(&r2.spend)).await.unwrap();
+    let gas = store.reserve(&a.session_id, &[], U256::from(40), 1_000, 60).await.unwrap();
+    assert_eq!(gas.spend.gas, U256::from(40), "gas reserved alone");
+    store.end_call(&[(c1.reservation, None), (gas, None)], &c1.lease, None, 1_000).await.unwrap();
+    let c2 = store.begin_call(&a.session_id, &pay(41), 1_000, 60).await.unwrap().unwrap();
+    let spent = Some(c2.reservation.spend.clone());
+    store.end_call(&[(c2.reservation, spent)], &c2.lease, None, 1_000).await.unwrap();
     assert_eq!(store.load(&a.session_id).await.unwrap().spent_native, U256::from(41));
     // A grant goes in by insert, which never replaces a session: not its permissions, not its
     // spend, not its key; of racing inserts of one id, exactly one goes in.
@@ -136,34 +142,46 @@ async fn contract<St: SessionStore + 'static>(store: Arc<St>, salt: u8) {
 
     // Nonce keys: each lease unique among calls in flight; released keys come back.
     // A fresh account each run: a shared server keeps the leases of earlier runs.
-    let account = Address::from(rand::random::<[u8; 20]>());
+    let mut d = StoredSession::new(super::store::fresh(salt.wrapping_add(4), 1_000_000));
+    d.installed = true;
+    let (d_id, account) = (d.session.session_id, d.session.account);
+    let _ = store.remove(&d_id).await;
+    store.save(&d).await.unwrap();
     let tasks: Vec<_> = (0..12)
         .map(|_| {
             let store = store.clone();
             tokio::spawn(async move {
-                store.lease_nonce_key(account, 31337, None, 3_000, 60).await.unwrap().unwrap()
+                store.begin_call(&d_id, &pay(1), 3_000, 60).await.unwrap().unwrap()
             })
         })
         .collect();
-    let mut keys = vec![];
+    let mut starts = vec![];
     for t in tasks {
-        keys.push(t.await.unwrap());
+        starts.push(t.await.unwrap());
     }
-    let mut ids: Vec<u64> = keys.iter().map(|l| l.key).collect();
+    let mut ids: Vec<u64> = starts.iter().map(|s| s.lease.key).collect();
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 12, "no key leased twice");
     assert!(ids.iter().all(|k| *k >= 1));
-    store.release_nonce_key(&keys[0]).await.unwrap();
-    let again = store.lease_nonce_key(account, 31337, None, 3_000, 60).await.unwrap().unwrap();
-    assert_eq!(again.key, keys[0].key);
-    let zero = store.lease_nonce_key(account, 31337, Some(0), 3_000, 60).await.unwrap();
-    assert!(zero.is_some());
-    assert!(store.lease_nonce_key(account, 31337, Some(0), 3_000, 60).await.unwrap().is_none());
+    let first = starts.remove(0);
+    store.end_call(&[(first.reservation, None)], &first.lease, None, 3_000).await.unwrap();
+    let again = store.begin_call(&d_id, &pay(1), 3_000, 60).await.unwrap().unwrap();
+    assert_eq!(again.lease.key, first.lease.key, "a returned key comes back");
+    // A session's first op takes the serial key 0 of its account, alone, until it lapses.
+    let e = Session { session_id: [salt.wrapping_add(5); 16].into(), ..d.session.clone() };
+    assert_eq!(e.account, account);
+    let _ = store.remove(&e.session_id).await;
+    store.save(&StoredSession::new(e.clone())).await.unwrap();
+    let zero = store.begin_call(&e.session_id, &pay(1), 3_000, 60).await.unwrap().unwrap();
+    assert_eq!(zero.lease.key, 0);
+    assert!(store.begin_call(&e.session_id, &pay(1), 3_000, 60).await.unwrap().is_none());
     assert!(
-        store.lease_nonce_key(account, 31337, Some(0), 3_061, 60).await.unwrap().is_some(),
+        store.begin_call(&e.session_id, &pay(1), 3_061, 60).await.unwrap().is_some(),
         "a lapsed lease frees its key"
     );
+    store.remove(&d_id).await.unwrap();
+    store.remove(&e.session_id).await.unwrap();
 
     // A call's start and end: the first op alone on key 0, then parallel keys.
     let c = session(salt.wrapping_add(2), 100);
@@ -191,7 +209,6 @@ async fn contract<St: SessionStore + 'static>(store: Arc<St>, salt: u8) {
     store.remove(&c.session_id).await.unwrap();
 
     // Revoked: nothing more is reserved. Installed is kept.
-    store.mark_installed(&a.session_id).await.unwrap();
     store.mark_revoked(&a.session_id).await.unwrap();
     let loaded = store.load(&a.session_id).await.unwrap();
     assert!(loaded.revoked && loaded.installed);
@@ -390,19 +407,20 @@ async fn two_processes_on_one_sqlite_file_share_budgets_and_keys() {
     record.installed = true;
     let id = record.session.session_id;
     a.save(&record).await.unwrap();
-    // Reservations alone (no key to collide on): `a` has read the session when `b` reserves.
-    let r60 = a.reserve(&id, &pay(60), U256::ZERO, 9_000, 60).await.unwrap();
-    let r30 = b.reserve(&id, &pay(30), U256::ZERO, 9_000, 60).await.unwrap();
-    let over = a.reserve(&id, &pay(20), U256::ZERO, 9_000, 60).await;
+    // `a` has read the session when `b` reserves.
+    let c60 = a.begin_call(&id, &pay(60), 9_000, 60).await.unwrap().unwrap();
+    let c30 = b.begin_call(&id, &pay(30), 9_000, 60).await.unwrap().unwrap();
+    let over = a.begin_call(&id, &pay(20), 9_000, 60).await;
     assert!(matches!(over, Err(Error::Preflight(_))), "60 + 30 + 20 > 100: {over:?}");
     // `b` settles what it reserved: `a` sees the spend.
-    b.settle(&r30, Some(&r30.spend)).await.unwrap();
-    a.settle(&r60, None).await.unwrap();
-    let r70 = a.reserve(&id, &pay(70), U256::ZERO, 9_000, 60).await.unwrap();
+    let spent = Some(c30.reservation.spend.clone());
+    b.end_call(&[(c30.reservation, spent)], &c30.lease, None, 9_000).await.unwrap();
+    a.end_call(&[(c60.reservation, None)], &c60.lease, None, 9_000).await.unwrap();
+    let c70 = a.begin_call(&id, &pay(70), 9_000, 60).await.unwrap().unwrap();
     let over = a.reserve(&id, &pay(1), U256::ZERO, 9_000, 60).await;
     assert!(matches!(over, Err(Error::Preflight(_))), "30 spent + 70 reserved: {over:?}");
     assert_eq!(b.load(&id).await.unwrap().spent_native, U256::from(30));
-    a.settle(&r70, None).await.unwrap();
+    a.end_call(&[(c70.reservation, None)], &c70.lease, None, 9_000).await.unwrap();
     // Calls: one key each.
     let first = a.begin_call(&id, &pay(10), 9_000, 60).await.unwrap().unwrap();
     let second = b.begin_call(&id, &pay(10), 9_000, 60).await.unwrap().unwrap();
@@ -424,8 +442,9 @@ async fn an_in_memory_sqlite_store_sees_its_own_saves() {
     let record = StoredSession::new(fresh(97, 100));
     let id = record.session.session_id;
     store.save(&record).await.unwrap();
-    let r = store.reserve(&id, &pay(60), U256::ZERO, 10_000, 60).await.unwrap();
-    store.settle(&r, Some(&r.spend)).await.unwrap();
+    let c = store.begin_call(&id, &pay(60), 10_000, 60).await.unwrap().unwrap();
+    let spent = Some(c.reservation.spend.clone());
+    store.end_call(&[(c.reservation, spent)], &c.lease, Some(&id), 10_000).await.unwrap();
     assert!(store.reserve(&id, &pay(41), U256::ZERO, 10_000, 60).await.is_err());
     // Saved afresh (nothing spent): the whole allowance is there again.
     store.save(&record).await.unwrap();

@@ -1,42 +1,37 @@
 //! [`SqlStore`]: sessions in SQLite (one file, the embedded default) or PostgreSQL (shared by a
-//! fleet of workers), through sqlx, with embedded migrations.
+//! fleet of workers), through sqlx, with its migrations embedded.
 //!
-//! The same SQL runs on both engines; only how a transaction takes its lock differs: SQLite
-//! begins `IMMEDIATE` (one writer at a time, across processes); PostgreSQL, at its default
-//! READ COMMITTED, locks the sessions' rows `FOR UPDATE` in a statement of its own, in id order,
-//! and reads the reservations and leases in the next statement, whose snapshot is taken after
-//! the lock is held: a transaction that judges a session sees every reservation committed before
-//! it (the race test runs 8 stores × 8 rounds on both engines).
+//! One set of statements runs on both engines, every value bound. Calls' starts and ends go
+//! through the store's writer ([`writer`]), which commits whatever queued up while it was busy
+//! in one transaction; the other methods are one statement each, or one short transaction.
 //!
-//! The calls' starts and ends go through a writer of the store's own (see `batch`): it
-//! commits whatever queued up while it was busy in one transaction, on a connection and a
-//! thread of its own.
+//! **Isolation.** Budgets and nonce keys hold exactly whatever the interleaving of workers and
+//! processes: on SQLite, the writer's transactions begin `IMMEDIATE` (one writer at a time,
+//! across processes, in WAL mode so readers never wait); on PostgreSQL, at its default READ
+//! COMMITTED, the writer's first statement locks the sessions it judges `FOR UPDATE` (in id
+//! order), and reads reservations and leases in the statements after it, whose snapshots are
+//! taken once the lock is held. A nonce key is inserted under the table's primary key, so two
+//! processes that pick the same free key cannot both get it: the one that loses goes round
+//! again. The race test runs 8 stores × 8 rounds on both engines.
 
 use super::{
-    random_id, CallStart, NonceLease, Reservation, SentCall, SessionStore, SpendJson,
-    StoredPending, StoredSession,
+    CallStart, NonceLease, Reservation, SentCall, SessionStore, SpendJson, StoredPending,
+    StoredSession,
 };
 use crate::error::{Error, Result};
 use alloy_primitives::{Address, U256};
 use sesskey_account::Spend;
 use sesskey_types::{Call, CallId, SessionId};
-use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 use std::sync::Once;
 
-mod batch;
+mod judge;
+mod open;
+mod writer;
 
-/// The migrations of both engines.
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
-
-/// SQLite's own, run after the shared ones.
-static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations-sqlite");
-
-/// The page size of a new SQLite file. The store's hot rows (leases, reservations, spent
-/// amounts) are small and each commit writes the pages it changed to the WAL whole: smaller
-/// pages write less (a probe of a call's two transactions: 36 µs with 1 KiB pages, 53 µs with
-/// SQLite's default 4 KiB). A file made before keeps its pages.
-const SQLITE_PAGE_SIZE: u32 = 1024;
+use open::redact;
+use writer::{Begin, End, Op};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Engine {
@@ -46,57 +41,15 @@ enum Engine {
 
 /// Sessions in SQLite or PostgreSQL.
 ///
-/// Calls' starts and ends (and [`reserve`](SessionStore::reserve) and
-/// [`settle`](SessionStore::settle)) go through the store's writer task, which commits
-/// whatever has queued up while it was busy in one transaction (group commit): each caller is
-/// answered after the commit, and is refused or failed on its own.
+/// Calls' starts and ends ([`begin_call`](SessionStore::begin_call),
+/// [`reserve`](SessionStore::reserve), [`end_call`](SessionStore::end_call)) go through the
+/// store's writer task, which commits whatever has queued up while it was busy in one
+/// transaction (group commit): each caller is answered after the commit, and is refused or
+/// failed on its own.
 #[derive(Clone, Debug)]
 pub struct SqlStore {
-    db: Db,
-    ops: tokio::sync::mpsc::Sender<batch::Op>,
-}
-
-/// The database, as the writer task and the store's other methods use it.
-#[derive(Clone, Debug)]
-struct Db {
     pool: AnyPool,
-    engine: Engine,
-    /// SQLite has one writer at a time: this process's writers queue here rather than in
-    /// SQLite's busy loop (which sleeps); other processes still wait on SQLite's lock.
-    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
-}
-
-/// A write transaction, with this process's writer turn for SQLite.
-struct Tx {
-    tx: sqlx::Transaction<'static, sqlx::Any>,
-    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
-}
-
-/// How often a call looks again for a free nonce key after another worker took the one it
-/// found, before it gives up.
-const LEASE_TRIES: usize = 32;
-
-fn no_free_key() -> Error {
-    Error::Store(format!("no free nonce key after {LEASE_TRIES} tries"))
-}
-
-impl std::ops::Deref for Tx {
-    type Target = sqlx::Transaction<'static, sqlx::Any>;
-    fn deref(&self) -> &Self::Target {
-        &self.tx
-    }
-}
-
-impl std::ops::DerefMut for Tx {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.tx
-    }
-}
-
-impl Tx {
-    async fn commit(self) -> Result<()> {
-        self.tx.commit().await.map_err(store)
-    }
+    ops: tokio::sync::mpsc::Sender<Op>,
 }
 
 fn store(e: impl std::fmt::Display) -> Error {
@@ -111,212 +64,16 @@ fn parse<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
     serde_json::from_str(text).map_err(|e| Error::Store(format!("a damaged {what} row: {e}")))
 }
 
-/// The secret parts of a database URL hidden: the password of `user:password@`, and the value
-/// of any query parameter that names a password, a secret or a key (`?password=…`,
-/// `sslpassword=…`).
-fn redact(url: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
-    let base = match (base.find("://"), base.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &base[s + 3..at];
-            match creds.find(':') {
-                Some(c) => format!("{}{}:***{}", &base[..s + 3], &creds[..c], &base[at..]),
-                None => base.to_string(),
-            }
-        }
-        _ => base.to_string(),
-    };
-    let Some(query) = query else { return base };
-    let query: Vec<String> = query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((k, _))
-                if ["pass", "secret", "key", "token"]
-                    .iter()
-                    .any(|w| k.to_lowercase().contains(w)) =>
-            {
-                format!("{k}=***")
-            }
-            _ => pair.to_string(),
-        })
-        .collect();
-    format!("{base}?{}", query.join("&"))
-}
-
-/// The tables a sesskey SQLite file holds (besides SQLite's own).
-const OUR_TABLES: [&str; 7] = [
-    "_sqlx_migrations",
-    "sessions",
-    "imports",
-    "reservations",
-    "nonce_leases",
-    "sent_calls",
-    "pending_sessions",
-];
-
-/// The file of a `sqlite:` URL (none for an in-memory database).
-fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
-    if url.contains(":memory:") {
-        return None;
-    }
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next().unwrap_or(rest);
-    (!path.is_empty()).then(|| std::path::PathBuf::from(path))
-}
-
-/// Before anything writes to it: a SQLite file that is missing is made, readable by its owner
-/// only (0600); one that is there must be a SQLite database whose pages read back (`PRAGMA
-/// quick_check`) and that holds sesskey's tables or none. A damaged file, or a database of
-/// something else, is refused at once, untouched (not switched to WAL, no table added).
-async fn check_sqlite_file(path: &std::path::Path) -> Result<()> {
-    use sqlx::Connection;
-    let shown = path.display();
-    match std::fs::symlink_metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut open = std::fs::OpenOptions::new();
-            open.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
-            return match open.open(path) {
-                Ok(_) => Ok(()),
-                // Made by another process meanwhile: checked as any file that is there.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    Box::pin(check_sqlite_file(path)).await
-                }
-                Err(e) => Err(Error::Store(format!("creating {shown}: {e}"))),
-            };
-        }
-        Err(e) => return Err(Error::Store(format!("reading {shown}: {e}"))),
-        Ok(m) if m.len() == 0 => return Ok(()),
-        Ok(_) => {}
-    }
-    let mut header = [0u8; 16];
-    let read = std::fs::File::open(path)
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut header))
-        .map(|_| header == *b"SQLite format 3\0");
-    let damaged = |why: String| {
-        Error::Store(format!(
-            "{shown} is not a session store sesskey can read ({why}); it was left untouched: move it away, or give another store"
-        ))
-    };
-    match read {
-        Ok(true) => {}
-        Ok(false) | Err(_) => return Err(damaged("it is not a SQLite database".into())),
-    }
-    let url = format!("sqlite://{}?mode=ro", path.display());
-    let mut conn = sqlx::AnyConnection::connect(&url)
-        .await
-        .map_err(|e| damaged(format!("SQLite cannot open it: {e}")))?;
-    let checked: std::result::Result<(String, Vec<String>), sqlx::Error> = async {
-        let check: String = sqlx::query_scalar("PRAGMA quick_check").fetch_one(&mut conn).await?;
-        let tables: Vec<String> =
-            sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
-                .fetch_all(&mut conn)
-                .await?;
-        Ok((check, tables))
-    }
-    .await;
-    let _ = conn.close().await;
-    let (check, tables) = checked.map_err(|e| damaged(format!("a damaged SQLite file: {e}")))?;
-    if check != "ok" {
-        return Err(damaged(format!("a damaged SQLite file: {check}")));
-    }
-    let foreign: Vec<&String> = tables
-        .iter()
-        .filter(|t| !t.starts_with("sqlite_") && !OUR_TABLES.contains(&t.as_str()))
-        .collect();
-    if !foreign.is_empty()
-        || (!tables.is_empty() && !tables.iter().any(|t| t == "_sqlx_migrations"))
-    {
-        let names: Vec<&str> = foreign.iter().map(|t| t.as_str()).collect();
-        return Err(damaged(format!(
-            "a SQLite database of something else, with the tables {}",
-            if names.is_empty() { tables.join(", ") } else { names.join(", ") }
-        )));
-    }
-    Ok(())
-}
-
-/// One connection, before the pool: a server that refuses, a wrong password, a missing
-/// database say why at once, in one line (a pool retries silently until its timeout).
-async fn probe(url: &str) -> Result<()> {
-    use sqlx::Connection;
-    let connect = sqlx::AnyConnection::connect(url);
-    match tokio::time::timeout(std::time::Duration::from_secs(10), connect).await {
-        Ok(Ok(conn)) => {
-            let _ = conn.close().await;
-            Ok(())
-        }
-        Ok(Err(e)) => Err(Error::Store(format!("connecting to {}: {e}", redact(url)))),
-        Err(_) => Err(Error::Store(format!(
-            "connecting to {}: no answer in 10 s (is the server up, and is this its address?)",
-            redact(url)
-        ))),
-    }
-}
-
-/// A pool on `url` (at most `max` connections; one for an in-memory SQLite database).
-async fn open_pool(url: &str, engine: Engine, max: Option<u32>) -> Result<AnyPool> {
-    // A server that does not answer fails the store in 10 s (sqlx's default waits 30 s, silent).
-    let mut options = AnyPoolOptions::new().acquire_timeout(std::time::Duration::from_secs(10));
-    if url.contains(":memory:") {
-        options = options.max_connections(1);
-    } else if let Some(max) = max {
-        options = options.max_connections(max);
-    }
-    if engine == Engine::Sqlite {
-        // WAL: readers never wait for the writer; NORMAL: a commit survives the process
-        // dying (only a power loss may lose the last ones), without an fsync per commit.
-        options = options.after_connect(|conn, _| {
-            Box::pin(async move {
-                use sqlx::Executor;
-                // First: it applies only to a file not yet written.
-                conn.execute(sqlx::AssertSqlSafe(format!("PRAGMA page_size = {SQLITE_PAGE_SIZE}")))
-                    .await?;
-                conn.execute("PRAGMA journal_mode = WAL").await?;
-                conn.execute("PRAGMA synchronous = NORMAL").await?;
-                conn.execute("PRAGMA busy_timeout = 10000").await?;
-                Ok(())
-            })
-        });
-    }
-    options
-        .connect(url)
-        .await
-        .map_err(|e| Error::Store(format!("connecting to {}: {e}", redact(url))))
-}
-
-/// Applies the migrations: the shared ones, then on SQLite its own. A database that holds a
-/// migration neither set knows (written by a newer sesskey) is refused.
-async fn migrate(pool: &AnyPool, engine: Engine) -> Result<()> {
-    let failed = |e: sqlx::migrate::MigrateError| Error::Store(format!("migrating: {e}"));
-    if engine == Engine::Postgres {
-        return MIGRATOR.run(pool).await.map_err(failed);
-    }
-    // Each set ignores the other's migrations; which ones are known is checked below.
-    for set in [&MIGRATOR, &SQLITE_MIGRATOR] {
-        let mut m = sqlx::migrate::Migrator::with_migrations(set.iter().cloned().collect());
-        m.set_ignore_missing(true);
-        m.run(pool).await.map_err(failed)?;
-    }
-    let known: std::collections::HashSet<i64> =
-        MIGRATOR.iter().chain(SQLITE_MIGRATOR.iter()).map(|m| m.version).collect();
-    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
-        .fetch_all(pool)
-        .await
-        .map_err(store)?;
-    match applied.iter().find(|v| !known.contains(v)) {
-        Some(v) => Err(Error::Store(format!(
-            "migrating: the database holds migration {v}, which this sesskey does not know \
-             (it was written by a newer one)"
-        ))),
-        None => Ok(()),
-    }
+/// A time or a key as the database keeps it; times past `i64::MAX` (never, in practice) are
+/// kept as `i64::MAX`.
+fn int(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 impl SqlStore {
     /// Connects to `url` (`sqlite://path` — created if missing —, `sqlite::memory:`, or
-    /// `postgres://…`) and applies the migrations.
+    /// `postgres://…`) and applies the migrations. The writer runs as a task of the current
+    /// Tokio runtime.
     pub async fn connect(url: &str) -> Result<Self> {
         static DRIVERS: Once = Once::new();
         DRIVERS.call_once(sqlx::any::install_default_drivers);
@@ -347,17 +104,13 @@ impl SqlStore {
             }
             _ => url.to_string(),
         };
-        if let Some(file) = sqlite_file(&url).filter(|_| engine == Engine::Sqlite) {
-            check_sqlite_file(&file).await?;
+        if let Some(file) = open::sqlite_file(&url).filter(|_| engine == Engine::Sqlite) {
+            open::check_sqlite_file(&file).await?;
         }
-        probe(&url).await?;
-        let pool = open_pool(&url, engine, None).await?;
-        migrate(&pool, engine).await?;
-        let db = Db { pool, engine, writer: Default::default() };
-        // An in-memory database exists once, in its pool: its writer shares it. Any other
-        // gets a connection of its own, on the writer's own thread.
-        let own = (!url.contains(":memory:")).then_some(url.as_str());
-        Ok(Self { ops: batch::start(db.clone(), own).await?, db })
+        open::probe(&url).await?;
+        let pool = open::open_pool(&url, engine, 10).await?;
+        open::migrate(&pool, &url).await?;
+        Ok(Self { ops: writer::start(pool.clone(), engine), pool })
     }
 
     /// Opens (creating it if needed) the SQLite file at `path`.
@@ -368,54 +121,46 @@ impl SqlStore {
     /// Imports sessions from a JSON folder of the first version, once per folder: a folder
     /// already imported is skipped, and sessions already in the store are kept.
     pub async fn import_folder(&self, folder: &super::JsonFolder) -> Result<usize> {
-        self.db.import_folder(folder).await
-    }
-}
-
-impl Db {
-    async fn begin(&self) -> Result<Tx> {
-        match self.engine {
-            Engine::Sqlite => {
-                let turn = self.writer.clone().lock_owned().await;
-                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(store)?;
-                Ok(Tx { tx, _turn: Some(turn) })
-            }
-            Engine::Postgres => Ok(Tx { tx: self.pool.begin().await.map_err(store)?, _turn: None }),
-        }
-    }
-
-    async fn import_folder(&self, folder: &super::JsonFolder) -> Result<usize> {
         let source = folder.dir().display().to_string();
-        let done = sqlx::query("SELECT source FROM imports WHERE source = $1")
-            .bind(source.clone())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(store)?;
-        if done.is_some() {
+        let mut tx = self.pool.begin().await.map_err(store)?;
+        let first =
+            sqlx::query("INSERT INTO imports (source) VALUES ($1) ON CONFLICT (source) DO NOTHING")
+                .bind(source)
+                .execute(&mut *tx)
+                .await
+                .map_err(store)?;
+        if first.rows_affected() == 0 {
             return Ok(0);
         }
-        let mut tx = self.begin().await?;
         let mut n = 0;
         for record in folder.list()? {
             let r = sqlx::query(
-                "INSERT INTO sessions (id, record, spent, revoked) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+                "INSERT INTO sessions (id, record, spent, revoked) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (id) DO NOTHING",
             )
             .bind(record.session.session_id.to_string())
             .bind(json(&record)?)
             .bind(json(&SpendJson::from(&record.spent()))?)
             .bind(i64::from(record.revoked))
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await
             .map_err(store)?;
-            n += r.rows_affected() as usize;
+            n += usize::try_from(r.rows_affected()).unwrap_or(0);
         }
-        sqlx::query("INSERT INTO imports (source) VALUES ($1)")
-            .bind(source)
-            .execute(&mut **tx)
-            .await
-            .map_err(store)?;
-        tx.commit().await?;
+        tx.commit().await.map_err(store)?;
         Ok(n)
+    }
+
+    async fn submit_begin(&self, begin: Begin) -> Result<Option<writer::Started>> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.ops.send(Op::Begin(begin, reply)).await.map_err(|_| writer::stopped())?;
+        answer.await.map_err(|_| writer::stopped())?
+    }
+
+    async fn submit_end(&self, end: End) -> Result<()> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.ops.send(Op::End(end, reply)).await.map_err(|_| writer::stopped())?;
+        answer.await.map_err(|_| writer::stopped())?
     }
 }
 
@@ -423,13 +168,8 @@ fn record_of(row: &AnyRow) -> Result<StoredSession> {
     let record: String = row.try_get("record").map_err(store)?;
     let spent: String = row.try_get("spent").map_err(store)?;
     let revoked: i64 = row.try_get("revoked").map_err(store)?;
-    record_from(&record, &spent, revoked)
-}
-
-/// A session from its row's columns.
-fn record_from(record: &str, spent: &str, revoked: i64) -> Result<StoredSession> {
-    let mut record: StoredSession = parse(record, "session")?;
-    let spent: Spend = parse::<SpendJson>(spent, "spent")?.into();
+    let mut record: StoredSession = parse(&record, "session")?;
+    let spent: Spend = parse::<SpendJson>(&spent, "spent")?.into();
     record.spent_native = spent.native;
     record.spent_gas = spent.gas;
     record.spent_erc20 = spent.erc20.into_iter().collect();
@@ -437,7 +177,7 @@ fn record_from(record: &str, spent: &str, revoked: i64) -> Result<StoredSession>
     Ok(record)
 }
 
-/// An account as the lease rows keep it: lower-case hex (without computing the checksum).
+/// An account as the lease rows keep it: lower-case hex.
 fn account_text(account: &Address) -> String {
     format!("{account:#x}")
 }
@@ -456,7 +196,6 @@ struct SentJson {
     token: String,
     installs: bool,
 }
-
 impl From<&SentCall> for SentJson {
     fn from(s: &SentCall) -> Self {
         Self {
@@ -495,82 +234,6 @@ impl SentJson {
     }
 }
 
-/// A lease taken on its own, outside the writer (see [`SessionStore::lease_nonce_key`]).
-impl Db {
-    /// One try at a lease: `Ok(None)` when `want` is held, or when another writer took the
-    /// chosen key first (`Err` never: the caller retries a fresh transaction for a free key).
-    async fn try_lease(
-        &self,
-        tx: &mut Tx,
-        account: Address,
-        chain_id: u64,
-        want: Option<u64>,
-        now: u64,
-        ttl: u64,
-    ) -> Result<Option<NonceLease>> {
-        let (now_i, chain_i) =
-            (i64::try_from(now).map_err(store)?, i64::try_from(chain_id).map_err(store)?);
-        let who = account_text(&account);
-        let rows = sqlx::query(
-            "SELECT nonce_key FROM nonce_leases \
-             WHERE account = $1 AND chain_id = $2 AND expires_at > $3 ORDER BY nonce_key",
-        )
-        .bind(who.clone())
-        .bind(chain_i)
-        .bind(now_i)
-        .fetch_all(&mut ***tx)
-        .await
-        .map_err(store)?;
-        let mut held = vec![];
-        for r in &rows {
-            held.push(r.try_get::<i64, _>("nonce_key").map_err(store)?);
-        }
-        let key = match want {
-            Some(k) => {
-                let k = i64::try_from(k).map_err(store)?;
-                if held.contains(&k) {
-                    return Ok(None);
-                }
-                k
-            }
-            None => {
-                let mut key = 1i64;
-                for k in &held {
-                    if *k == key {
-                        key += 1;
-                    } else if *k > key {
-                        break;
-                    }
-                }
-                key
-            }
-        };
-        let token = random_id();
-        // A lapsed lease of the same key is taken over; a live one makes this a no-op.
-        let inserted = sqlx::query(
-            "INSERT INTO nonce_leases (account, chain_id, nonce_key, token, expires_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account, chain_id, nonce_key) \
-             DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at \
-             WHERE nonce_leases.expires_at <= $6",
-        )
-        .bind(who)
-        .bind(chain_i)
-        .bind(key)
-        .bind(token.clone())
-        .bind(i64::try_from(now.saturating_add(ttl)).map_err(store)?)
-        .bind(now_i)
-        .execute(&mut ***tx)
-        .await
-        .map_err(store)?
-        .rows_affected();
-        if inserted == 0 {
-            return Ok(None);
-        }
-        let key = u64::try_from(key).map_err(store)?;
-        Ok(Some(NonceLease { account, chain_id, key, token }))
-    }
-}
-
 impl SessionStore for SqlStore {
     async fn insert(&self, record: &StoredSession) -> Result<()> {
         let id = record.session.session_id.to_string();
@@ -584,7 +247,7 @@ impl SessionStore for SqlStore {
         .bind(json(record)?)
         .bind(json(&SpendJson::from(&record.spent()))?)
         .bind(i64::from(record.revoked))
-        .execute(&self.db.pool)
+        .execute(&self.pool)
         .await
         .map_err(store)?;
         if done.rows_affected() == 1 {
@@ -603,7 +266,7 @@ impl SessionStore for SqlStore {
         .bind(json(record)?)
         .bind(json(&SpendJson::from(&record.spent()))?)
         .bind(i64::from(record.revoked))
-        .execute(&self.db.pool)
+        .execute(&self.pool)
         .await
         .map_err(store)?;
         Ok(())
@@ -612,7 +275,7 @@ impl SessionStore for SqlStore {
     async fn load(&self, id: &SessionId) -> Result<StoredSession> {
         let row = sqlx::query("SELECT record, spent, revoked FROM sessions WHERE id = $1")
             .bind(id.to_string())
-            .fetch_optional(&self.db.pool)
+            .fetch_optional(&self.pool)
             .await
             .map_err(store)?
             .ok_or_else(|| unknown(id))?;
@@ -621,45 +284,40 @@ impl SessionStore for SqlStore {
 
     async fn list(&self) -> Result<Vec<StoredSession>> {
         let rows = sqlx::query("SELECT record, spent, revoked FROM sessions ORDER BY id")
-            .fetch_all(&self.db.pool)
+            .fetch_all(&self.pool)
             .await
             .map_err(store)?;
         rows.iter().map(record_of).collect()
     }
 
     async fn remove(&self, id: &SessionId) -> Result<()> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.pool.begin().await.map_err(store)?;
         sqlx::query("DELETE FROM reservations WHERE session_id = $1")
             .bind(id.to_string())
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await
             .map_err(store)?;
         let r = sqlx::query("DELETE FROM sessions WHERE id = $1")
             .bind(id.to_string())
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await
             .map_err(store)?;
         if r.rows_affected() == 0 {
             return Err(unknown(id));
         }
-        tx.commit().await
+        tx.commit().await.map_err(store)
     }
 
     async fn mark_revoked(&self, id: &SessionId) -> Result<()> {
         let r = sqlx::query("UPDATE sessions SET revoked = 1 WHERE id = $1")
             .bind(id.to_string())
-            .execute(&self.db.pool)
+            .execute(&self.pool)
             .await
             .map_err(store)?;
         if r.rows_affected() == 0 {
             return Err(unknown(id));
         }
         Ok(())
-    }
-
-    async fn mark_installed(&self, id: &SessionId) -> Result<()> {
-        let end = batch::End { settled: vec![], lease: None, installed: Some(*id), now: 0 };
-        self.submit_end(end).await
     }
 
     async fn reserve(
@@ -670,47 +328,11 @@ impl SessionStore for SqlStore {
         now: u64,
         ttl: u64,
     ) -> Result<Reservation> {
-        let begin = batch::Begin::new(*id, calls.to_vec(), gas, now, ttl, false);
+        let begin = Begin { id: *id, calls: calls.to_vec(), gas, now, ttl, lease: false, tries: 0 };
         match self.submit_begin(begin).await? {
             Some(start) => Ok(start.reservation),
             None => Err(Error::Store("a reservation was answered as a nonce lease".into())),
         }
-    }
-
-    async fn settle(&self, reservation: &Reservation, spent: Option<&Spend>) -> Result<()> {
-        let end = batch::End {
-            settled: vec![(reservation.clone(), spent.cloned())],
-            lease: None,
-            installed: None,
-            now: 0,
-        };
-        self.submit_end(end).await
-    }
-
-    async fn lease_nonce_key(
-        &self,
-        account: Address,
-        chain_id: u64,
-        want: Option<u64>,
-        now: u64,
-        ttl: u64,
-    ) -> Result<Option<NonceLease>> {
-        for _ in 0..LEASE_TRIES {
-            let mut tx = self.db.begin().await?;
-            let lease = self.db.try_lease(&mut tx, account, chain_id, want, now, ttl).await?;
-            tx.commit().await?;
-            if lease.is_some() || want.is_some() {
-                return Ok(lease);
-            }
-            // Another worker took that key between our read and our insert: look again.
-        }
-        Err(no_free_key())
-    }
-
-    async fn release_nonce_key(&self, lease: &NonceLease) -> Result<()> {
-        let end =
-            batch::End { settled: vec![], lease: Some(lease.clone()), installed: None, now: 0 };
-        self.submit_end(end).await
     }
 
     async fn renew(
@@ -720,25 +342,25 @@ impl SessionStore for SqlStore {
         sent: Option<&CallId>,
         until: u64,
     ) -> Result<()> {
-        let until = batch::int(until);
-        let mut tx = self.db.begin().await?;
+        let until = int(until);
+        let mut tx = self.pool.begin().await.map_err(store)?;
         sqlx::query(
             "UPDATE nonce_leases SET expires_at = $1 \
              WHERE account = $2 AND chain_id = $3 AND nonce_key = $4 AND token = $5",
         )
         .bind(until)
         .bind(account_text(&lease.account))
-        .bind(batch::int(lease.chain_id))
-        .bind(batch::int(lease.key))
+        .bind(int(lease.chain_id))
+        .bind(int(lease.key))
         .bind(lease.token.clone())
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await
         .map_err(store)?;
         for id in reservations {
             sqlx::query("UPDATE reservations SET expires_at = $1 WHERE id = $2")
                 .bind(until)
                 .bind(id.clone())
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await
                 .map_err(store)?;
         }
@@ -746,11 +368,11 @@ impl SessionStore for SqlStore {
             sqlx::query("UPDATE sent_calls SET expires_at = $1 WHERE call_id = $2")
                 .bind(until)
                 .bind(call.0.to_string())
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await
                 .map_err(store)?;
         }
-        tx.commit().await
+        tx.commit().await.map_err(store)
     }
 
     async fn record_sent(&self, sent: &SentCall, until: u64) -> Result<()> {
@@ -762,8 +384,8 @@ impl SessionStore for SqlStore {
         .bind(sent.call_id.0.to_string())
         .bind(sent.session_id.to_string())
         .bind(body)
-        .bind(batch::int(until))
-        .execute(&self.db.pool)
+        .bind(int(until))
+        .execute(&self.pool)
         .await
         .map_err(store)?;
         Ok(())
@@ -777,7 +399,7 @@ impl SessionStore for SqlStore {
         )
         .bind(id.clone())
         .bind(json(pending)?)
-        .execute(&self.db.pool)
+        .execute(&self.pool)
         .await
         .map_err(store)?;
         if done.rows_affected() == 0 {
@@ -790,7 +412,7 @@ impl SessionStore for SqlStore {
         let body: Option<String> =
             sqlx::query_scalar("SELECT body FROM pending_sessions WHERE id = $1")
                 .bind(id.to_string())
-                .fetch_optional(&self.db.pool)
+                .fetch_optional(&self.pool)
                 .await
                 .map_err(store)?;
         let body = body.ok_or_else(|| Error::UnknownPending(id.to_string()))?;
@@ -800,7 +422,7 @@ impl SessionStore for SqlStore {
     async fn remove_pending(&self, id: &SessionId) -> Result<()> {
         sqlx::query("DELETE FROM pending_sessions WHERE id = $1")
             .bind(id.to_string())
-            .execute(&self.db.pool)
+            .execute(&self.pool)
             .await
             .map_err(store)?;
         Ok(())
@@ -809,7 +431,7 @@ impl SessionStore for SqlStore {
     async fn forget_sent(&self, call_id: &CallId) -> Result<()> {
         sqlx::query("DELETE FROM sent_calls WHERE call_id = $1")
             .bind(call_id.0.to_string())
-            .execute(&self.db.pool)
+            .execute(&self.pool)
             .await
             .map_err(store)?;
         Ok(())
@@ -821,8 +443,8 @@ impl SessionStore for SqlStore {
             "DELETE FROM sent_calls WHERE session_id = $1 AND expires_at <= $2 RETURNING call_id, body",
         )
         .bind(id.to_string())
-        .bind(batch::int(now))
-        .fetch_all(&self.db.pool)
+        .bind(int(now))
+        .fetch_all(&self.pool)
         .await
         .map_err(store)?;
         rows.iter()
@@ -846,7 +468,15 @@ impl SessionStore for SqlStore {
         now: u64,
         ttl: u64,
     ) -> Result<Option<CallStart>> {
-        let begin = batch::Begin::new(*id, calls.to_vec(), U256::ZERO, now, ttl, true);
+        let begin = Begin {
+            id: *id,
+            calls: calls.to_vec(),
+            gas: U256::ZERO,
+            now,
+            ttl,
+            lease: true,
+            tries: 0,
+        };
         let Some(start) = self.submit_begin(begin).await? else { return Ok(None) };
         match start.lease {
             Some(lease) => {
@@ -865,11 +495,11 @@ impl SessionStore for SqlStore {
         installed: Option<&SessionId>,
         now: u64,
     ) -> Result<()> {
-        let end = batch::End {
+        let _ = now;
+        let end = End {
             settled: settled.to_vec(),
             lease: Some(lease.clone()),
             installed: installed.copied(),
-            now,
         };
         self.submit_end(end).await
     }
@@ -893,81 +523,29 @@ mod tests {
         assert_eq!(super::redact("sqlite://x.db"), "sqlite://x.db");
     }
 
-    /// A SQLite file of the first schema (shared migrations only), with calls in flight.
-    async fn first_schema_file(tag: &str) -> (std::path::PathBuf, String) {
-        let dir = std::env::temp_dir().join(format!(
-            "sesskey-migrate-{tag}-{}-{}",
-            std::process::id(),
-            super::random_id()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.join("s.db").display());
-        static DRIVERS: std::sync::Once = std::sync::Once::new();
-        DRIVERS.call_once(sqlx::any::install_default_drivers);
-        let pool = super::open_pool(&url, super::Engine::Sqlite, Some(1)).await.unwrap();
-        super::MIGRATOR.run(&pool).await.unwrap();
-        sqlx::raw_sql(
-            "INSERT INTO reservations VALUES ('r1', 's1', '{}', 7); \
-             INSERT INTO nonce_leases VALUES ('0xab', 1, 3, 'tok', 9)",
-        )
-        .execute(&pool)
-        .await
-        .unwrap();
-        pool.close().await;
-        (dir, url)
-    }
-
-    /// A file made before keeps its calls in flight, in tables keyed without a rowid; a new
-    /// file has the store's page size.
+    /// A file that holds a migration this build does not know (another version of sesskey
+    /// wrote it) is refused, naming the file, and not written.
     #[tokio::test]
-    async fn sqlite_migrations_keep_calls_in_flight() {
-        let (dir, url) = first_schema_file("keep").await;
-        let store = super::SqlStore::connect(&url).await.unwrap();
-        let pool = &store.db.pool;
-        let kept: (String, String, i64) =
-            sqlx::query_as("SELECT id, session_id, expires_at FROM reservations")
-                .fetch_one(pool)
-                .await
-                .unwrap();
-        assert_eq!(kept, ("r1".into(), "s1".into(), 7));
-        let lease: (String, i64, i64, String) =
-            sqlx::query_as("SELECT account, chain_id, nonce_key, token FROM nonce_leases")
-                .fetch_one(pool)
-                .await
-                .unwrap();
-        assert_eq!(lease, ("0xab".into(), 1, 3, "tok".into()));
-        let tables: Vec<String> = sqlx::query_scalar(
-            "SELECT sql FROM sqlite_master WHERE name IN ('reservations', 'nonce_leases')",
-        )
-        .fetch_all(pool)
-        .await
-        .unwrap();
-        assert_eq!(tables.len(), 2);
-        assert!(tables.iter().all(|t| t.ends_with("WITHOUT ROWID")), "{tables:?}");
-        let page: i64 = sqlx::query_scalar("PRAGMA page_size").fetch_one(pool).await.unwrap();
-        assert_eq!(page, i64::from(super::SQLITE_PAGE_SIZE));
-        drop(store);
-        // Opened again: nothing left to apply, nothing refused.
-        assert!(super::SqlStore::connect(&url).await.is_ok());
-        std::fs::remove_dir_all(dir).unwrap();
-    }
-
-    /// A file that holds a migration this build does not know is refused, not written.
-    #[tokio::test]
-    async fn a_sqlite_file_from_a_newer_sesskey_is_refused() {
-        let (dir, url) = first_schema_file("newer").await;
-        drop(super::SqlStore::connect(&url).await.unwrap());
-        let pool = super::open_pool(&url, super::Engine::Sqlite, Some(1)).await.unwrap();
-        sqlx::raw_sql(
+    async fn a_sqlite_file_of_another_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        drop(super::SqlStore::sqlite(&path).await.unwrap());
+        let url = format!("sqlite://{}", path.display());
+        let pool = super::open::open_pool(&url, super::Engine::Sqlite, 1).await.unwrap();
+        sqlx::query(
             "INSERT INTO _sqlx_migrations (version, description, success, checksum, \
-             execution_time) VALUES (99991231000000, 'later', true, x'00', 0)",
+             execution_time) VALUES (20261201000000, 'another', true, x'00', 0)",
         )
         .execute(&pool)
         .await
         .unwrap();
         pool.close().await;
-        let e = super::SqlStore::connect(&url).await.err().unwrap().to_string();
-        assert!(e.contains("99991231000000") && e.contains("newer"), "{e}");
-        std::fs::remove_dir_all(dir).unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let e = super::SqlStore::sqlite(&path).await.err().unwrap().to_string();
+        assert!(
+            e.contains("20261201000000") && e.contains("another version") && e.contains("s.db"),
+            "{e}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), before, "the file is left as it was");
     }
 }

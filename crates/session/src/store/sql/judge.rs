@@ -1,67 +1,69 @@
-//! The domain of a transaction: what it reads, how its ends and starts are judged on what it
-//! read. Plain functions over the state they change; no I/O.
+//! What one transaction of the writer decides, on the rows it read: plain functions, no I/O.
+//! The ends go first (what they give back is free for the starts), then each start is judged
+//! against what is spent, reserved and leased, the earlier starts of the same transaction
+//! included.
 
-use super::cache::{Read, Reserved};
-use super::{Known, Op, Outcome, Sessions, Started};
+use super::writer::{Op, Outcome, Started};
 use crate::error::{Error, Result};
-use crate::store::sql::unknown;
 use crate::store::{judge, random_id, NonceLease, Reservation, StoredSession};
 use alloy_primitives::{Address, U256};
 use sesskey_account::Spend;
 use sesskey_types::SessionId;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+/// The session rows a transaction read (locked), or why each is damaged.
+pub(super) type Sessions = HashMap<SessionId, std::result::Result<StoredSession, String>>;
+
+/// A reservation row.
+#[derive(Clone, Debug)]
+pub(super) struct Reserved {
+    pub(super) id: String,
+    pub(super) spend: Spend,
+    pub(super) expires: u64,
+}
+
+/// A nonce lease row.
+#[derive(Clone, Debug)]
+pub(super) struct Held {
+    pub(super) key: u64,
+    pub(super) token: String,
+    pub(super) expires: u64,
+}
+
+/// What a transaction read.
+#[derive(Default)]
+pub(super) struct Read {
+    pub(super) sessions: Sessions,
+    /// The reservations of the sessions with budgets that a start judges.
+    pub(super) reserved: HashMap<SessionId, std::result::Result<Vec<Reserved>, String>>,
+    /// The keys leased on the accounts that starts lease on, by account and chain.
+    pub(super) held: HashMap<(Address, u64), Vec<Held>>,
+}
 
 pub(super) fn is_zero(s: &Spend) -> bool {
     s.native.is_zero() && s.gas.is_zero() && s.erc20.values().all(U256::is_zero)
 }
 
-/// A time or a key as the database keeps it; times past `i64::MAX` (never, in practice) are
-/// kept as `i64::MAX`.
-pub(in crate::store::sql) fn int(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-pub(super) fn session_of<'a>(sessions: &'a Sessions, id: &SessionId) -> Result<&'a StoredSession> {
+fn session_of<'a>(sessions: &'a Sessions, id: &SessionId) -> Result<&'a StoredSession> {
     match sessions.get(id) {
         Some(Ok(row)) => Ok(row),
         Some(Err(damaged)) => Err(Error::Store(damaged.clone())),
-        None => Err(unknown(id)),
+        None => Err(Error::UnknownSession(id.to_string())),
     }
 }
 
-/// The sessions, the sessions whose reservations, and the accounts whose leases a transaction
-/// reads.
-pub(super) type Wants = (BTreeSet<SessionId>, BTreeSet<SessionId>, BTreeSet<Address>);
-
-/// What a transaction reads: the sessions judged or changed (every start's, every end's that
-/// charges or installs, and those not yet known), the reservations of the sessions judged
-/// (those with budgets), and the keys leased on the accounts of the starts (when known).
-pub(super) fn to_read(ops: &[Op], known: &Known) -> Wants {
+/// The sessions a transaction reads (and locks): every start's, and every end's that charges
+/// a spend or marks a key installed.
+pub(super) fn sessions_to_read(ops: &[Op]) -> BTreeSet<SessionId> {
     let mut ids = BTreeSet::new();
-    let mut judged = BTreeSet::new();
-    let mut accounts = BTreeSet::new();
     for op in ops {
         match op {
             Op::Begin(b, _) => {
                 ids.insert(b.id);
-                match known.get(&b.id) {
-                    Some(k) => {
-                        if k.budgets {
-                            judged.insert(b.id);
-                        }
-                        if b.lease {
-                            accounts.insert(k.account);
-                        }
-                    }
-                    None => {
-                        judged.insert(b.id);
-                    }
-                }
             }
             Op::End(e, _) => {
                 for (r, spent) in &e.settled {
-                    let charged = spent.as_ref().is_some_and(|s| !is_zero(s));
-                    if charged || !known.contains_key(&r.session_id) {
+                    if spent.as_ref().is_some_and(|s| !is_zero(s)) {
                         ids.insert(r.session_id);
                     }
                 }
@@ -69,29 +71,26 @@ pub(super) fn to_read(ops: &[Op], known: &Known) -> Wants {
             }
         }
     }
-    (ids, judged, accounts)
+    ids
 }
 
 /// What the ends of a transaction give back.
 #[derive(Default)]
 pub(super) struct Freed<'a> {
     /// Reservation rows to delete.
-    pub(super) gone: HashSet<String>,
-    /// Sessions whose lapsed reservations go too, lapsed by `by`.
-    pub(super) lapsed: BTreeSet<SessionId>,
-    pub(super) by: u64,
+    pub(super) gone: Vec<String>,
+    /// Leases to return.
     pub(super) released: Vec<&'a NonceLease>,
 }
 
 /// Applies the ends of `ops` to `sessions` (their spend and installed flag): each end's
-/// outcome, in `outcomes`, and what they give back.
+/// outcome goes to `outcomes`; what they give back is answered.
 pub(super) fn settle_ends<'a>(
     ops: &'a [Op],
     sessions: &mut Sessions,
-    known: &Known,
     outcomes: &mut [Option<Outcome>],
 ) -> Freed<'a> {
-    let mut freed = Freed { by: u64::MAX, ..Freed::default() };
+    let mut freed = Freed::default();
     for (i, op) in ops.iter().enumerate() {
         let Op::End(end, _) = op else { continue };
         let checked: Result<()> = (|| {
@@ -112,12 +111,7 @@ pub(super) fn settle_ends<'a>(
                         record.add_spend(spent);
                     }
                 }
-                // A session without budgets has no reservation rows.
-                if known.get(&r.session_id).is_none_or(|k| k.budgets) {
-                    freed.gone.insert(r.id.clone());
-                    freed.lapsed.insert(r.session_id);
-                    freed.by = freed.by.min(end.now);
-                }
+                freed.gone.push(r.id.clone());
             }
             if let Some(Ok(record)) = end.installed.and_then(|id| sessions.get_mut(&id)) {
                 record.installed = true;
@@ -129,37 +123,42 @@ pub(super) fn settle_ends<'a>(
     freed
 }
 
-/// A start judged and granted a key, to be written.
+/// A start judged and granted, to be written.
 pub(super) struct Planned {
     /// Its op's index.
     pub(super) op: usize,
     pub(super) started: Started,
     /// When its reservation and lease lapse.
     pub(super) expires: u64,
-    /// Its caller's clock.
-    pub(super) now: u64,
+    /// Its session has budgets: its reservation is a row.
+    pub(super) budgets: bool,
 }
 
-/// Judges the starts of `ops`, one after the other, against what is spent, reserved and
-/// leased in `read`, the earlier starts of this transaction included; refusals go to
-/// `outcomes`.
+/// Judges the starts of `ops`, one after the other, against `read` (which each grant
+/// updates); refusals go to `outcomes`. The reservations and leases `freed` gives back are
+/// free.
 pub(super) fn start_calls(
     ops: &[Op],
     read: &mut Read,
+    freed: &Freed<'_>,
     outcomes: &mut [Option<Outcome>],
 ) -> Vec<Planned> {
-    let mut taken: HashSet<(Address, u64, u64)> = HashSet::new();
+    let gone: HashSet<&str> = freed.gone.iter().map(String::as_str).collect();
+    for l in &freed.released {
+        if let Some(keys) = read.held.get_mut(&(l.account, l.chain_id)) {
+            keys.retain(|h| h.token != l.token);
+        }
+    }
     let mut planned = vec![];
     for (i, op) in ops.iter().enumerate() {
         let Op::Begin(begin, _) = op else { continue };
-        let row = match session_of(&read.sessions, &begin.id) {
+        let record = match session_of(&read.sessions, &begin.id) {
             Ok(row) => row,
             Err(e) => {
                 outcomes[i] = Some(Outcome::Began(Err(e)));
                 continue;
             }
         };
-        let record = row;
         let budgets = record.session.policy().has_budgets();
         let outstanding: Vec<Spend> = match read.reserved.get(&begin.id) {
             _ if !budgets => vec![],
@@ -167,9 +166,11 @@ pub(super) fn start_calls(
                 outcomes[i] = Some(Outcome::Began(Err(Error::Store(damaged.clone()))));
                 continue;
             }
-            Some(Ok(list)) => {
-                list.iter().filter(|r| r.expires > begin.now).map(|r| r.spend.clone()).collect()
-            }
+            Some(Ok(list)) => list
+                .iter()
+                .filter(|r| r.expires > begin.now && !gone.contains(r.id.as_str()))
+                .map(|r| r.spend.clone())
+                .collect(),
             None => vec![],
         };
         let spend = match judge(record, &outstanding, &begin.calls, begin.gas, begin.now) {
@@ -184,20 +185,19 @@ pub(super) fn start_calls(
             let s = &record.session;
             let chain: u64 = s.chain_id.to();
             let keys = read.held.entry((s.account, chain)).or_default();
-            let busy = |k: u64| {
-                taken.contains(&(s.account, chain, k))
-                    || keys.iter().any(|h| h.key == k && h.expires > begin.now)
-            };
+            let busy = |k: u64| keys.iter().any(|h| h.key == k && h.expires > begin.now);
             let key = if record.installed {
                 (1..).find(|k| !busy(*k)).unwrap_or(u64::MAX)
             } else if busy(0) {
+                // The first op's key is held by another call: the caller waits and asks again.
                 outcomes[i] = Some(Outcome::Began(Ok(None)));
                 continue;
             } else {
                 0
             };
-            taken.insert((s.account, chain, key));
-            Some(NonceLease { account: s.account, chain_id: chain, key, token: random_id() })
+            let token = random_id();
+            keys.push(Held { key, token: token.clone(), expires });
+            Some(NonceLease { account: s.account, chain_id: chain, key, token })
         } else {
             None
         };
@@ -212,7 +212,7 @@ pub(super) fn start_calls(
             }
         }
         let started = Started { record: record.clone(), reservation, lease };
-        planned.push(Planned { op: i, started, expires, now: begin.now });
+        planned.push(Planned { op: i, started, expires, budgets });
     }
     planned
 }
