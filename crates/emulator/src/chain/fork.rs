@@ -192,6 +192,8 @@ impl Upstream {
             .parse()
             .map_err(|e| fork(format!("`{}` is not a URL: {e}", config.shown_url())))?;
         let timeout = config.timeout.unwrap_or(UPSTREAM_TIMEOUT);
+        // reqwest takes rustls' process-wide provider: ring, unless the app installed another.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout / 3)
@@ -310,5 +312,18 @@ mod tests {
         assert!(cleaned.chars().count() < 320, "{}", cleaned.len());
         let debug = format!("{:?}", ForkConfig::new(key));
         assert!(!debug.contains("Secret"), "{debug}");
+    }
+
+    /// An `https://` upstream gets a TLS client (rustls on ring, installed when the app has
+    /// installed no provider): nothing listening is a fork error, never a panic.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_https_upstream_gets_a_tls_client() {
+        let mut config = ForkConfig::new("https://127.0.0.1:1/v2/key");
+        config.timeout = Some(std::time::Duration::from_secs(3));
+        match Upstream::connect(&config).await {
+            Err(crate::Error::Fork(e)) => assert!(e.contains("eth_chainId"), "{e}"),
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("nothing listens on port 1"),
+        }
     }
 }
