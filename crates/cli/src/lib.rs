@@ -113,6 +113,33 @@ fn log_filter() -> tracing_subscriber::EnvFilter {
     filter.add_directive("jsonrpsee=info".parse().expect("a valid directive"))
 }
 
+/// The `sesskey` binary, whole: logging, the arguments, the command on a Tokio runtime, the
+/// exit code. (Here rather than in `main.rs`, so that the command's code is compiled once, in
+/// this crate: a `block_on` in the binary crate had it compiled there again, a minute of a
+/// cold release build.)
+pub fn main() -> std::process::ExitCode {
+    use clap::Parser;
+    init_logging();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => std::process::ExitCode::from(code),
+        // The reader of our output went away (`| head`): nothing more to say.
+        Err(e) if is_broken_pipe(&e) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // Error messages carry text a server or a contract chose: made terminal-safe.
+            eprintln!("error: {}", terminal_safe(&format!("{e:#}")));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Runs a parsed command with the process environment; answers the process exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     run_with(cli, Env::from_process()).await

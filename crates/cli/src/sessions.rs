@@ -118,11 +118,16 @@ pub enum SessionCommand {
         #[arg(long)]
         active: bool,
     },
-    /// Show a saved session.
+    /// Show a saved session. With an endpoint (`--rpc-url`, or `ALCHEMY_API_KEY`), the calls
+    /// of workers that stopped mid-call (killed, or cut off) are settled from the chain first,
+    /// so the spend shown counts them.
     Show {
         /// The session id.
         #[arg(value_parser = parse_session_id)]
         id: SessionId,
+        /// The Wallet API endpoint (default: Alchemy's, when `ALCHEMY_API_KEY` is set).
+        #[arg(long)]
+        rpc_url: Option<String>,
     },
     /// Revoke a session on chain: the owner (`--owner-keystore`, `--owner-key-file` or
     /// `OWNER_PRIVATE_KEY`, as for `delegate`) uninstalls
@@ -939,7 +944,20 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
             }
             Ok(())
         }
-        SessionCommand::Show { id } => print_session(&store.load(&id).await?, args.json),
+        SessionCommand::Show { id, rpc_url } => {
+            store.load(&id).await?;
+            // Without an endpoint given or configured, the store is shown as it is.
+            let client = match rpc_url {
+                Some(url) => Some(endpoint(Some(&url), &env)?),
+                None => endpoint(None, &env).ok(),
+            };
+            if let Some(client) = client {
+                let service =
+                    SessionService::new(Orchestrator::new(client, None), store.db.clone());
+                service.settle_lapsed(&id, unix_now()).await?;
+            }
+            print_session(&store.load(&id).await?, args.json)
+        }
         SessionCommand::Remove { id } => {
             let record = store.load(&id).await?;
             store.db.remove(&id).await?;

@@ -219,8 +219,10 @@ impl<C: WalletApiClient + Send + Sync, St: SessionStore> SessionService<C, St> {
 
     /// Settles the calls of session `id` whose workers stopped before settling them (their
     /// records lapsed by `now`): each by its final status on chain, as its worker would have.
-    /// One still pending is renewed and left for later (its key stays held).
-    async fn settle_lapsed(&self, id: &SessionId, now: u64) -> Result<()> {
+    /// One still pending is renewed and left for later (its key stays held). Every call on a
+    /// session does this first; a program that shows a session's spend does it too, so that
+    /// what it shows counts what a killed worker spent.
+    pub async fn settle_lapsed(&self, id: &SessionId, now: u64) -> Result<()> {
         for call in self.store.claim_lapsed(id, now).await? {
             let outcome = match self.flow.wait_for_status(&call.call_id, Duration::ZERO).await {
                 Ok(outcome) => outcome,

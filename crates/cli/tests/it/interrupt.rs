@@ -119,3 +119,27 @@ fn a_send_killed_after_it_sent_is_settled_by_the_next_one() {
     assert!(started.elapsed() < Duration::from_secs(60), "waited {:?}", started.elapsed());
     assert_eq!(w.spent(), "0xb", "10 (settled from the chain) + 1");
 }
+
+/// `kill -9` of a send once its op is sent, then `session show` once the killed worker's lease
+/// has lapsed: with an endpoint, show settles the call from the chain and counts its spend;
+/// the next send then starts at once.
+#[test]
+fn session_show_settles_what_a_killed_send_left() {
+    let w = world();
+    let mut killed = w.send("10");
+    std::thread::sleep(Duration::from_millis(1500));
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    assert_eq!(w.spent(), "0x0", "without an endpoint, show shows the store as it is");
+    // The killed worker's lease (30 s) lapses.
+    std::thread::sleep(Duration::from_secs(31));
+    let show = sesskey(w.home.path(), &["session", "show", &w.id, "--rpc-url", &w.url, "--json"]);
+    assert!(show.status.success(), "{}", String::from_utf8_lossy(&show.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(v["spentNative"], "0xa", "settled from the chain by show");
+    let started = std::time::Instant::now();
+    let next = w.send("1").wait_with_output().unwrap();
+    assert!(next.status.success(), "{}", String::from_utf8_lossy(&next.stderr));
+    assert!(started.elapsed() < Duration::from_secs(15), "waited {:?}", started.elapsed());
+    assert_eq!(w.spent(), "0xb");
+}

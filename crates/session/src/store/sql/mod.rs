@@ -22,8 +22,8 @@ use crate::error::{Error, Result};
 use alloy_primitives::{Address, U256};
 use sesskey_account::Spend;
 use sesskey_types::{Call, CallId, SessionId};
-use sqlx::any::AnyRow;
-use sqlx::{AnyPool, Row};
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::{Any, AnyPool, Row};
 use std::sync::Once;
 
 mod judge;
@@ -32,6 +32,9 @@ mod writer;
 
 use open::redact;
 use writer::{Begin, End, Op};
+
+/// A statement with its values bound.
+type Query = sqlx::query::Query<'static, Any, AnyArguments>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Engine {
@@ -134,17 +137,9 @@ impl SqlStore {
         }
         let mut n = 0;
         for record in folder.list()? {
-            let r = sqlx::query(
-                "INSERT INTO sessions (id, record, spent, revoked) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(record.session.session_id.to_string())
-            .bind(json(&record)?)
-            .bind(json(&SpendJson::from(&record.spent()))?)
-            .bind(i64::from(record.revoked))
-            .execute(&mut *tx)
-            .await
-            .map_err(store)?;
+            let sql = "INSERT INTO sessions (id, record, spent, revoked) \
+                       VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING";
+            let r = session_row(&record, sql)?.execute(&mut *tx).await.map_err(store)?;
             n += usize::try_from(r.rows_affected()).unwrap_or(0);
         }
         tx.commit().await.map_err(store)?;
@@ -234,42 +229,39 @@ impl SentJson {
     }
 }
 
-impl SessionStore for SqlStore {
-    async fn insert(&self, record: &StoredSession) -> Result<()> {
-        let id = record.session.session_id.to_string();
-        // One statement: the row goes in only if no row has the id (the primary key), whatever
-        // another writer does at the same time.
-        let done = sqlx::query(
-            "INSERT INTO sessions (id, record, spent, revoked) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(&id)
+/// A session's row: the record, what it spent, whether it is revoked.
+fn session_row(record: &StoredSession, sql: &'static str) -> Result<Query> {
+    Ok(sqlx::query(sql)
+        .bind(record.session.session_id.to_string())
         .bind(json(record)?)
         .bind(json(&SpendJson::from(&record.spent()))?)
-        .bind(i64::from(record.revoked))
-        .execute(&self.pool)
-        .await
-        .map_err(store)?;
-        if done.rows_affected() == 1 {
-            Ok(())
-        } else {
-            Err(Error::Exists(id))
+        .bind(i64::from(record.revoked)))
+}
+
+impl SqlStore {
+    /// Runs one statement: the rows it changed.
+    async fn exec(&self, q: Query) -> Result<u64> {
+        Ok(q.execute(&self.pool).await.map_err(store)?.rows_affected())
+    }
+}
+
+impl SessionStore for SqlStore {
+    async fn insert(&self, record: &StoredSession) -> Result<()> {
+        // One statement: the row goes in only if no row has the id (the primary key), whatever
+        // another writer does at the same time.
+        let sql = "INSERT INTO sessions (id, record, spent, revoked) VALUES ($1, $2, $3, $4) \
+                   ON CONFLICT (id) DO NOTHING";
+        match self.exec(session_row(record, sql)?).await? {
+            1 => Ok(()),
+            _ => Err(Error::Exists(record.session.session_id.to_string())),
         }
     }
 
     async fn save(&self, record: &StoredSession) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO sessions (id, record, spent, revoked) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (id) DO UPDATE SET record = excluded.record, spent = excluded.spent, revoked = excluded.revoked",
-        )
-        .bind(record.session.session_id.to_string())
-        .bind(json(record)?)
-        .bind(json(&SpendJson::from(&record.spent()))?)
-        .bind(i64::from(record.revoked))
-        .execute(&self.pool)
-        .await
-        .map_err(store)?;
-        Ok(())
+        let sql = "INSERT INTO sessions (id, record, spent, revoked) VALUES ($1, $2, $3, $4) \
+                   ON CONFLICT (id) DO UPDATE SET record = excluded.record, \
+                   spent = excluded.spent, revoked = excluded.revoked";
+        self.exec(session_row(record, sql)?).await.map(drop)
     }
 
     async fn load(&self, id: &SessionId) -> Result<StoredSession> {
@@ -292,32 +284,24 @@ impl SessionStore for SqlStore {
 
     async fn remove(&self, id: &SessionId) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(store)?;
-        sqlx::query("DELETE FROM reservations WHERE session_id = $1")
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(store)?;
-        let r = sqlx::query("DELETE FROM sessions WHERE id = $1")
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(store)?;
-        if r.rows_affected() == 0 {
-            return Err(unknown(id));
+        for sql in
+            ["DELETE FROM reservations WHERE session_id = $1", "DELETE FROM sessions WHERE id = $1"]
+        {
+            let done =
+                sqlx::query(sql).bind(id.to_string()).execute(&mut *tx).await.map_err(store)?;
+            if sql.contains("sessions") && done.rows_affected() == 0 {
+                return Err(unknown(id));
+            }
         }
         tx.commit().await.map_err(store)
     }
 
     async fn mark_revoked(&self, id: &SessionId) -> Result<()> {
-        let r = sqlx::query("UPDATE sessions SET revoked = 1 WHERE id = $1")
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(store)?;
-        if r.rows_affected() == 0 {
-            return Err(unknown(id));
+        let q = sqlx::query("UPDATE sessions SET revoked = 1 WHERE id = $1").bind(id.to_string());
+        match self.exec(q).await? {
+            0 => Err(unknown(id)),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     async fn reserve(
@@ -344,7 +328,7 @@ impl SessionStore for SqlStore {
     ) -> Result<()> {
         let until = int(until);
         let mut tx = self.pool.begin().await.map_err(store)?;
-        sqlx::query(
+        let mut qs = vec![sqlx::query(
             "UPDATE nonce_leases SET expires_at = $1 \
              WHERE account = $2 AND chain_id = $3 AND nonce_key = $4 AND token = $5",
         )
@@ -352,60 +336,52 @@ impl SessionStore for SqlStore {
         .bind(account_text(&lease.account))
         .bind(int(lease.chain_id))
         .bind(int(lease.key))
-        .bind(lease.token.clone())
-        .execute(&mut *tx)
-        .await
-        .map_err(store)?;
-        for id in reservations {
-            sqlx::query("UPDATE reservations SET expires_at = $1 WHERE id = $2")
-                .bind(until)
-                .bind(id.clone())
-                .execute(&mut *tx)
-                .await
-                .map_err(store)?;
+        .bind(lease.token.clone())];
+        if !reservations.is_empty() {
+            let sql = format!(
+                "UPDATE reservations SET expires_at = $1 WHERE id IN ({})",
+                writer::placeholders(2, reservations.len())
+            );
+            let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(until);
+            qs.push(reservations.iter().fold(q, |q, id| q.bind(id.clone())));
         }
         if let Some(call) = sent {
-            sqlx::query("UPDATE sent_calls SET expires_at = $1 WHERE call_id = $2")
-                .bind(until)
-                .bind(call.0.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(store)?;
+            qs.push(
+                sqlx::query("UPDATE sent_calls SET expires_at = $1 WHERE call_id = $2")
+                    .bind(until)
+                    .bind(call.0.to_string()),
+            );
+        }
+        for q in qs {
+            q.execute(&mut *tx).await.map_err(store)?;
         }
         tx.commit().await.map_err(store)
     }
 
     async fn record_sent(&self, sent: &SentCall, until: u64) -> Result<()> {
-        let body = json(&SentJson::from(sent))?;
-        sqlx::query(
+        let q = sqlx::query(
             "INSERT INTO sent_calls (call_id, session_id, body, expires_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (call_id) DO UPDATE SET body = excluded.body, expires_at = excluded.expires_at",
         )
         .bind(sent.call_id.0.to_string())
         .bind(sent.session_id.to_string())
-        .bind(body)
-        .bind(int(until))
-        .execute(&self.pool)
-        .await
-        .map_err(store)?;
-        Ok(())
+        .bind(json(&SentJson::from(sent))?)
+        .bind(int(until));
+        self.exec(q).await.map(drop)
     }
 
     async fn save_pending(&self, pending: &StoredPending) -> Result<()> {
         let id = pending.pending.session_id.to_string();
         // One statement: the row goes in only if no request has the id.
-        let done = sqlx::query(
+        let q = sqlx::query(
             "INSERT INTO pending_sessions (id, body) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
         )
         .bind(id.clone())
-        .bind(json(pending)?)
-        .execute(&self.pool)
-        .await
-        .map_err(store)?;
-        if done.rows_affected() == 0 {
-            return Err(Error::Exists(id));
+        .bind(json(pending)?);
+        match self.exec(q).await? {
+            0 => Err(Error::Exists(id)),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     async fn load_pending(&self, id: &SessionId) -> Result<StoredPending> {
@@ -420,21 +396,14 @@ impl SessionStore for SqlStore {
     }
 
     async fn remove_pending(&self, id: &SessionId) -> Result<()> {
-        sqlx::query("DELETE FROM pending_sessions WHERE id = $1")
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(store)?;
-        Ok(())
+        let q = sqlx::query("DELETE FROM pending_sessions WHERE id = $1").bind(id.to_string());
+        self.exec(q).await.map(drop)
     }
 
     async fn forget_sent(&self, call_id: &CallId) -> Result<()> {
-        sqlx::query("DELETE FROM sent_calls WHERE call_id = $1")
-            .bind(call_id.0.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(store)?;
-        Ok(())
+        let q =
+            sqlx::query("DELETE FROM sent_calls WHERE call_id = $1").bind(call_id.0.to_string());
+        self.exec(q).await.map(drop)
     }
 
     async fn claim_lapsed(&self, id: &SessionId, now: u64) -> Result<Vec<SentCall>> {

@@ -14,13 +14,12 @@
 //! aborted for a deadlock or a serialization failure is run again whole.
 
 use super::judge::{self, Held, Read, Reserved, Sessions};
-use super::{account_text, int, parse, record_of, store, Engine, SpendJson};
+use super::{account_text, int, parse, record_of, store, Engine, Query, SpendJson};
 use crate::error::{Error, Result};
 use crate::store::{NonceLease, Reservation, StoredSession};
 use alloy_primitives::{Address, U256};
 use sesskey_account::Spend;
 use sesskey_types::{Call, SessionId};
-use sqlx::any::AnyArguments;
 use sqlx::{Any, AnyPool, Row};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use tokio::sync::{mpsc, oneshot};
@@ -192,10 +191,9 @@ async fn run(pool: &AnyPool, engine: Engine, ops: Vec<Op>) -> Vec<Op> {
 }
 
 type Tx = sqlx::Transaction<'static, Any>;
-type Query = sqlx::query::Query<'static, Any, AnyArguments>;
 
 /// `$first, $first+1, …`: `n` placeholders (only placeholders are ever written into the SQL).
-fn placeholders(first: usize, n: usize) -> String {
+pub(super) fn placeholders(first: usize, n: usize) -> String {
     (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
