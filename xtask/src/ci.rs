@@ -178,7 +178,7 @@ pub(crate) fn integration() -> Result<()> {
     } else {
         run_step("integration", cargo(&["test", "-p", "sesskey-tests", "--locked"]))?;
     }
-    run_step("demo", cargo(&["run", "--release", "--locked", "-p", "sesskey-cli", "--", "demo"]))
+    run_step("demo", cargo(&["run", "--locked", "-p", "sesskey-cli", "--", "demo"]))
 }
 
 /// `cargo xtask bench`: the signing and account micro-benchmarks, the emulator's load

@@ -645,6 +645,18 @@ mod tests {
         assert_eq!(calls[0].data.as_ref().unwrap().len(), 4 + 64);
     }
 
+    /// `--account` belongs to `session request` (the owner signs elsewhere); `session create`
+    /// makes the session for its owner key's account and does not take it.
+    #[test]
+    fn only_request_takes_an_account() {
+        let account = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+        let create = ["sesskey", "session", "create", "--chain-id", "1", "--account", account];
+        let e = Cli::try_parse_from(create).unwrap_err().to_string();
+        assert!(e.contains("--account"), "{e}");
+        let request = ["sesskey", "session", "request", "--chain-id", "1", "--account", account];
+        assert!(Cli::try_parse_from(request).is_ok());
+    }
+
     /// A command that talks to a server and is given no endpoint says how to give one.
     #[tokio::test]
     async fn a_missing_endpoint_says_what_to_do() {

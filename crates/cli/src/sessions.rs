@@ -95,7 +95,14 @@ pub enum SessionCommand {
     Create(Box<CreateArgs>),
     /// Request a session for a new session key, for an owner who signs elsewhere: prints the
     /// verified typed data and its `rawPayload` (with `--json`: `{id, typedData, rawPayload}`).
-    Request(Box<CreateArgs>),
+    Request {
+        /// The session asked for.
+        #[command(flatten)]
+        args: Box<CreateArgs>,
+        /// The owner's account (default: the account of the owner key given, if any).
+        #[arg(long, conflicts_with = "salt")]
+        account: Option<Address>,
+    },
     /// Complete a requested session with the owner's signature (of the typed data, or of the
     /// raw digest with no prefix): checked to be the owner's, then saved.
     Complete {
@@ -209,9 +216,6 @@ pub struct CreateArgs {
     /// Where the owner's key is.
     #[command(flatten)]
     pub owner: OwnerArgs,
-    /// The account (for `session request`, where the owner's key is elsewhere).
-    #[arg(long, conflicts_with = "salt")]
-    pub account: Option<Address>,
     /// The owner's SMA-B smart-contract account with this salt (see `sesskey account request`),
     /// instead of the owner's EIP-7702 account; a counterfactual account is deployed by the
     /// session's first op.
@@ -838,8 +842,8 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
                 }
             }
         }
-        SessionCommand::Request(a) => {
-            let account = match a.account {
+        SessionCommand::Request { args: a, account } => {
+            let account = match account {
                 Some(account) => account,
                 None => {
                     let owner = owner_key(&a.owner, &env).map_err(|_| {
