@@ -10,6 +10,7 @@ mod page;
 mod pipe;
 mod store_edges;
 mod tamper;
+mod tour;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
