@@ -614,6 +614,15 @@ fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
 }
 
 fn print_session(s: &StoredSession, json: bool) -> anyhow::Result<()> {
+    print_session_with(s, json, &std::collections::HashMap::new())
+}
+
+/// [`print_session`], with the decimals of the tokens that said them.
+fn print_session_with(
+    s: &StoredSession,
+    json: bool,
+    decimals: &std::collections::HashMap<Address, u8>,
+) -> anyhow::Result<()> {
     if json {
         return print_json(s);
     }
@@ -639,12 +648,18 @@ fn print_session(s: &StoredSession, json: bool) -> anyhow::Result<()> {
     for p in &x.permissions {
         if let Permission::Erc20TokenTransfer(e) = p {
             let spent = s.spent_erc20.iter().find(|(t, _)| *t == e.address).map(|(_, v)| *v);
-            outln!(
-                "  token {}: {} spent of {} (token units)",
-                e.address,
-                spent.unwrap_or_default(),
-                e.allowance
-            )?;
+            let spent = spent.unwrap_or_default();
+            match decimals.get(&e.address) {
+                Some(d) => outln!(
+                    "  token {}: {} spent of {} (tokens of {d} decimals)",
+                    e.address,
+                    units(spent, *d),
+                    units(e.allowance, *d)
+                )?,
+                None => {
+                    outln!("  token {}: {spent} spent of {} (base units)", e.address, e.allowance)?
+                }
+            }
         }
         if let Permission::GasLimit(g) = p {
             outln!("  gas:     {} ETH spent of {} ETH", ether(s.spent_gas), ether(g.limit))?;
@@ -686,6 +701,42 @@ fn listed(mut all: Vec<StoredSession>, active_only: bool, now: u64) -> Vec<Store
 /// Whether `s` can still send at `now` (not revoked, not expired).
 fn is_active(s: &StoredSession, now: u64) -> bool {
     !s.revoked && (s.session.expiry == 0 || now <= s.session.expiry)
+}
+
+/// A token amount in whole tokens of `decimals`, with no trailing zeros.
+fn units(amount: U256, decimals: u8) -> String {
+    match alloy_primitives::utils::format_units(amount, decimals) {
+        Ok(text) if text.contains('.') => {
+            text.trim_end_matches('0').trim_end_matches('.').to_string()
+        }
+        Ok(text) => text,
+        Err(_) => amount.to_string(),
+    }
+}
+
+/// The decimals each ERC-20 the session may spend says it has (`decimals()`), read through
+/// `client`; a token that does not answer is left out (shown in base units).
+async fn token_decimals(
+    client: &WalletClient,
+    s: &StoredSession,
+) -> std::collections::HashMap<Address, u8> {
+    use sesskey_rpc::EthApiClient;
+    let mut out = std::collections::HashMap::new();
+    for p in &s.session.permissions {
+        let Permission::Erc20TokenTransfer(e) = p else { continue };
+        // decimals()
+        let call = sesskey_rpc::CallRequest {
+            to: e.address,
+            data: Bytes::from_static(&[0x31, 0x3c, 0xe5, 0x67]),
+        };
+        if let Ok(word) = client.call(call, "latest".into()).await {
+            let value = (word.len() == 32).then(|| U256::from_be_slice(&word));
+            if let Some(d) = value.filter(|v| *v <= U256::from(77u8)) {
+                out.insert(e.address, d.to::<u8>());
+            }
+        }
+    }
+    out
 }
 
 /// Wei as ETH, with no trailing zeros.
@@ -955,12 +1006,14 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
                 Some(url) => Some(endpoint(Some(&url), &env)?),
                 None => endpoint(None, &env).ok(),
             };
+            let mut decimals = std::collections::HashMap::new();
             if let Some(client) = client {
+                decimals = token_decimals(&client, &store.load(&id).await?).await;
                 let service =
                     SessionService::new(Orchestrator::new(client, None), store.db.clone());
                 service.settle_lapsed(&id, unix_now()).await?;
             }
-            print_session(&store.load(&id).await?, args.json)
+            print_session_with(&store.load(&id).await?, args.json, &decimals)
         }
         SessionCommand::Remove { id } => {
             let record = store.load(&id).await?;

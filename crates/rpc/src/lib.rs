@@ -20,7 +20,7 @@ pub use error::{
     INTERNAL_ERROR_CODE, INVALID_PARAMS_CODE, INVALID_REQUEST_CODE, INVALID_SIGNATURE_CODE,
     METHOD_NOT_FOUND_CODE, SERVER_ERROR_CODE, UNKNOWN_BUNDLE_ID_CODE, VALIDATION_REVERTED_CODE,
 };
-pub use eth::EthApiClient;
+pub use eth::{CallRequest, EthApiClient};
 pub use retry::{is_idempotent, RetryLayer, RetryPolicy, RetryService};
 pub use wallet::WalletApiClient;
 #[cfg(feature = "server")]

@@ -70,3 +70,60 @@ fn the_readme_tour_runs_as_written() {
     assert!(stdout.contains("\"alchemy.sma-7702.1.0.0\""), "{stdout}");
     assert!(stdout.contains("rawPayload"), "{stdout}");
 }
+
+/// `session show` with an endpoint shows an ERC-20 budget in whole tokens, with the decimals
+/// the token says (`decimals()`); without one, in base units, named as such.
+#[test]
+fn token_budgets_show_in_the_tokens_units() {
+    if !["cast", "jq", "bash"].iter().all(|t| have(t)) {
+        return;
+    }
+    let args: [&std::ffi::OsStr; 4] =
+        ["--addr".as_ref(), "127.0.0.1:0".as_ref(), "--policy-id".as_ref(), POLICY.as_ref()];
+    let (mut server, url, _) = crate::serve(&args);
+    let script = r#"
+export SESSKEY_HOME=$(mktemp -d) SESSKEY_PASSWORD=pw
+export OWNER_PRIVATE_KEY=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
+DEPLOYER=0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6
+ACCOUNT=0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266
+TOKEN=$(cast send --rpc-url $URL --private-key $DEPLOYER --json \
+  --create "$(jq -r .bytecode fixtures/contracts/Token.json)" 'constructor(string,string,uint256)' T T 1000000000000000000000 \
+  | jq -r .contractAddress)
+cast send --rpc-url $URL --private-key $DEPLOYER $TOKEN 'transfer(address,uint256)' $ACCOUNT 500000000000000000000 >/dev/null
+sesskey delegate --rpc-url $URL --chain-id 31337 --policy-id $POLICY >/dev/null
+sesskey session create --rpc-url $URL --chain-id 31337 --policy-id $POLICY --erc20 $TOKEN:100000000000000000000 >/dev/null
+ID=$(sesskey session list --active --json | jq -r '.[0].session.sessionId')
+sesskey send --session $ID --rpc-url $URL --policy-id $POLICY $TOKEN 'transfer(address,uint256)' 0x5151515151515151515151515151515151515151 60500000000000000000 >/dev/null
+echo "WITHOUT"; sesskey session show $ID
+echo "WITH"; sesskey session show $ID --rpc-url $URL
+"#;
+    let scratch = tempfile::tempdir().unwrap();
+    let out = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", script])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .env("URL", url.trim_end_matches('/'))
+        .env("POLICY", POLICY)
+        .env("PATH", path_with_sesskey())
+        .env_remove("SESSKEY_DATABASE_URL")
+        .env("TMPDIR", scratch.path())
+        .output()
+        .unwrap();
+    server.kill().ok();
+    server.wait().ok();
+    let (stdout, stderr) =
+        (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let (without, with) = stdout.split_once("WITH\n").expect("both shows ran");
+    assert!(
+        without.contains("60500000000000000000 spent of 100000000000000000000 (base units)"),
+        "{without}"
+    );
+    assert!(with.contains("60.5 spent of 100 (tokens of 18 decimals)"), "{with}");
+}
+
+/// `PATH` with the `sesskey` under test first.
+fn path_with_sesskey() -> String {
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_sesskey"));
+    let dir = bin.parent().expect("the binary's folder").display().to_string();
+    format!("{dir}:{}", std::env::var("PATH").unwrap_or_default())
+}
