@@ -119,7 +119,7 @@ pub enum SessionCommand {
         #[arg(long, requires = "owner")]
         salt: Option<U256>,
     },
-    /// List saved sessions: active ones first (latest expiry first), then expired and revoked.
+    /// List saved sessions: active ones first (newest first), then expired and revoked.
     List {
         /// Only the sessions that can still send (not expired, not revoked).
         #[arg(long)]
@@ -687,14 +687,11 @@ fn state_of(s: &StoredSession, now: u64) -> &'static str {
     }
 }
 
-/// The sessions `session list` shows at `now`: the active ones first, each group with the
-/// latest expiry (none counts as latest) first; with `active_only`, the active ones alone.
+/// The sessions `session list` shows at `now`: the active ones first, each group newest first;
+/// with `active_only`, the active ones alone.
 fn listed(mut all: Vec<StoredSession>, active_only: bool, now: u64) -> Vec<StoredSession> {
     all.retain(|s| !active_only || is_active(s, now));
-    all.sort_by_key(|s| {
-        let e = if s.session.expiry == 0 { u64::MAX } else { s.session.expiry };
-        (!is_active(s, now), std::cmp::Reverse(e))
-    });
+    all.sort_by_key(|s| (!is_active(s, now), std::cmp::Reverse(s.created_at)));
     all
 }
 
@@ -1154,6 +1151,8 @@ mod tests {
                 owner_signature: Default::default(),
             });
             s.revoked = revoked;
+            // Made in the order of their numbers.
+            s.created_at = u64::from(n);
             s
         };
         let now = 1_000;
@@ -1162,12 +1161,12 @@ mod tests {
             session(2, 2_000, false), // active
             session(3, 0, true),      // revoked
             session(4, 0, false),     // active, no expiry
-            session(5, 3_000, false), // active
+            session(5, 3_000, false), // active, the newest
         ];
         let ids =
             |v: Vec<StoredSession>| v.iter().map(|s| s.session.session_id[0]).collect::<Vec<_>>();
-        assert_eq!(ids(listed(all.clone(), false, now)), vec![4, 5, 2, 3, 1]);
-        assert_eq!(ids(listed(all, true, now)), vec![4, 5, 2]);
+        assert_eq!(ids(listed(all.clone(), false, now)), vec![5, 4, 2, 3, 1]);
+        assert_eq!(ids(listed(all, true, now)), vec![5, 4, 2]);
         assert_eq!(ether(U256::from(2) * U256::from(10u64.pow(18))), "2");
     }
 }

@@ -77,12 +77,17 @@ pub struct StoredSession {
     /// Its first operation (which installs the key) was included.
     #[serde(default)]
     pub installed: bool,
+    /// When the record was made (unix seconds; 0: not known, a record of an earlier version).
+    #[serde(default)]
+    pub created_at: u64,
 }
 
 impl StoredSession {
-    /// A fresh record: nothing spent yet.
+    /// A fresh record, made now: nothing spent yet.
     pub fn new(session: Session) -> Self {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
         Self {
+            created_at: now.map_or(0, |d| d.as_secs()),
             session,
             spent_native: U256::ZERO,
             spent_erc20: vec![],

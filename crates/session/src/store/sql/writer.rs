@@ -131,6 +131,12 @@ async fn serve(pool: AnyPool, engine: Engine, mut rx: mpsc::Receiver<Op>) {
                 Err(_) => break,
             }
         }
+        // A start whose caller is already gone is not judged: it would hold, for the rest of
+        // this transaction, what the starts after it need.
+        ops.retain(|op| !matches!(op, Op::Begin(_, reply) if reply.is_closed()));
+        if ops.is_empty() {
+            continue;
+        }
         again = run(&pool, engine, ops).await;
     }
 }
