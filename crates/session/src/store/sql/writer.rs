@@ -124,6 +124,8 @@ async fn serve(pool: AnyPool, engine: Engine, mut rx: mpsc::Receiver<Op>) {
                 None => return,
             }
         }
+        // The callers answered last get a turn to queue their next op first.
+        tokio::task::yield_now().await;
         let mut ops = std::mem::take(&mut again);
         while ops.len() < MAX_BATCH {
             match rx.try_recv() {
