@@ -48,7 +48,7 @@ impl Spend {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Violation {
     /// The session has expired.
-    #[error("the session expired at {expiry} (now {now})")]
+    #[error("the session expired at {} (now {})", sesskey_types::utc_date(*expiry), sesskey_types::utc_date(*now))]
     Expired {
         /// The expiry.
         expiry: u64,

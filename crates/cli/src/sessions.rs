@@ -763,23 +763,7 @@ pub(crate) fn expiry_words(expiry: u64, now: u64) -> String {
     } else {
         format!("expired {} ago", span(now - expiry))
     };
-    format!("{} ({when})", utc(expiry))
-}
-
-/// Unix seconds as `YYYY-MM-DD HH:MM UTC` (the civil-from-days algorithm).
-fn utc(ts: u64) -> String {
-    let days = (ts / 86_400) as i64;
-    let secs = ts % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", secs / 3600, secs % 3600 / 60)
+    format!("{} ({when})", sesskey_types::utc_date(expiry))
 }
 
 /// The session key's password, unless `--plain-key`.
@@ -1129,9 +1113,6 @@ mod tests {
 
     #[test]
     fn sessions_read_in_words_and_list_active_first() {
-        assert_eq!(utc(0), "1970-01-01 00:00 UTC");
-        assert_eq!(utc(1_800_000_000), "2027-01-15 08:00 UTC");
-        assert_eq!(utc(951_782_400), "2000-02-29 00:00 UTC");
         assert_eq!(expiry_words(0, 5), "none");
         assert_eq!(expiry_words(1_800_003_540, 1_800_000_000), "2027-01-15 08:59 UTC (in 59 min)");
         assert_eq!(

@@ -17,6 +17,7 @@ mod sign;
 mod signature;
 mod status;
 mod tagged;
+mod time;
 mod typed_data;
 mod user_op;
 
@@ -64,5 +65,6 @@ pub use signature::{
 pub use status::{
     CallId, CallStatusCode, CallsStatus, Log, Receipt, StatusKind, UNKNOWN_BUNDLE_ID,
 };
+pub use time::utc_date;
 pub use typed_data::{Eip712DomainJson, TypedDataField, TypedDataJson, MAX_SAFE_INTEGER};
 pub use user_op::{UserOperationV06, UserOperationV07};
