@@ -154,6 +154,10 @@ impl Emulator {
         dir: Option<&Path>,
         upstream: Option<Arc<Upstream>>,
     ) -> Result<Self> {
+        // The emulator's HTTP clients (a fork's upstream) run rustls on ring; so does any
+        // reqwest client the embedding program builds with the same crate, unless it installed
+        // a crypto provider of its own (reqwest would otherwise panic at `build`).
+        crate::chain::ensure_tls_provider();
         if config.chain_ids.is_empty() {
             return Err(crate::Error::Config("no chain to serve".into()));
         }

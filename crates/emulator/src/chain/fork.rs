@@ -182,6 +182,15 @@ impl std::fmt::Debug for Upstream {
     }
 }
 
+/// Makes ring rustls' process-wide crypto provider, unless the program installed one: reqwest
+/// (built here without a provider of its own, so that the workspace has one TLS stack) takes it.
+pub(crate) fn ensure_tls_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Another thread may install one meanwhile: then that one stays, as it should.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
 impl Upstream {
     /// Connects to the upstream and fixes the fork block. Must run inside a multi-threaded
     /// tokio runtime; reads later block on it from the emulator's blocking threads.
@@ -192,8 +201,7 @@ impl Upstream {
             .parse()
             .map_err(|e| fork(format!("`{}` is not a URL: {e}", config.shown_url())))?;
         let timeout = config.timeout.unwrap_or(UPSTREAM_TIMEOUT);
-        // reqwest takes rustls' process-wide provider: ring, unless the app installed another.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        ensure_tls_provider();
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout / 3)

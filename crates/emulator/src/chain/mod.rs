@@ -15,7 +15,7 @@ mod rpc;
 pub(crate) use answers::{executor_code, handleOpsCall, PackedUserOperation, SMA_B_DEPLOY_GAS};
 pub(crate) use db::ChainDb;
 pub(crate) use exec::{read_only, OpRun};
-pub(crate) use fork::Upstream;
+pub(crate) use fork::{ensure_tls_provider, Upstream};
 pub use fork::{shown_url, ForkConfig, MAX_UPSTREAM_ANSWER, UPSTREAM_TIMEOUT};
 pub(crate) use mine::Mined;
 pub use rpc::{describe_revert, EthError, ESTIMATE_TIME_CAP, MAX_LOG_RANGE};
