@@ -216,3 +216,106 @@ pub(super) fn start_calls(
     }
     planned
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::writer::{Begin, End, Op, Outcome};
+    use super::*;
+    use crate::session::Session;
+    use alloy_primitives::{FixedBytes, U64};
+    use sesskey_types::{Call, ContractAccess, NativeTokenTransfer, Permission};
+
+    fn record(allowance: u64) -> StoredSession {
+        let mut r = StoredSession::new(Session {
+            session_id: [7; 16].into(),
+            chain_id: U64::from(31337),
+            account: Address::repeat_byte(7),
+            session_key: Address::repeat_byte(2),
+            entity_id: 1,
+            expiry: 0,
+            permissions: vec![
+                Permission::NativeTokenTransfer(NativeTokenTransfer {
+                    allowance: U256::from(allowance),
+                }),
+                Permission::ContractAccess(ContractAccess { address: Address::repeat_byte(9) }),
+            ],
+            owner_signature: FixedBytes::repeat_byte(3),
+        });
+        r.installed = true;
+        r
+    }
+
+    fn begin(r: &StoredSession, wei: u64) -> Op {
+        let calls =
+            vec![Call { to: Address::repeat_byte(9), data: None, value: Some(U256::from(wei)) }];
+        let b = Begin {
+            id: r.session.session_id,
+            calls,
+            gas: U256::ZERO,
+            now: 100,
+            ttl: 60,
+            lease: true,
+            tries: 0,
+        };
+        Op::Begin(b, tokio::sync::oneshot::channel().0)
+    }
+
+    fn read_of(r: &StoredSession, held: Vec<Held>) -> Read {
+        let id = r.session.session_id;
+        let mut read = Read::default();
+        read.sessions.insert(id, Ok(r.clone()));
+        read.reserved.insert(id, Ok(vec![]));
+        read.held.insert((r.session.account, 31337), held);
+        read
+    }
+
+    fn keys(planned: &[Planned]) -> Vec<u64> {
+        planned.iter().map(|p| p.started.lease.as_ref().unwrap().key).collect()
+    }
+
+    /// A key an end returns in the transaction is free for one start, not two.
+    #[test]
+    fn a_returned_key_goes_to_one_start() {
+        let r = record(1_000);
+        let held = vec![Held { key: 1, token: "t1".into(), expires: 160 }];
+        let lease =
+            NonceLease { account: r.session.account, chain_id: 31337, key: 1, token: "t1".into() };
+        let end = End { settled: vec![], lease: Some(lease), installed: None };
+        let ops = vec![Op::End(end, tokio::sync::oneshot::channel().0), begin(&r, 1), begin(&r, 1)];
+        let mut read = read_of(&r, held);
+        let mut outcomes: Vec<Option<Outcome>> = ops.iter().map(|_| None).collect();
+        let freed = settle_ends(&ops, &mut read.sessions, &mut outcomes);
+        let planned = start_calls(&ops, &mut read, &freed, &mut outcomes);
+        assert_eq!(keys(&planned), vec![1, 2]);
+    }
+
+    /// A live lease of another caller keeps its key; a lapsed one frees it.
+    #[test]
+    fn live_keys_are_skipped_and_lapsed_ones_taken() {
+        let r = record(1_000);
+        let held = vec![
+            Held { key: 1, token: "live".into(), expires: 160 },
+            Held { key: 2, token: "lapsed".into(), expires: 90 },
+        ];
+        let ops = vec![begin(&r, 1), begin(&r, 1)];
+        let mut read = read_of(&r, held);
+        let mut outcomes: Vec<Option<Outcome>> = ops.iter().map(|_| None).collect();
+        let freed = settle_ends(&ops, &mut read.sessions, &mut outcomes);
+        let planned = start_calls(&ops, &mut read, &freed, &mut outcomes);
+        assert_eq!(keys(&planned), vec![2, 3]);
+    }
+
+    /// Starts in one transaction count each other's reservations: the one that would pass the
+    /// allowance is refused, alone.
+    #[test]
+    fn starts_in_one_transaction_share_the_allowance() {
+        let r = record(100);
+        let ops = vec![begin(&r, 60), begin(&r, 60), begin(&r, 40)];
+        let mut read = read_of(&r, vec![]);
+        let mut outcomes: Vec<Option<Outcome>> = ops.iter().map(|_| None).collect();
+        let freed = settle_ends(&ops, &mut read.sessions, &mut outcomes);
+        let planned = start_calls(&ops, &mut read, &freed, &mut outcomes);
+        assert_eq!(planned.iter().map(|p| p.op).collect::<Vec<_>>(), vec![0, 2]);
+        assert!(matches!(outcomes[1], Some(Outcome::Began(Err(Error::Preflight(_))))));
+    }
+}
