@@ -981,7 +981,7 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
             Ok(())
         }
         SessionCommand::Show { id, rpc_url } => {
-            store.load(&id).await?;
+            let mut record = store.load(&id).await?;
             // Without an endpoint given or configured, the store is shown as it is.
             let client = match rpc_url {
                 Some(url) => Some(endpoint(Some(&url), &env)?),
@@ -989,12 +989,14 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
             };
             let mut decimals = std::collections::HashMap::new();
             if let Some(client) = client {
-                decimals = token_decimals(&client, &store.load(&id).await?).await;
+                decimals = token_decimals(&client, &record).await;
                 let service =
                     SessionService::new(Orchestrator::new(client, None), store.db.clone());
                 service.settle_lapsed(&id, unix_now()).await?;
+                // With what settling added.
+                record = store.load(&id).await?;
             }
-            print_session_with(&store.load(&id).await?, args.json, &decimals)
+            print_session_with(&record, args.json, &decimals)
         }
         SessionCommand::Remove { id } => {
             let record = store.load(&id).await?;

@@ -78,6 +78,14 @@ impl World {
             .unwrap()
     }
 
+    /// Sends `wei`, and `kill -9`s the send once its op is sent (its status still pending).
+    fn send_then_kill(&self, wei: &str) {
+        let mut killed = self.send(wei);
+        std::thread::sleep(Duration::from_millis(1500));
+        killed.kill().unwrap();
+        killed.wait().unwrap();
+    }
+
     fn spent(&self) -> serde_json::Value {
         let show = sesskey(self.home.path(), &["session", "show", &self.id, "--json"]);
         let v: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
@@ -108,10 +116,7 @@ fn a_send_stopped_after_it_sent_settles_before_it_exits() {
 #[test]
 fn a_send_killed_after_it_sent_is_settled_by_the_next_one() {
     let w = world();
-    let mut killed = w.send("10");
-    std::thread::sleep(Duration::from_millis(1500));
-    killed.kill().unwrap();
-    killed.wait().unwrap();
+    w.send_then_kill("10");
     let started = std::time::Instant::now();
     let next = w.send("1").wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&next.stderr);
@@ -126,10 +131,7 @@ fn a_send_killed_after_it_sent_is_settled_by_the_next_one() {
 #[test]
 fn session_show_settles_what_a_killed_send_left() {
     let w = world();
-    let mut killed = w.send("10");
-    std::thread::sleep(Duration::from_millis(1500));
-    killed.kill().unwrap();
-    killed.wait().unwrap();
+    w.send_then_kill("10");
     assert_eq!(w.spent(), "0x0", "without an endpoint, show shows the store as it is");
     // The killed worker's lease (30 s) lapses.
     std::thread::sleep(Duration::from_secs(31));

@@ -38,30 +38,15 @@ fn the_readme_tour_runs_as_written() {
     if !["cast", "jq", "curl", "bash"].iter().all(|t| have(t)) {
         return;
     }
-    let args: [&std::ffi::OsStr; 4] =
-        ["--addr".as_ref(), "127.0.0.1:0".as_ref(), "--policy-id".as_ref(), POLICY.as_ref()];
-    let (mut server, url, _) = crate::serve(&args);
     let story = &blocks[1];
     for expected in ["http://127.0.0.1:8545", "cargo run -q -p sesskey-cli --", "mktemp -d"] {
         assert!(story.contains(expected), "the story block no longer has `{expected}`");
     }
-    let script = story
-        .replace("http://127.0.0.1:8545", url.trim_end_matches('/'))
-        .replace("cargo run -q -p sesskey-cli --", env!("CARGO_BIN_EXE_sesskey"));
-    let scratch = tempfile::tempdir().unwrap();
-    let out = Command::new("bash")
-        .args(["-euo", "pipefail", "-c", &script])
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-        .env_remove("SESSKEY_HOME")
-        .env_remove("SESSKEY_DATABASE_URL")
-        .env("TMPDIR", scratch.path())
-        .output()
-        .unwrap();
-    server.kill().ok();
-    server.wait().ok();
-    let (stdout, stderr) =
-        (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "the tour failed:\n{stdout}\n{stderr}");
+    let (stdout, stderr) = run_against_an_emulator(|url| {
+        story
+            .replace("http://127.0.0.1:8545", url)
+            .replace("cargo run -q -p sesskey-cli --", env!("CARGO_BIN_EXE_sesskey"))
+    });
     // The session key's call changed the contract, as cast reads it; its spend is counted; the
     // call outside the permissions was refused before anything was signed.
     assert!(stdout.lines().any(|l| l.trim() == "5"), "{stdout}");
@@ -78,9 +63,6 @@ fn token_budgets_show_in_the_tokens_units() {
     if !["cast", "jq", "bash"].iter().all(|t| have(t)) {
         return;
     }
-    let args: [&std::ffi::OsStr; 4] =
-        ["--addr".as_ref(), "127.0.0.1:0".as_ref(), "--policy-id".as_ref(), POLICY.as_ref()];
-    let (mut server, url, _) = crate::serve(&args);
     let script = r#"
 export SESSKEY_HOME=$(mktemp -d) SESSKEY_PASSWORD=pw
 export OWNER_PRIVATE_KEY=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
@@ -97,22 +79,7 @@ sesskey send --session $ID --rpc-url $URL --policy-id $POLICY $TOKEN 'transfer(a
 echo "WITHOUT"; sesskey session show $ID
 echo "WITH"; sesskey session show $ID --rpc-url $URL
 "#;
-    let scratch = tempfile::tempdir().unwrap();
-    let out = Command::new("bash")
-        .args(["-euo", "pipefail", "-c", script])
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-        .env("URL", url.trim_end_matches('/'))
-        .env("POLICY", POLICY)
-        .env("PATH", path_with_sesskey())
-        .env_remove("SESSKEY_DATABASE_URL")
-        .env("TMPDIR", scratch.path())
-        .output()
-        .unwrap();
-    server.kill().ok();
-    server.wait().ok();
-    let (stdout, stderr) =
-        (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let (stdout, _) = run_against_an_emulator(|_| script.to_string());
     let (without, with) = stdout.split_once("WITH\n").expect("both shows ran");
     assert!(
         without.contains("60500000000000000000 spent of 100000000000000000000 (base units)"),
@@ -121,9 +88,32 @@ echo "WITH"; sesskey session show $ID --rpc-url $URL
     assert!(with.contains("60.5 spent of 100 (tokens of 18 decimals)"), "{with}");
 }
 
-/// `PATH` with the `sesskey` under test first.
-fn path_with_sesskey() -> String {
+/// Runs the bash script `script(url)` from the repository's root against a `sesskey serve` it
+/// starts (its URL also in `$URL`, the policy in `$POLICY`, the `sesskey` under test first on
+/// `PATH`, temporary files in a scratch folder); fails unless the script succeeds. Its output.
+fn run_against_an_emulator(script: impl FnOnce(&str) -> String) -> (String, String) {
+    let args: [&std::ffi::OsStr; 4] =
+        ["--addr".as_ref(), "127.0.0.1:0".as_ref(), "--policy-id".as_ref(), POLICY.as_ref()];
+    let (mut server, url, _) = crate::serve(&args);
+    let url = url.trim_end_matches('/').to_string();
     let bin = std::path::Path::new(env!("CARGO_BIN_EXE_sesskey"));
     let dir = bin.parent().expect("the binary's folder").display().to_string();
-    format!("{dir}:{}", std::env::var("PATH").unwrap_or_default())
+    let scratch = tempfile::tempdir().unwrap();
+    let out = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script(&url)])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .env("URL", &url)
+        .env("POLICY", POLICY)
+        .env("PATH", format!("{dir}:{}", std::env::var("PATH").unwrap_or_default()))
+        .env_remove("SESSKEY_HOME")
+        .env_remove("SESSKEY_DATABASE_URL")
+        .env("TMPDIR", scratch.path())
+        .output()
+        .unwrap();
+    server.kill().ok();
+    server.wait().ok();
+    let (stdout, stderr) =
+        (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "the script failed:\n{stdout}\n{stderr}");
+    (stdout.into_owned(), stderr.into_owned())
 }

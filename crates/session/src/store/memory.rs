@@ -27,8 +27,7 @@ pub struct MemoryStore {
 }
 
 impl State {
-    /// Reserves what `calls` and `gas` spend on `record`'s session until `now + ttl` (with
-    /// `ttl` 0, judges only).
+    /// Reserves what `calls` and `gas` spend on `record`'s session until `now + ttl`.
     fn reserve(
         &mut self,
         record: &StoredSession,
@@ -47,10 +46,8 @@ impl State {
             .collect();
         let spend = judge(record, &outstanding, calls, gas, now)?;
         let reservation = Reservation { id: random_id(), session_id: id, spend };
-        if ttl > 0 {
-            self.reservations
-                .insert(reservation.id.clone(), (reservation.clone(), now.saturating_add(ttl)));
-        }
+        self.reservations
+            .insert(reservation.id.clone(), (reservation.clone(), now.saturating_add(ttl)));
         Ok(reservation)
     }
 }
@@ -129,8 +126,8 @@ impl SessionStore for MemoryStore {
     ) -> Result<Option<CallStart>> {
         let mut s = self.lock();
         let record = s.sessions.get(id).ok_or_else(|| unknown(id))?.clone();
-        // Judged first: a refusal leases nothing.
-        s.reserve(&record, calls, U256::ZERO, now, 0)?;
+        // Judged first (a refusal leases nothing), as the SQL store does.
+        let reservation = s.reserve(&record, calls, U256::ZERO, now, ttl)?;
         let (account, chain) = (record.session.account, record.session.chain_id.to());
         s.leases.retain(|_, (_, expires)| *expires > now);
         let free = |k: &u64| !s.leases.contains_key(&(account, chain, *k));
@@ -139,11 +136,11 @@ impl SessionStore for MemoryStore {
         } else if free(&0) {
             0
         } else {
+            s.reservations.remove(&reservation.id);
             return Ok(None);
         };
         let token = random_id();
         s.leases.insert((account, chain, key), (token.clone(), now.saturating_add(ttl)));
-        let reservation = s.reserve(&record, calls, U256::ZERO, now, ttl)?;
         let lease = NonceLease { account, chain_id: chain, key, token };
         Ok(Some(CallStart { record, reservation, lease }))
     }

@@ -269,6 +269,14 @@ mod tests {
         read
     }
 
+    /// `ops` judged on `read`, as a transaction judges them: what was planned, each outcome.
+    fn judged(ops: &[Op], mut read: Read) -> (Vec<Planned>, Vec<Option<Outcome>>) {
+        let mut outcomes: Vec<Option<Outcome>> = ops.iter().map(|_| None).collect();
+        let freed = settle_ends(ops, &mut read.sessions, &mut outcomes);
+        let planned = start_calls(ops, &mut read, &freed, &mut outcomes);
+        (planned, outcomes)
+    }
+
     fn keys(planned: &[Planned]) -> Vec<u64> {
         planned.iter().map(|p| p.started.lease.as_ref().unwrap().key).collect()
     }
@@ -282,10 +290,7 @@ mod tests {
             NonceLease { account: r.session.account, chain_id: 31337, key: 1, token: "t1".into() };
         let end = End { settled: vec![], lease: Some(lease), installed: None };
         let ops = vec![Op::End(end, tokio::sync::oneshot::channel().0), begin(&r, 1), begin(&r, 1)];
-        let mut read = read_of(&r, held);
-        let mut outcomes: Vec<Option<Outcome>> = ops.iter().map(|_| None).collect();
-        let freed = settle_ends(&ops, &mut read.sessions, &mut outcomes);
-        let planned = start_calls(&ops, &mut read, &freed, &mut outcomes);
+        let (planned, _) = judged(&ops, read_of(&r, held));
         assert_eq!(keys(&planned), vec![1, 2]);
     }
 
@@ -298,10 +303,7 @@ mod tests {
             Held { key: 2, token: "lapsed".into(), expires: 90 },
         ];
         let ops = vec![begin(&r, 1), begin(&r, 1)];
-        let mut read = read_of(&r, held);
-        let mut outcomes: Vec<Option<Outcome>> = ops.iter().map(|_| None).collect();
-        let freed = settle_ends(&ops, &mut read.sessions, &mut outcomes);
-        let planned = start_calls(&ops, &mut read, &freed, &mut outcomes);
+        let (planned, _) = judged(&ops, read_of(&r, held));
         assert_eq!(keys(&planned), vec![2, 3]);
     }
 
@@ -311,10 +313,7 @@ mod tests {
     fn starts_in_one_transaction_share_the_allowance() {
         let r = record(100);
         let ops = vec![begin(&r, 60), begin(&r, 60), begin(&r, 40)];
-        let mut read = read_of(&r, vec![]);
-        let mut outcomes: Vec<Option<Outcome>> = ops.iter().map(|_| None).collect();
-        let freed = settle_ends(&ops, &mut read.sessions, &mut outcomes);
-        let planned = start_calls(&ops, &mut read, &freed, &mut outcomes);
+        let (planned, outcomes) = judged(&ops, read_of(&r, vec![]));
         assert_eq!(planned.iter().map(|p| p.op).collect::<Vec<_>>(), vec![0, 2]);
         assert!(matches!(outcomes[1], Some(Outcome::Began(Err(Error::Preflight(_))))));
     }

@@ -14,7 +14,7 @@
 //! aborted for a deadlock or a serialization failure is run again whole.
 
 use super::judge::{self, Held, Read, Reserved, Sessions};
-use super::{account_text, int, parse, record_of, store, Engine, Query, SpendJson};
+use super::{account_text, int, json, parse, record_of, store, Engine, Query, SpendJson};
 use crate::error::{Error, Result};
 use crate::store::{NonceLease, Reservation, StoredSession};
 use alloy_primitives::{Address, U256};
@@ -382,10 +382,6 @@ async fn transaction(
         .into_iter()
         .map(|o| o.unwrap_or(Outcome::Ended(Err(Error::Store("an op went unanswered".into())))))
         .collect())
-}
-
-fn json<T: serde::Serialize>(v: &T) -> std::result::Result<String, Failure> {
-    Ok(super::json(v)?)
 }
 
 /// The sessions `ops` judge or change, locked on PostgreSQL (`FOR UPDATE`, in id order, so
