@@ -1,6 +1,12 @@
-//! [`Emulator`]: the state machine behind a lock, with its store. Each method takes the lock,
-//! runs one function of [`Core`], then commits what it changed (durably, with a data folder)
-//! before answering, or rolls it back when it refused.
+//! [`Emulator`]: the state machine and its store.
+//!
+//! The state is published as a snapshot (an `Arc<Core>`, the head). A read takes the head and
+//! runs on it without holding any lock, so it never waits for another request, however long
+//! that one's EVM run. A write (anything that may change the state) takes the writer's lock, so
+//! writes run one at a time, runs on its own copy of the head (cheap: the tables' rows are
+//! persistent maps, shared until written), then commits what it changed (queued for the disk,
+//! with a data folder) and publishes its copy as the new head. A refused write publishes
+//! nothing. Every answer waits until the changes it could have seen are on disk.
 
 use crate::chain::{EthError, Upstream};
 use crate::clock::{Clock, Ids};
@@ -10,15 +16,11 @@ use crate::Result;
 use alloy_primitives::{Address, Bytes, U256, U64};
 use sesskey_rpc::{SessionInfo, WalletError};
 use sesskey_types::*;
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 
-struct Inner {
-    core: Core,
-    durable: Option<Arc<GroupCommit>>,
-}
-
-/// Group commit: each call's change set is queued in order under the state lock; whoever waits
+/// Group commit: each call's change set is queued in order under the writer's lock; whoever waits
 /// first writes every queued set in one durable transaction (one fsync for all), and each call
 /// answers only once its set is on disk. A failed write poisons the emulator: the memory then
 /// holds changes the disk lacks, so every later call is refused until a restart.
@@ -50,7 +52,7 @@ impl GroupCommit {
         }
     }
 
-    /// Queues a change set (under the state lock, so sets keep the order of the calls).
+    /// Queues a change set (under the writer's lock, so sets keep the order of the calls).
     fn enqueue(&self, set: ChangeSet) -> u64 {
         let mut q = self.lock();
         q.pending.push(set);
@@ -100,9 +102,15 @@ fn poisoned(e: &str) -> WalletError {
 
 /// The emulator: the Wallet API and the chains it serves.
 pub struct Emulator {
-    /// The state: reads share it (`eth_call`, `eth_getLogs`, … run side by side), a call that
-    /// may change it has it alone.
-    inner: RwLock<Inner>,
+    /// The state as of the last write: a read clones the `Arc` and lets the lock go at once.
+    head: RwLock<Arc<Core>>,
+    /// Held by a write from its copy of the head until it publishes the next one: writes run one
+    /// at a time, in the order their change sets reach the disk.
+    writer: Mutex<()>,
+    /// The data folder, if any.
+    durable: Option<Arc<GroupCommit>>,
+    /// Failures injected into the next call of a method (`emulator_failNext`; not persisted).
+    failures: Mutex<HashMap<String, (i32, String)>>,
     config: Config,
     /// The methods the server answers (what `emulator_failNext` may name).
     methods: std::sync::OnceLock<std::collections::BTreeSet<String>>,
@@ -207,7 +215,10 @@ impl Emulator {
         }
         let config = Config { policy_ids: core.config.policy_ids.clone(), ..config };
         Ok(Self {
-            inner: RwLock::new(Inner { core, durable: store }),
+            head: RwLock::new(Arc::new(core)),
+            writer: Mutex::new(()),
+            durable: store,
+            failures: Mutex::default(),
             config,
             methods: Default::default(),
         })
@@ -220,7 +231,7 @@ impl Emulator {
 
     /// The chains served (with a fork: the upstream's), in increasing order.
     pub fn chain_ids(&self) -> Vec<u64> {
-        self.shared().core.chains.keys().copied().collect()
+        self.head().chains.keys().copied().collect()
     }
 
     /// The chain `/` (and `/v2/<key>`) reaches: the first chain id configured (`--chain-id`, in
@@ -236,39 +247,43 @@ impl Emulator {
             .unwrap_or_default()
     }
 
-    fn lock(&self) -> RwLockWriteGuard<'_, Inner> {
-        self.inner.write().unwrap_or_else(|p| p.into_inner())
+    /// The state as of the last write (a snapshot: later writes do not change it).
+    fn head(&self) -> Arc<Core> {
+        self.head.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    fn shared(&self) -> RwLockReadGuard<'_, Inner> {
-        self.inner.read().unwrap_or_else(|p| p.into_inner())
+    /// Fails at once when the data folder could not be written: the memory then holds changes
+    /// the disk lacks.
+    fn check_durable(&self) -> Result<(), WalletError> {
+        self.durable.as_ref().map_or(Ok(()), |d| d.check())
     }
 
-    /// Runs a function that only reads the state, beside any other read. With a data folder
-    /// the answer waits until every change it could have seen is on disk.
+    /// Waits until every change set up to `seq` is on disk.
+    fn wait_durable(&self, seq: Option<u64>) -> Result<(), WalletError> {
+        match (&self.durable, seq) {
+            (Some(d), Some(seq)) => d.wait(seq),
+            _ => Ok(()),
+        }
+    }
+
+    /// Runs a function that only reads the state, on the head, beside any other request (a
+    /// write in progress included). With a data folder the answer waits until every change it
+    /// could have seen is on disk.
     pub(crate) fn read<T, E: From<WalletError>>(
         &self,
         f: impl FnOnce(&Core) -> Result<T, E>,
     ) -> Result<T, E> {
-        let (result, wait) = {
-            let inner = self.shared();
-            if let Some(d) = &inner.durable {
-                d.check()?;
-            }
-            let result = f(&inner.core);
-            let wait = inner.durable.clone().map(|d| {
-                let seq = d.last();
-                (d, seq)
-            });
-            (result, wait)
-        };
-        if let Some((d, seq)) = wait {
-            d.wait(seq)?;
-        }
+        self.check_durable()?;
+        let head = self.head();
+        // Taken after the head: at least the set of every write the head holds.
+        let seq = self.durable.as_ref().map(|d| d.last());
+        let result = f(&head);
+        drop(head);
+        self.wait_durable(seq)?;
         result
     }
 
-    /// Runs a read-only chain function for `chain` (checked), beside any other read.
+    /// Runs a read-only chain function for `chain` (checked), beside any other request.
     pub(crate) fn on_chain_read<T>(
         &self,
         chain: u64,
@@ -282,54 +297,34 @@ impl Emulator {
         })
     }
 
-    /// Runs one state-machine function and commits (or rolls back) what it changed. With a
-    /// data folder the answer waits until the change (and every change it could have seen) is
-    /// on disk.
+    /// Runs one state-machine function on a copy of the head, after every earlier write and
+    /// before any later one, and publishes what it changed; a refusal publishes nothing. Reads
+    /// go on meanwhile, on the head as it was. With a data folder the answer waits until the
+    /// change (and every change it could have seen) is on disk.
     pub(crate) fn call<T, E: From<WalletError>>(
         &self,
         f: impl FnOnce(&mut Core) -> Result<T, E>,
     ) -> Result<T, E> {
-        let (result, wait) = {
-            let mut inner = self.lock();
-            let durable = inner.durable.clone();
-            if let Some(d) = &durable {
-                d.check()?;
-            }
-            let result = f(&mut inner.core);
-            let changed = result.is_ok() && inner.core.is_changed();
-            if result.is_err() {
-                inner.core.rollback();
-            }
-            let wait = match durable {
-                Some(d) if changed => match Store::collect(&inner.core) {
-                    Ok(set) => {
-                        inner.core.apply();
-                        let seq = d.enqueue(set);
-                        Some((d, seq))
-                    }
-                    Err(e) => {
-                        inner.core.rollback();
-                        return Err(E::from(WalletError::Internal(format!(
-                            "the change could not be saved: {e}"
-                        ))));
-                    }
-                },
-                Some(d) => {
-                    let seq = d.last();
-                    Some((d, seq))
+        let (seq, result) = {
+            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            self.check_durable()?;
+            let mut core = Core::clone(&self.head());
+            let result = f(&mut core);
+            // The last set queued: the one this call's change makes, or the last it could see.
+            let mut seq = self.durable.as_ref().map(|d| d.last());
+            if result.is_ok() {
+                if let Some(d) = self.durable.as_ref().filter(|_| core.is_changed()) {
+                    let set = Store::collect(&core).map_err(|e| {
+                        WalletError::Internal(format!("the change could not be saved: {e}"))
+                    })?;
+                    seq = Some(d.enqueue(set));
                 }
-                None => {
-                    if changed {
-                        inner.core.apply();
-                    }
-                    None
-                }
-            };
-            (result, wait)
+                core.apply();
+                *self.head.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(core);
+            }
+            (seq, result)
         };
-        if let Some((d, seq)) = wait {
-            d.wait(seq)?;
-        }
+        self.wait_durable(seq)?;
         result
     }
 
@@ -349,7 +344,7 @@ impl Emulator {
 
     /// Fails the call if a control asked the next call of `method` to fail.
     pub fn injected_failure(&self, method: &str) -> R<()> {
-        match self.lock().core.fail_next.remove(method) {
+        match self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(method) {
             Some((code, message)) => Err(WalletError::from_error_object(code, &message)),
             None => Ok(()),
         }
@@ -374,28 +369,28 @@ impl Emulator {
     }
     /// `wallet_getCallsStatus`.
     pub fn get_calls_status(&self, id: CallId) -> R<CallsStatus> {
-        self.call(|c| c.get_calls_status(id))
+        self.read(|c| c.get_calls_status(id))
     }
     /// `wallet_listAccounts`.
     pub fn list_accounts(&self, p: ListAccountsParams) -> R<ListAccountsResult> {
-        self.call(|c| c.list_accounts(p))
+        self.read(|c| c.list_accounts(p))
     }
     /// `wallet_getCapabilities`.
     pub fn get_capabilities(&self, chain_ids: Option<Vec<U64>>) -> R<Capabilities> {
-        self.call(|c| c.get_capabilities(chain_ids))
+        self.read(|c| c.get_capabilities(chain_ids))
     }
     /// `wallet_prepareSign`.
     pub fn prepare_sign(&self, p: PrepareSignParams) -> R<PrepareSignResult> {
-        self.call(|c| c.prepare_sign(p))
+        self.read(|c| c.prepare_sign(p))
     }
     /// `wallet_formatSign`.
     pub fn format_sign(&self, p: FormatSignParams) -> R<FormatSignResult> {
-        self.call(|c| c.format_sign(p))
+        self.read(|c| c.format_sign(p))
     }
 
     /// The clock, in unix seconds.
     pub fn now(&self) -> u64 {
-        self.lock().core.clock.now()
+        self.head().clock.now()
     }
     /// Sets the clock (unix seconds); it never goes back, and an overflowing time is refused.
     pub fn set_time(&self, unix_seconds: u64) -> R<u64> {
@@ -415,7 +410,7 @@ impl Emulator {
     }
     /// A native balance.
     pub fn balance(&self, chain: U64, account: Address) -> R<U256> {
-        self.call(|c| Ok(c.chain(c.check_chain(chain)?).account(account).balance))
+        self.read(|c| Ok(c.chain(c.check_chain(chain)?).account(account).balance))
     }
     /// Sets an ERC-20 balance on a token deployed in the emulator (see `emulator_setErc20Balance`).
     pub fn set_erc20_balance(
@@ -432,7 +427,7 @@ impl Emulator {
     }
     /// An ERC-20 balance, read with `balanceOf`.
     pub fn erc20_balance(&self, chain: U64, token: Address, account: Address) -> R<U256> {
-        self.call(|c| {
+        self.read(|c| {
             let id = c.check_chain(chain)?;
             c.erc20_balance(id, token, account)
         })
@@ -460,11 +455,11 @@ impl Emulator {
     }
     /// What the page shows: chains, accounts, sessions and recent calls.
     pub fn overview(&self) -> crate::wallet::overview::Overview {
-        self.lock().core.overview()
+        self.head().overview()
     }
     /// Every session and what is left of its budgets.
     pub fn list_sessions(&self) -> Vec<SessionInfo> {
-        self.lock().core.list_sessions()
+        self.head().list_sessions()
     }
     /// Revokes a session.
     pub fn revoke_session(&self, id: SessionId) -> R<()> {
@@ -480,7 +475,8 @@ impl Emulator {
                 )));
             }
         }
-        self.lock().core.fail_next(method, code, message);
+        let message = crate::wallet::controls::bounded_fail_message(message);
+        self.failures.lock().unwrap_or_else(|p| p.into_inner()).insert(method, (code, message));
         Ok(())
     }
 
@@ -490,7 +486,7 @@ impl Emulator {
     }
     /// The packed `userOp.signature` of a call.
     pub fn packed_signature(&self, id: &CallId) -> R<Bytes> {
-        self.call(|c| c.packed_signature(id))
+        self.read(|c| c.packed_signature(id))
     }
 }
 
@@ -512,5 +508,77 @@ mod tests {
             Ok(())
         });
         r.unwrap();
+    }
+
+    /// A read runs while a write is in progress (an `eth_sendRawTransaction` whose EVM run
+    /// takes seconds no longer holds up `eth_blockNumber`), and sees the state as it was before
+    /// the write: never half of it.
+    #[test]
+    fn reads_run_beside_a_write_and_see_the_head_before_it() {
+        let emulator = Arc::new(Emulator::new(Config::default()));
+        let chain = U64::from(emulator.default_chain_id());
+        let who = Address::repeat_byte(0x11);
+        let other = emulator.clone();
+        let r: R<()> = emulator.call(|core| {
+            let id = core.check_chain(chain)?;
+            core.chain_mut(id).set_balance(who, U256::from(7));
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                tx.send(
+                    other.on_chain_read(chain.to(), |c, id| Ok(c.chain(id).account(who).balance)),
+                )
+            });
+            let seen = rx.recv_timeout(std::time::Duration::from_secs(5));
+            assert_eq!(
+                seen.expect("a read waited for a write in progress"),
+                Ok(U256::ZERO),
+                "a read saw a write in progress"
+            );
+            Ok(())
+        });
+        r.unwrap();
+        assert_eq!(emulator.balance(chain, who).unwrap(), U256::from(7));
+    }
+
+    /// Writes run one at a time: a second write starts from the state the first one left.
+    #[test]
+    fn writes_run_one_after_another() {
+        let emulator = Arc::new(Emulator::new(Config::default()));
+        let chain = U64::from(emulator.default_chain_id());
+        let who = Address::repeat_byte(0x22);
+        let add = move |e: &Emulator| {
+            e.call(|core| {
+                let id = core.check_chain(chain)?;
+                let balance = core.chain(id).account(who).balance;
+                std::thread::sleep(std::time::Duration::from_millis(2));
+                core.chain_mut(id).set_balance(who, balance + U256::from(1));
+                Ok::<_, WalletError>(())
+            })
+        };
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                let e = emulator.clone();
+                std::thread::spawn(move || (0..10).try_for_each(|_| add(&e)))
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap().unwrap();
+        }
+        assert_eq!(emulator.balance(chain, who).unwrap(), U256::from(40));
+    }
+
+    /// A refused write publishes nothing it changed.
+    #[test]
+    fn a_refused_write_leaves_nothing() {
+        let emulator = Emulator::new(Config::default());
+        let chain = U64::from(emulator.default_chain_id());
+        let who = Address::repeat_byte(0x33);
+        let r: R<()> = emulator.call(|core| {
+            let id = core.check_chain(chain)?;
+            core.chain_mut(id).set_balance(who, U256::from(9));
+            Err(WalletError::InvalidParams("refused".into()))
+        });
+        assert!(r.is_err());
+        assert_eq!(emulator.balance(chain, who).unwrap(), U256::ZERO);
     }
 }

@@ -5,9 +5,20 @@
 //! exactly those rows, then [`Table::apply`] merges them. A refused call, or a failed commit,
 //! [`Table::rollback`]s, so nothing of it stays in memory either. No mutation has to remember to
 //! mark itself as changed.
+//!
+//! The committed rows and the snapshot journals are persistent maps ([`imbl::HashMap`]) of
+//! shared values: a clone of a table shares them, and a write copies only the path to the row
+//! it changes (pointers, not values). That is what lets a write run on its own copy of the
+//! state while reads go on, beside it, on the state as it was (see [`crate::Emulator`]).
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::sync::Arc;
+
+/// The committed rows, or one snapshot journal: shared between clones, copied on write.
+type Rows<K, V> = imbl::HashMap<K, Arc<V>>;
+/// A snapshot journal: each row's value when the snapshot was taken (`None`: absent).
+type Journal<K, V> = imbl::HashMap<K, Option<Arc<V>>>;
 
 /// A row as the store writes it: its encoded key, and its encoded value (`None`: deleted).
 pub(crate) type EncodedRow = (Vec<u8>, Option<Vec<u8>>);
@@ -106,17 +117,17 @@ pub(crate) use tables;
 /// A table of committed rows and the pending writes of the current call (`None`: deleted).
 #[derive(Clone, Debug)]
 pub(crate) struct Table<K, V> {
-    rows: HashMap<K, V>,
+    rows: Rows<K, V>,
     pending: HashMap<K, Option<V>>,
     /// One journal a snapshot taken (oldest first): each row's value when the snapshot was
     /// taken, recorded the first time a later call changes it. A snapshot costs what changes
     /// after it, never a copy of the table.
-    undo: Vec<HashMap<K, Option<V>>>,
+    undo: Vec<Journal<K, V>>,
 }
 
-impl<K, V> Default for Table<K, V> {
+impl<K: Hash + Eq + Clone, V: Clone> Default for Table<K, V> {
     fn default() -> Self {
-        Self { rows: HashMap::new(), pending: HashMap::new(), undo: vec![] }
+        Self { rows: Rows::new(), pending: HashMap::new(), undo: vec![] }
     }
 }
 
@@ -125,14 +136,14 @@ impl<K: Hash + Eq + Clone, V: Clone> Table<K, V> {
     pub(crate) fn get(&self, key: &K) -> Option<&V> {
         match self.pending.get(key) {
             Some(v) => v.as_ref(),
-            None => self.rows.get(key),
+            None => self.rows.get(key).map(|v| &**v),
         }
     }
 
     /// A row to change in place (copied into the overlay on first use).
     pub(crate) fn get_mut(&mut self, key: &K) -> Option<&mut V> {
         if !self.pending.contains_key(key) {
-            let row = self.rows.get(key)?.clone();
+            let row = V::clone(self.rows.get(key)?);
             self.pending.insert(key.clone(), Some(row));
         }
         self.pending.get_mut(key).and_then(Option::as_mut)
@@ -174,7 +185,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Table<K, V> {
                 level.entry(k.clone()).or_insert_with(|| self.rows.get(&k).cloned());
             }
             match v {
-                Some(v) => self.rows.insert(k, v),
+                Some(v) => self.rows.insert(k, Arc::new(v)),
                 None => self.rows.remove(&k),
             };
         }
@@ -197,19 +208,21 @@ impl<K: Hash + Eq + Clone, V: Clone> Table<K, V> {
 
     /// Loads a committed row (the store, at start).
     pub(crate) fn load(&mut self, key: K, value: V) {
-        self.rows.insert(key, value);
+        self.rows.insert(key, Arc::new(value));
     }
 
     /// Every row as the current call sees it.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        let committed = self.rows.iter().filter(|(k, _)| !self.pending.contains_key(*k));
+        let committed = (self.rows.iter())
+            .filter(|(k, _)| !self.pending.contains_key(*k))
+            .map(|(k, v)| (k, &**v));
         let pending = self.pending.iter().filter_map(|(k, v)| v.as_ref().map(|v| (k, v)));
         committed.chain(pending)
     }
 
     /// Takes a snapshot: later changes are journaled so that [`Table::revert_to`] can undo them.
     pub(crate) fn mark(&mut self) {
-        self.undo.push(HashMap::new());
+        self.undo.push(Journal::new());
     }
 
     /// Forgets the oldest snapshot (its journal is needed by no other).
@@ -229,7 +242,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Table<K, V> {
                 if let Some(older) = self.undo.last_mut() {
                     older.entry(k.clone()).or_insert_with(|| old.clone());
                 }
-                self.pending.insert(k, old);
+                self.pending.insert(k, old.map(|v| V::clone(&v)));
             }
         }
     }

@@ -10,9 +10,42 @@ use revm::context::{BlockEnv, CfgEnv, Context, TxEnv};
 use revm::context_interface::block::BlobExcessGasAndPrice;
 use revm::database::CacheDB;
 use revm::database_interface::WrapDatabaseRef;
+use revm::interpreter::{InstructionResult, Interpreter, InterpreterTypes};
 use revm::primitives::hardfork::SpecId;
-use revm::{Database, ExecuteEvm, MainBuilder, MainContext};
+use revm::{Database, ExecuteEvm, InspectEvm, Inspector, MainBuilder, MainContext};
 use sesskey_types::Call;
+use std::time::{Duration, Instant};
+
+/// The longest a read-only run (`eth_call`, and `eth_estimateGas` in all) may take: past it the
+/// run is aborted with geth's `execution aborted (timeout = 5s)`, like geth's
+/// `--rpc.evmtimeout` (whose default is also 5 s). Its gas is capped too, at the block gas limit
+/// (like geth's `--rpc.gascap`).
+pub const CALL_TIME_CAP: Duration = Duration::from_secs(5);
+
+/// Aborts a run at a deadline: the clock is read every 1,024 instructions; once past it, every
+/// frame halts at its next instruction, so the whole run unwinds at once.
+struct Deadline {
+    until: Instant,
+    steps: u32,
+    expired: bool,
+}
+
+impl<CTX, INTR: InterpreterTypes> Inspector<CTX, INTR> for Deadline {
+    fn step(&mut self, interp: &mut Interpreter<INTR>, _: &mut CTX) {
+        self.steps = self.steps.wrapping_add(1);
+        if self.steps.is_multiple_of(1024) && !self.expired && Instant::now() >= self.until {
+            self.expired = true;
+        }
+        if self.expired {
+            interp.halt(InstructionResult::OutOfGas);
+        }
+    }
+}
+
+/// The error of a read-only run aborted by its deadline (geth's wording).
+pub(crate) fn timeout_message() -> String {
+    format!("execution aborted (timeout = {}s)", CALL_TIME_CAP.as_secs())
+}
 
 /// The hard fork the emulator runs (EIP-7702 accounts need Prague).
 pub(crate) const SPEC: SpecId = SpecId::PRAGUE;
@@ -97,13 +130,15 @@ impl Chain {
         run(WrapDatabaseRef(ChainDb(self)), block, cfg, tx)
     }
 
-    /// Runs `tx` on the current state with `overrides` applied, changing nothing (`eth_call`).
+    /// Runs `tx` on the current state with `overrides` applied, changing nothing (`eth_call`),
+    /// aborted at `until` (then `None`).
     pub(crate) fn transact_with_overrides(
         &self,
         block: &BlockEnv,
         tx: TxEnv,
         overrides: Option<StateOverride>,
-    ) -> Result<ExecutionResult, String> {
+        until: Instant,
+    ) -> Result<Option<ExecutionResult>, String> {
         let mut cfg = self.cfg();
         read_only(&mut cfg);
         let mut db = CacheDB::new(ChainDb(self));
@@ -111,7 +146,14 @@ impl Chain {
             alloy_evm::overrides::apply_state_overrides(o, &mut db)
                 .map_err(|e| format!("invalid state override: {e}"))?;
         }
-        run(db, block, cfg, tx).map(|r| r.result).map_err(|e| e.to_string())
+        let mut evm = Context::mainnet()
+            .with_db(db)
+            .with_block(block.clone())
+            .with_cfg(cfg)
+            .build_mainnet_with_inspector(Deadline { until, steps: 0, expired: false })
+            .with_precompiles(super::answers::Answers::new(SPEC));
+        let result = evm.inspect_tx(tx).map_err(|e| e.to_string())?;
+        Ok((!evm.inspector.expired).then_some(result.result))
     }
 
     /// Runs an operation's calls as the account makes them: each a CALL from `sender` with its
@@ -278,4 +320,35 @@ fn run<DB: Database>(
         .build_mainnet()
         .with_precompiles(super::answers::Answers::new(SPEC));
     evm.transact(tx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A read-only run past its deadline is aborted (the clock is read every 1,024
+    /// instructions); the same run with time left goes on to its end.
+    #[test]
+    fn a_read_only_run_stops_at_its_deadline() {
+        let mut chain = Chain::new(31337, None);
+        let looping = Address::repeat_byte(0x42);
+        // JUMPDEST PUSH1 0 JUMP: loops until its gas is gone.
+        chain.set_code(looping, Bytes::from_static(&[0x5b, 0x60, 0x00, 0x56]));
+        chain.apply();
+        let block = BlockEnv { gas_limit: BLOCK_GAS_LIMIT, ..Default::default() };
+        let tx = TxEnv {
+            caller: Address::repeat_byte(1),
+            kind: TxKind::Call(looping),
+            gas_limit: BLOCK_GAS_LIMIT,
+            chain_id: Some(chain.id),
+            ..Default::default()
+        };
+        let past = Instant::now();
+        let aborted = chain.transact_with_overrides(&block, tx.clone(), None, past).unwrap();
+        assert!(aborted.is_none(), "a run past its deadline ended: {aborted:?}");
+        let later = Instant::now() + Duration::from_secs(600);
+        let small = TxEnv { gas_limit: 100_000, ..tx };
+        let ended = chain.transact_with_overrides(&block, small, None, later).unwrap();
+        assert!(matches!(ended, Some(ExecutionResult::Halt { .. })), "{ended:?}");
+    }
 }

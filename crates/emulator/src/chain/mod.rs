@@ -14,6 +14,7 @@ mod rpc;
 
 pub(crate) use answers::{executor_code, handleOpsCall, PackedUserOperation, SMA_B_DEPLOY_GAS};
 pub(crate) use db::ChainDb;
+pub use exec::CALL_TIME_CAP;
 pub(crate) use exec::{read_only, OpRun};
 pub(crate) use fork::{ensure_tls_provider, Upstream};
 pub use fork::{shown_url, ForkConfig, MAX_UPSTREAM_ANSWER, UPSTREAM_TIMEOUT};
@@ -72,8 +73,8 @@ pub(crate) struct ChainMeta {
     pub(crate) next_timestamp: Option<u64>,
 }
 
-/// One served chain.
-#[derive(Debug)]
+/// One served chain. A clone shares its rows (see [`Table`]) and the analyzed code.
+#[derive(Clone, Debug)]
 pub(crate) struct Chain {
     pub(crate) id: u64,
     pub(crate) accounts: Table<Address, AccountRow>,
@@ -85,7 +86,7 @@ pub(crate) struct Chain {
     pub(crate) upstream: Option<Arc<Upstream>>,
     /// Analyzed bytecode by hash (code never changes under its hash), so a contract's jump
     /// table is built once, not at every call.
-    analyzed: std::sync::Mutex<HashMap<B256, revm::bytecode::Bytecode>>,
+    analyzed: Arc<std::sync::Mutex<HashMap<B256, revm::bytecode::Bytecode>>>,
 }
 
 impl Chain {

@@ -1,6 +1,6 @@
 //! The chain's `eth_*` answers, as plain functions of its state.
 
-use super::exec::intrinsic_gas;
+use super::exec::{intrinsic_gas, timeout_message, CALL_TIME_CAP};
 use super::mine::{header, Mined};
 use super::{BlockRow, Chain, BLOCK_GAS_LIMIT, PRIORITY_FEE};
 use alloy_consensus::transaction::SignerRecoverable;
@@ -17,9 +17,10 @@ use alloy_rpc_types_eth::{
 use jsonrpsee::types::{ErrorObject, ErrorObjectOwned};
 use revm::context::result::{EVMError, ExecutionResult, InvalidTransaction};
 use revm::context::TxEnv;
+use std::time::Instant;
 
 /// How long `eth_estimateGas` searches before it answers the best limit it has found (one that
-/// succeeds), like geth's `--rpc.evmtimeout` bounds a call.
+/// succeeds), like geth's `--rpc.evmtimeout` bounds a call; its runs are aborted then.
 pub const ESTIMATE_TIME_CAP: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How many blocks one `eth_getLogs` may scan.
@@ -252,25 +253,31 @@ impl Chain {
         Ok((block, tx))
     }
 
-    /// `eth_call`: runs the call on the latest state (with overrides), changing nothing.
+    /// `eth_call`: runs the call on the latest state (with overrides), changing nothing. Its
+    /// gas is capped at the block gas limit, its run at [`CALL_TIME_CAP`].
     pub(crate) fn call(
         &self,
         now: u64,
         req: TransactionRequest,
         overrides: Option<StateOverride>,
     ) -> R<Bytes> {
-        let (block, tx) = self.call_env(now, req)?;
-        match self.transact_with_overrides(&block, tx, overrides).map_err(EthError::server)? {
-            ExecutionResult::Success { output, .. } => Ok(output.into_data()),
-            ExecutionResult::Revert { output, .. } => Err(EthError::reverted(&output)),
-            ExecutionResult::Halt { reason, .. } => {
+        let (block, mut tx) = self.call_env(now, req)?;
+        tx.gas_limit = tx.gas_limit.min(BLOCK_GAS_LIMIT);
+        let until = Instant::now() + CALL_TIME_CAP;
+        let outcome = self.transact_with_overrides(&block, tx, overrides, until);
+        match outcome.map_err(EthError::server)? {
+            None => Err(EthError::server(timeout_message())),
+            Some(ExecutionResult::Success { output, .. }) => Ok(output.into_data()),
+            Some(ExecutionResult::Revert { output, .. }) => Err(EthError::reverted(&output)),
+            Some(ExecutionResult::Halt { reason, .. }) => {
                 Err(EthError::server(format!("execution halted: {reason:?}")))
             }
         }
     }
 
     /// `eth_estimateGas`: the least gas limit with which the call succeeds (binary search), in
-    /// at most [`ESTIMATE_TIME_CAP`] (then the best limit found so far that succeeds).
+    /// at most [`ESTIMATE_TIME_CAP`]: then the best limit found so far that succeeds, or, when
+    /// the first run at the cap has not ended, geth's `execution aborted (timeout = 5s)`.
     pub(crate) fn estimate_gas(
         &self,
         now: u64,
@@ -279,40 +286,38 @@ impl Chain {
     ) -> R<u64> {
         let (block, mut tx) = self.call_env(now, req)?;
         let cap = tx.gas_limit.min(BLOCK_GAS_LIMIT);
-        let mut attempt = |gas: u64| -> R<Result<u64, Bytes>> {
+        let until = Instant::now() + ESTIMATE_TIME_CAP;
+        // The gas a run used, or its revert data (empty: it halted); `None`: aborted at `until`.
+        let mut attempt = |gas: u64| -> R<Option<Result<u64, Bytes>>> {
             tx.gas_limit = gas;
-            match self
-                .transact_with_overrides(&block, tx.clone(), overrides.clone())
-                .map_err(EthError::server)?
-            {
-                ExecutionResult::Success { gas, .. } => Ok(Ok(gas.tx_gas_used())),
-                ExecutionResult::Revert { output, .. } => Ok(Err(output)),
-                ExecutionResult::Halt { .. } => Ok(Err(Bytes::new())),
-            }
+            let outcome =
+                self.transact_with_overrides(&block, tx.clone(), overrides.clone(), until);
+            Ok(outcome.map_err(EthError::server)?.map(|result| match result {
+                ExecutionResult::Success { gas, .. } => Ok(gas.tx_gas_used()),
+                ExecutionResult::Revert { output, .. } => Err(output),
+                ExecutionResult::Halt { .. } => Err(Bytes::new()),
+            }))
         };
         let used = match attempt(cap)? {
-            Ok(used) => used,
-            Err(out) if out.is_empty() => {
+            None => return Err(EthError::server(timeout_message())),
+            Some(Ok(used)) => used,
+            Some(Err(out)) if out.is_empty() => {
                 return Err(EthError::server(format!("gas required exceeds allowance ({cap})")))
             }
-            Err(out) => return Err(EthError::reverted(&out)),
+            Some(Err(out)) => return Err(EthError::reverted(&out)),
         };
         let (mut lo, mut hi) = (used.saturating_sub(1), cap);
         // Most calls need what they used plus the 63/64 reserve: try that first.
         let guess = used.saturating_mul(64) / 63 + 2_300;
-        if guess < hi && attempt(guess)?.is_ok() {
+        if guess < hi && matches!(attempt(guess)?, Some(Ok(_))) {
             hi = guess;
         }
-        let started = std::time::Instant::now();
-        while hi.saturating_sub(lo) > 1
-            && (hi - lo).saturating_mul(1000) > hi
-            && started.elapsed() < ESTIMATE_TIME_CAP
-        {
+        while hi.saturating_sub(lo) > 1 && (hi - lo).saturating_mul(1000) > hi {
             let mid = lo + (hi - lo) / 2;
-            if attempt(mid)?.is_ok() {
-                hi = mid;
-            } else {
-                lo = mid;
+            match attempt(mid)? {
+                None => break,
+                Some(Ok(_)) => hi = mid,
+                Some(Err(_)) => lo = mid,
             }
         }
         Ok(hi)

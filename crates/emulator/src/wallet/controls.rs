@@ -181,18 +181,6 @@ impl Core {
         Ok(())
     }
 
-    /// Makes the next call of `method` fail (one pending failure per method, not persisted).
-    pub(crate) fn fail_next(&mut self, method: String, code: i32, mut message: String) {
-        if message.len() > MAX_FAIL_MESSAGE {
-            let mut end = MAX_FAIL_MESSAGE;
-            while !message.is_char_boundary(end) {
-                end -= 1;
-            }
-            message.truncate(end);
-        }
-        self.fail_next.insert(method, (code, message));
-    }
-
     /// The packed `userOp.signature` of a call.
     pub(crate) fn packed_signature(&self, id: &CallId) -> R<Bytes> {
         self.wallet
@@ -256,4 +244,16 @@ impl Core {
         }
         true
     }
+}
+
+/// An injected failure's message, cut to [`MAX_FAIL_MESSAGE`] bytes (on a character boundary).
+pub(crate) fn bounded_fail_message(mut message: String) -> String {
+    if message.len() > MAX_FAIL_MESSAGE {
+        let mut end = MAX_FAIL_MESSAGE;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+    }
+    message
 }

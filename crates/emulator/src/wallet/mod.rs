@@ -5,7 +5,7 @@
 mod accounts;
 mod admit;
 mod bundle;
-mod controls;
+pub(crate) mod controls;
 pub(crate) mod errors;
 mod gas;
 pub(crate) mod overview;
@@ -27,7 +27,7 @@ use crate::state::WalletState;
 use crate::ForkConfig;
 use alloy_primitives::{address, Address, U256, U64};
 use sesskey_rpc::WalletError;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The paymaster the emulator names on sponsored operations.
@@ -101,16 +101,15 @@ impl Default for Config {
 
 pub(crate) type R<T> = Result<T, WalletError>;
 
-/// The whole emulator state: the Wallet API's tables, the chains, the clock and the ids.
-#[derive(Debug)]
+/// The whole emulator state: the Wallet API's tables, the chains, the clock and the ids. A
+/// clone is cheap: it shares every table's rows until one is written.
+#[derive(Clone, Debug)]
 pub(crate) struct Core {
     pub(crate) config: Config,
     pub(crate) wallet: WalletState,
     pub(crate) chains: BTreeMap<u64, Chain>,
     pub(crate) clock: Clock,
     pub(crate) ids: Ids,
-    /// Failures injected into the next call of a method (not persisted).
-    pub(crate) fail_next: HashMap<String, (i32, String)>,
     /// The ids of the `evm_snapshot`s held, oldest first (not persisted, as in anvil): the
     /// tables journal what changes after each ([`crate::table::Table::mark`]).
     pub(crate) snapshots: std::collections::VecDeque<u64>,
@@ -139,7 +138,6 @@ impl Core {
             chains,
             clock,
             ids,
-            fail_next: HashMap::new(),
             snapshots: Default::default(),
             next_snapshot: 0,
             meta_changed: false,

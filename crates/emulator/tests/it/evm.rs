@@ -85,6 +85,20 @@ async fn a_session_calls_a_deployed_contract_and_its_event_names_the_account() {
     );
 }
 
+/// An `eth_call` asking for more gas than a block holds runs with the block's gas, as geth's
+/// `--rpc.gascap` caps it, instead of being refused.
+#[tokio::test]
+async fn an_eth_call_gets_at_most_a_block_of_gas() {
+    let env = Env::start().await;
+    let counter = env.deploy("Counter", &[]).await;
+    let tx = TransactionRequest::default()
+        .to(counter)
+        .gas_limit(1 << 48)
+        .input(valueCall {}.abi_encode().into());
+    let out = env.provider().call(tx).await.unwrap();
+    assert_eq!(valueCall::abi_decode_returns(&out).unwrap(), U256::ZERO);
+}
+
 #[tokio::test]
 async fn a_reverting_call_is_refused_at_prepare_with_its_reason() {
     let env = Env::start().await;
