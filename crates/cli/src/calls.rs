@@ -1,7 +1,7 @@
 //! Calls the way cast takes them: a human-readable function signature and its arguments as
 //! strings (coerced by alloy's dynamic ABI), values with units, several calls from a JSON file.
 
-use alloy_dyn_abi::{DynSolType, DynSolValue, JsonAbiExt, Specifier};
+use alloy_dyn_abi::{DynSolType, DynSolValue, FunctionExt, JsonAbiExt, Specifier};
 use alloy_json_abi::Function;
 use alloy_primitives::{Address, Bytes, U256};
 use serde::Deserialize;
@@ -93,6 +93,24 @@ impl Signature {
         }
         let values =
             self.function.abi_decode_input(params).map_err(|e| format!("decoding: {e}"))?;
+        Ok(values.iter().map(show).collect())
+    }
+}
+
+impl Signature {
+    /// Decodes what the function returned (the signature's `returns (…)`), printed.
+    pub fn decode_output(&self, data: &[u8]) -> Result<Vec<String>, String> {
+        if self.function.outputs.is_empty() {
+            return Err(format!(
+                "`{}` says no return types: write them as `{} returns (uint256)`",
+                self.canonical(),
+                self.canonical()
+            ));
+        }
+        let values = self
+            .function
+            .abi_decode_output(data)
+            .map_err(|e| format!("decoding what {} returned: {e}", self.canonical()))?;
         Ok(values.iter().map(show).collect())
     }
 }

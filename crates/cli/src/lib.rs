@@ -9,6 +9,7 @@ mod accounts;
 pub mod calls;
 mod demo;
 mod explain;
+mod mcp;
 mod progress;
 mod serve;
 mod sessions;
@@ -16,6 +17,7 @@ mod sessions;
 use clap::{Parser, Subcommand};
 pub use demo::{DemoArgs, Env};
 pub use explain::explain_value;
+pub use mcp::{CallInput, McpArgs};
 pub use out::{is_broken_pipe, terminal_safe};
 pub use serve::{dev_accounts, parse_chain_id, ServeArgs, ANVIL_MNEMONIC};
 pub use sessions::{
@@ -56,6 +58,17 @@ pub enum Command {
         #[command(subcommand)]
         command: SessionCommand,
         /// Where sessions are kept, and output format.
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Serve a saved session's tools to an agent over the Model Context Protocol (stdio, or
+    /// streamable HTTP on loopback with `--http`): the agent acts through the session, within
+    /// its permissions and your limits, and never holds its key.
+    Mcp {
+        /// The session and the limits.
+        #[command(flatten)]
+        args: Box<McpArgs>,
+        /// Where sessions are kept.
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -168,6 +181,7 @@ pub async fn run_with(cli: Cli, env: Env) -> anyhow::Result<u8> {
             sessions::session(command, store, env).await.map(|()| 0)
         }
         Command::Send { args, store } => sessions::send(args, store, env).await,
+        Command::Mcp { args, store } => mcp::mcp(*args, store, env).await,
         Command::Status { args, json } => sessions::status(args, json, env).await,
         Command::Explain { source, sig: Some(sig), json } => {
             explain::explain_call_data(&source, &sig, json)

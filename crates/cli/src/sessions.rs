@@ -140,6 +140,17 @@ pub enum SessionCommand {
     /// `OWNER_PRIVATE_KEY`, as for `delegate`) uninstalls
     /// its validation from the account; the store then marks it revoked.
     Revoke(Box<RevokeArgs>),
+    /// Print what `sesskey mcp` did with a session: one line per tool call (time, tool,
+    /// outcome, call id, the reason of a refusal, the arguments); with `--json`, the log's
+    /// JSON lines.
+    Audit {
+        /// The session id.
+        #[arg(value_parser = parse_session_id)]
+        id: SessionId,
+        /// The audit log (default: `audit/<session id>.jsonl` in the session folder).
+        #[arg(long, value_name = "FILE")]
+        log: Option<PathBuf>,
+    },
     /// Remove a saved session and its key file.
     Remove {
         /// The session id.
@@ -477,7 +488,7 @@ pub fn parse_duration(s: &str) -> Result<u64, String> {
 #[derive(Debug, Clone)]
 pub(crate) struct CliStore {
     dir: PathBuf,
-    db: SqlStore,
+    pub(crate) db: SqlStore,
     /// Where the sessions are, as a message may say it (a database URL without its password).
     shown: String,
 }
@@ -491,12 +502,12 @@ pub(crate) fn database_shown(url: &str) -> String {
 }
 
 impl CliStore {
-    fn dir(&self) -> &std::path::Path {
+    pub(crate) fn dir(&self) -> &std::path::Path {
         &self.dir
     }
 
     /// A saved session; an unknown id says where it looked and how to list what is there.
-    async fn load(&self, id: &SessionId) -> anyhow::Result<StoredSession> {
+    pub(crate) async fn load(&self, id: &SessionId) -> anyhow::Result<StoredSession> {
         match self.db.load(id).await {
             Err(sesskey_session::Error::UnknownSession(_)) => bail!(
                 "no session {id} in {} (`sesskey session list` shows the saved sessions; --store, --database-url or SESSKEY_HOME picks another store)",
@@ -507,7 +518,7 @@ impl CliStore {
     }
 }
 
-async fn store(args: &StoreArgs, env: &Env) -> anyhow::Result<CliStore> {
+pub(crate) async fn store(args: &StoreArgs, env: &Env) -> anyhow::Result<CliStore> {
     let dir = match &args.store {
         Some(d) => d.clone(),
         None => match (env.get("SESSKEY_HOME"), env.get("HOME")) {
@@ -594,16 +605,27 @@ fn key_paths(store: &CliStore, id: &SessionId) -> (PathBuf, PathBuf) {
 
 /// The session key, where the store says it lives (unlocked with `SESSKEY_PASSWORD`).
 async fn load_key(store: &CliStore, id: &SessionId, env: &Env) -> anyhow::Result<PrivateKeySigner> {
+    load_key_with(store, id, env.get("SESSKEY_PASSWORD")).await
+}
+
+/// The session key, where the store says it lives, unlocked with `password`.
+pub(crate) async fn load_key_with(
+    store: &CliStore,
+    id: &SessionId,
+    password: Option<String>,
+) -> anyhow::Result<PrivateKeySigner> {
     let record = store.load(id).await?;
     let location = record.key.ok_or_else(|| {
         anyhow!("session {id} has no key location (it was saved without its key)")
     })?;
     if let KeyLocation::Keystore { path } = &location {
-        if env.get("SESSKEY_PASSWORD").is_none() {
-            bail!("set SESSKEY_PASSWORD to unlock the session key {path}");
+        if password.is_none() {
+            bail!(
+                "set SESSKEY_PASSWORD (or give --password-file) to unlock the session key {path}"
+            );
         }
     }
-    Ok(LocalKeys::new(env.get("SESSKEY_PASSWORD")).open(&location)?)
+    Ok(LocalKeys::new(password).open(&location)?)
 }
 
 /// Prints `v` as JSON with every signature (the owner's authorization, in a session) redacted:
@@ -669,12 +691,12 @@ fn print_session_with(
     Ok(())
 }
 
-fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// Whether a session can still send: revoked, expired, waiting for its first op, or active.
-fn state_of(s: &StoredSession, now: u64) -> &'static str {
+pub(crate) fn state_of(s: &StoredSession, now: u64) -> &'static str {
     let expiry = s.session.expiry;
     if s.revoked {
         "revoked"
@@ -997,6 +1019,10 @@ pub(crate) async fn session(cmd: SessionCommand, args: StoreArgs, env: Env) -> a
                 record = store.load(&id).await?;
             }
             print_session_with(&record, args.json, &decimals)
+        }
+        SessionCommand::Audit { id, log } => {
+            let path = log.unwrap_or_else(|| crate::mcp::audit_path(store.dir(), &id));
+            crate::mcp::print_audit(&path, args.json)
         }
         SessionCommand::Remove { id } => {
             let record = store.load(&id).await?;

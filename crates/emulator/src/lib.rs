@@ -12,8 +12,8 @@ mod table;
 mod wallet;
 
 pub use chain::{
-    describe_revert, shown_url, EthError, ForkConfig, CALL_TIME_CAP, ESTIMATE_TIME_CAP,
-    MAX_LOG_RANGE, MAX_UPSTREAM_ANSWER, UPSTREAM_TIMEOUT,
+    describe_revert, ensure_tls_provider, shown_url, EthError, ForkConfig, CALL_TIME_CAP,
+    ESTIMATE_TIME_CAP, MAX_LOG_RANGE, MAX_UPSTREAM_ANSWER, UPSTREAM_TIMEOUT,
 };
 pub use clock::{uuid_v4, Clock, Ids, TimeError};
 pub use emulator::Emulator;

@@ -6,6 +6,7 @@ mod hostile;
 mod interrupt;
 mod kill;
 mod logs;
+mod mcp;
 mod page;
 mod pipe;
 mod store_edges;

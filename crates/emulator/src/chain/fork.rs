@@ -184,7 +184,7 @@ impl std::fmt::Debug for Upstream {
 
 /// Makes ring rustls' process-wide crypto provider, unless the program installed one: reqwest
 /// (built here without a provider of its own, so that the workspace has one TLS stack) takes it.
-pub(crate) fn ensure_tls_provider() {
+pub fn ensure_tls_provider() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         // Another thread may install one meanwhile: then that one stays, as it should.
         let _ = rustls::crypto::ring::default_provider().install_default();

@@ -16,7 +16,8 @@ pub(crate) use answers::{executor_code, handleOpsCall, PackedUserOperation, SMA_
 pub(crate) use db::ChainDb;
 pub use exec::CALL_TIME_CAP;
 pub(crate) use exec::{read_only, OpRun};
-pub(crate) use fork::{ensure_tls_provider, Upstream};
+pub use fork::ensure_tls_provider;
+pub(crate) use fork::Upstream;
 pub use fork::{shown_url, ForkConfig, MAX_UPSTREAM_ANSWER, UPSTREAM_TIMEOUT};
 pub(crate) use mine::Mined;
 pub use rpc::{describe_revert, EthError, ESTIMATE_TIME_CAP, MAX_LOG_RANGE};
