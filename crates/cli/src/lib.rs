@@ -17,7 +17,7 @@ mod sessions;
 use clap::{Parser, Subcommand};
 pub use demo::{DemoArgs, Env};
 pub use explain::explain_value;
-pub use mcp::{CallInput, McpArgs};
+pub use mcp::{CallInput, McpArgs, McpServer};
 pub use out::{is_broken_pipe, terminal_safe};
 pub use serve::{dev_accounts, parse_chain_id, ServeArgs, ANVIL_MNEMONIC};
 pub use sessions::{

@@ -314,14 +314,14 @@ struct Inner {
 
 /// The MCP server: one session's tools.
 #[derive(Clone)]
-pub(crate) struct Agent {
+pub struct McpServer {
     inner: Arc<Inner>,
     tool_router: ToolRouter<Self>,
 }
 
-impl std::fmt::Debug for Agent {
+impl std::fmt::Debug for McpServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Agent").field("session", &self.inner.id).finish_non_exhaustive()
+        f.debug_struct("McpServer").field("session", &self.inner.id).finish_non_exhaustive()
     }
 }
 
@@ -409,7 +409,7 @@ fn permission_words(p: &Permission) -> String {
 }
 
 #[tool_router]
-impl Agent {
+impl McpServer {
     /// A server for `id`, signing with `key`.
     fn new(inner: Inner) -> Self {
         Self { inner: Arc::new(inner), tool_router: Self::tool_router() }
@@ -578,7 +578,7 @@ impl Agent {
     }
 }
 
-impl Agent {
+impl McpServer {
     fn info(&self, s: &sesskey_session::StoredSession) -> Value {
         let now = sessions::unix_now();
         let x = &s.session;
@@ -677,7 +677,7 @@ impl Agent {
 }
 
 #[tool_handler(router = self.tool_router)]
-impl ServerHandler for Agent {
+impl ServerHandler for McpServer {
     fn get_info(&self) -> ServerInfo {
         ServerInfo::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(Implementation::new("sesskey", env!("CARGO_PKG_VERSION")))
@@ -699,6 +699,44 @@ fn password(a: &McpArgs, env: &Env) -> anyhow::Result<Option<String>> {
     }
 }
 
+impl McpServer {
+    /// The server `sesskey mcp` runs for `a`: the store opened, the session key unlocked
+    /// (`--password-file`, else `SESSKEY_PASSWORD`), the audit log opened; and the audit log's
+    /// path. Serve it on any rmcp transport (`server.serve(transport)`), as `sesskey mcp` does
+    /// on stdio.
+    pub async fn open(
+        a: &McpArgs,
+        store_args: &sessions::StoreArgs,
+        env: &Env,
+    ) -> anyhow::Result<(Self, PathBuf)> {
+        let store: CliStore = sessions::store(store_args, env).await?;
+        let key = sessions::load_key_with(&store, &a.session, password(a, env)?).await?;
+        let record = store.load(&a.session).await?;
+        if key.address() != record.session.session_key {
+            bail!("the key unlocked for session {} is not its session key", a.session);
+        }
+        let audit_path = a.audit_log.clone().unwrap_or_else(|| audit_path(store.dir(), &a.session));
+        let client = sessions::endpoint(a.rpc_url.as_deref(), env)?;
+        let flow = a.signing.apply(Orchestrator::new(client.clone(), a.policy_id.clone()))?;
+        let service =
+            SessionService::new(flow, store.db.clone()).with_wait(Duration::from_secs(120));
+        let server = Self::new(Inner {
+            id: a.session,
+            key,
+            service,
+            client,
+            guard: Guardrails {
+                max_value: a.max_value,
+                max_calls: a.max_calls,
+                simulate_only: a.allow_simulate_only,
+                recent: Mutex::default(),
+            },
+            audit: Audit::open(&audit_path)?,
+        });
+        Ok((server, audit_path))
+    }
+}
+
 /// Runs `sesskey mcp`.
 pub(crate) async fn mcp(
     a: McpArgs,
@@ -710,29 +748,7 @@ pub(crate) async fn mcp(
             bail!("--http {addr}: MCP over HTTP is served on loopback only (127.0.0.1 or [::1]): an agent's tools must not be reachable from the network");
         }
     }
-    let store: CliStore = sessions::store(&store_args, &env).await?;
-    let key = sessions::load_key_with(&store, &a.session, password(&a, &env)?).await?;
-    let record = store.load(&a.session).await?;
-    if key.address() != record.session.session_key {
-        bail!("the key unlocked for session {} is not its session key", a.session);
-    }
-    let audit_path = a.audit_log.clone().unwrap_or_else(|| audit_path(store.dir(), &a.session));
-    let client = sessions::endpoint(a.rpc_url.as_deref(), &env)?;
-    let flow = a.signing.apply(Orchestrator::new(client.clone(), a.policy_id.clone()))?;
-    let service = SessionService::new(flow, store.db.clone()).with_wait(Duration::from_secs(120));
-    let agent = Agent::new(Inner {
-        id: a.session,
-        key,
-        service,
-        client,
-        guard: Guardrails {
-            max_value: a.max_value,
-            max_calls: a.max_calls,
-            simulate_only: a.allow_simulate_only,
-            recent: Mutex::default(),
-        },
-        audit: Audit::open(&audit_path)?,
-    });
+    let (server, audit_path) = McpServer::open(&a, &store_args, &env).await?;
     match a.http {
         None => {
             eprintln!(
@@ -740,18 +756,18 @@ pub(crate) async fn mcp(
                 a.session,
                 audit_path.display()
             );
-            let running = agent
+            let running = server
                 .serve(rmcp::transport::stdio())
                 .await
                 .map_err(|e| anyhow!("MCP over stdio: {e}"))?;
             running.waiting().await.map_err(|e| anyhow!("MCP over stdio: {e}"))?;
             Ok(0)
         }
-        Some(addr) => serve_http(agent, addr, &audit_path).await.map(|()| 0),
+        Some(addr) => serve_http(server, addr, &audit_path).await.map(|()| 0),
     }
 }
 
-async fn serve_http(agent: Agent, addr: SocketAddr, audit: &Path) -> anyhow::Result<()> {
+async fn serve_http(agent: McpServer, addr: SocketAddr, audit: &Path) -> anyhow::Result<()> {
     use rmcp::transport::streamable_http_server::{
         session::local::LocalSessionManager, StreamableHttpServerConfig, StreamableHttpService,
     };
@@ -817,4 +833,50 @@ pub(crate) fn print_audit(path: &Path, json_out: bool) -> anyhow::Result<()> {
         outln!("{}", crate::terminal_safe(&words))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a contract or a server chose reaches the model inert: control and bidi characters
+    /// escaped, signatures redacted, the rest as it was.
+    #[test]
+    fn answers_are_model_safe() {
+        let signature = format!("0x{}", "ab".repeat(65));
+        let v = model_safe(json!({
+            "reason": "reverted: \u{1b}]52;c;ZXZpbA==\u{7} pay \u{202e}0001",
+            "nested": [{"signature": signature}],
+            "amount": 5,
+        }));
+        assert_eq!(v["reason"], "reverted: \\u001b]52;c;ZXZpbA==\\u0007 pay \\u202e0001");
+        assert!(!v.to_string().contains(&"ab".repeat(65)), "{v}");
+        assert_eq!(v["amount"], 5);
+    }
+
+    /// The owner's limits, each refusal naming its rule; a refused send is not counted.
+    #[test]
+    fn guardrails_name_the_rule_that_refused() {
+        let call = |wei: u64| Call { to: Address::ZERO, data: None, value: Some(U256::from(wei)) };
+        let g = Guardrails {
+            max_value: Some(U256::from(10)),
+            max_calls: Some(2),
+            simulate_only: false,
+            recent: Mutex::default(),
+        };
+        assert!(g.admit(&[call(11)]).unwrap_err().starts_with("refused by --max-value: call 0"));
+        g.admit(&[call(10)]).unwrap();
+        g.admit(&[call(1), call(2)]).unwrap();
+        assert!(g.admit(&[call(1)]).unwrap_err().starts_with("refused by --max-calls"));
+        let only = Guardrails {
+            simulate_only: true,
+            max_value: None,
+            max_calls: None,
+            recent: Mutex::default(),
+        };
+        assert!(only
+            .admit(&[call(0)])
+            .unwrap_err()
+            .starts_with("refused by --allow-simulate-only"));
+    }
 }

@@ -343,7 +343,7 @@ async fn an_agent_over_http_is_refused_after_revocation() {
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let addr = format!("127.0.0.1:{port}");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_sesskey"))
+    let server = Command::new(env!("CARGO_BIN_EXE_sesskey"))
         .args(w.mcp_args(&["--http", &addr, "--max-value", "600"]))
         .env_clear()
         .env("SESSKEY_HOME", w.home.path())
@@ -352,6 +352,8 @@ async fn an_agent_over_http_is_refused_after_revocation() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // Stopped however the test ends.
+    let _server = KillOnDrop(server);
     for _ in 0..100 {
         if std::net::TcpStream::connect(&addr).is_ok() {
             break;
@@ -382,8 +384,6 @@ async fn an_agent_over_http_is_refused_after_revocation() {
     let (sim, error, _) = tool(&agent, "simulate_calls", bump(w.counter, 1, "0")).await;
     assert!(error && sim["reason"].as_str().unwrap().contains("revoked"), "{sim}");
     agent.cancel().await.unwrap();
-    server.kill().ok();
-    server.wait().ok();
     let audit = w.audit();
     assert_eq!(audit.iter().filter(|l| l["outcome"] == "refused").count(), 3, "{audit:#?}");
 }
@@ -409,4 +409,31 @@ async fn a_key_that_is_not_unlocked_stops_the_server_at_start() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("not it"), "{err}");
+}
+
+#[tokio::test]
+async fn a_simulate_only_server_refuses_every_send_by_its_rule() {
+    let w = world().await;
+    let log = w.home.path().join("mcp-stderr.log");
+    let agent = w.stdio_agent(&["--allow-simulate-only"], &log).await;
+    let (sim, error, _) = tool(&agent, "simulate_calls", bump(w.counter, 1, "10")).await;
+    assert!(!error && sim["wouldPass"] == true, "{sim}");
+    let head = w.head().await;
+    let (r, error, _) = tool(&agent, "send_calls", bump(w.counter, 1, "10")).await;
+    assert!(error && r["signed"] == false, "{r}");
+    assert!(r["reason"].as_str().unwrap().starts_with("refused by --allow-simulate-only"), "{r}");
+    assert_eq!(w.head().await, head);
+    assert_eq!(w.counter_value().await, U256::ZERO);
+    let (info, _, _) = tool(&agent, "session_info", json!({})).await;
+    assert_eq!(info["ownerLimits"]["simulateOnly"], true, "{info}");
+    agent.cancel().await.unwrap();
+}
+
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
 }
