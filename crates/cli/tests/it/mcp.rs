@@ -202,11 +202,9 @@ impl Seen {
     }
 }
 
-#[tokio::test]
-async fn an_agent_acts_through_the_session_within_its_limits_over_stdio() {
-    let w = world().await;
-    let log = w.home.path().join("mcp-stderr.log");
-    let agent = w.stdio_agent(&["--max-value", "600", "--max-calls", "4"], &log).await;
+/// What an agent does through `agent` (a server started with `--max-value 600 --max-calls 5`),
+/// and what it must get; `log` holds the server's stderr.
+async fn scenario(w: &World, agent: &RunningService<RoleClient, ()>, log: &std::path::Path) {
     let mut seen = Seen::default();
 
     // The tools, each with a description and an input schema.
@@ -237,7 +235,7 @@ async fn an_agent_acts_through_the_session_within_its_limits_over_stdio() {
         );
     }
 
-    let (info, error) = seen.tool(&agent, "session_info", json!({})).await;
+    let (info, error) = seen.tool(agent, "session_info", json!({})).await;
     assert!(!error, "{info}");
     assert_eq!(info["budgets"][0]["allowance"], "1000");
     assert_eq!(info["budgets"][0]["left"], "1000");
@@ -247,7 +245,7 @@ async fn an_agent_acts_through_the_session_within_its_limits_over_stdio() {
     );
 
     // Within the permissions: confirmed, the counter moved, the budget spent.
-    let (sent, error) = seen.tool(&agent, "send_calls", bump(w.counter, 5, "100")).await;
+    let (sent, error) = seen.tool(agent, "send_calls", bump(w.counter, 5, "100")).await;
     assert!(!error, "{sent}");
     assert_eq!(sent["confirmed"], true, "{sent}");
     assert_eq!(sent["status"], "200");
@@ -255,59 +253,70 @@ async fn an_agent_acts_through_the_session_within_its_limits_over_stdio() {
     assert!(sent["gasUsed"].as_str().is_some(), "{sent}");
     assert_eq!(w.counter_value().await, U256::from(5));
     let call_id = sent["callId"].as_str().unwrap().to_string();
-    let (status, error) = seen.tool(&agent, "call_status", json!({"callId": call_id})).await;
+    let (status, error) = seen.tool(agent, "call_status", json!({"callId": call_id})).await;
     assert!(!error && status["status"] == "200", "{status}");
     let (read, error) = seen
-        .tool(&agent, "read_contract", json!({"to": w.counter, "sig": "value() returns (uint256)"}))
+        .tool(agent, "read_contract", json!({"to": w.counter, "sig": "value() returns (uint256)"}))
         .await;
     assert!(!error, "{read}");
     assert_eq!(read["returns"], json!(["5"]));
-    let (info, _) = seen.tool(&agent, "session_info", json!({})).await;
+    let (info, _) = seen.tool(agent, "session_info", json!({})).await;
     assert_eq!(info["budgets"][0]["spent"], "100", "{info}");
 
     // Refusals: each names its rule, and nothing reaches the chain.
     let head = w.head().await;
     let stranger = format!("0x{}", "66".repeat(20));
     let outside = json!({"calls": [{"to": stranger, "value": "1"}]});
-    let (r, error) = seen.tool(&agent, "send_calls", outside).await;
+    let (r, error) = seen.tool(agent, "send_calls", outside).await;
     assert!(error && r["signed"] == false, "{r}");
     assert!(r["reason"].as_str().unwrap().contains("pre-flight"), "{r}");
-    let (r, error) = seen.tool(&agent, "send_calls", bump(w.counter, 1, "700")).await;
+    let (r, error) = seen.tool(agent, "send_calls", bump(w.counter, 1, "700")).await;
     assert!(error, "{r}");
     assert!(r["reason"].as_str().unwrap().starts_with("refused by --max-value"), "{r}");
     assert_eq!(w.head().await, head, "a refused call reached the chain");
 
     // A simulation: would pass, what it would cost; nothing is sent.
-    let (sim, error) = seen.tool(&agent, "simulate_calls", bump(w.counter, 1, "500")).await;
+    let (sim, error) = seen.tool(agent, "simulate_calls", bump(w.counter, 1, "500")).await;
     assert!(!error && sim["wouldPass"] == true, "{sim}");
     assert_eq!(w.head().await, head, "a simulation reached the chain");
 
-    let (sent, error) = seen.tool(&agent, "send_calls", bump(w.counter, 1, "500")).await;
+    let (sent, error) = seen.tool(agent, "send_calls", bump(w.counter, 1, "500")).await;
     assert!(!error && sent["confirmed"] == true, "{sent}");
     // 600 of 1000 spent: 500 more is over the budget.
     let head = w.head().await;
-    let (r, error) = seen.tool(&agent, "send_calls", bump(w.counter, 1, "500")).await;
+    let (r, error) = seen.tool(agent, "send_calls", bump(w.counter, 1, "500")).await;
     assert!(error && r["signed"] == false, "{r}");
     assert!(r["reason"].as_str().unwrap().contains("pre-flight"), "{r}");
-    // Four sends this minute: the fifth is refused by the rate.
-    let (r, error) = seen.tool(&agent, "send_calls", bump(w.counter, 1, "0")).await;
+    assert_eq!(w.head().await, head, "a refused call reached the chain");
+    // The owner revokes the session: the agent's next send is refused, nothing signed.
+    let revoke = ["session", "revoke", &w.id, "--rpc-url", &w.url, "--policy-id", POLICY];
+    let out = sesskey(w.home.path(), &revoke);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let head = w.head().await;
+    let (r, error) = seen.tool(agent, "send_calls", bump(w.counter, 1, "0")).await;
+    assert!(error && r["signed"] == false, "{r}");
+    assert!(r["reason"].as_str().unwrap().contains("revoked"), "{r}");
+    let (sim, error) = seen.tool(agent, "simulate_calls", bump(w.counter, 1, "0")).await;
+    assert!(error && sim["reason"].as_str().unwrap().contains("revoked"), "{sim}");
+    // Five sends this minute: the sixth is refused by the rate, before anything else.
+    let (r, error) = seen.tool(agent, "send_calls", bump(w.counter, 1, "0")).await;
     assert!(error, "{r}");
     assert!(r["reason"].as_str().unwrap().starts_with("refused by --max-calls"), "{r}");
     assert_eq!(w.head().await, head, "a refused call reached the chain");
     assert_eq!(w.counter_value().await, U256::from(6));
 
     let (explained, error) = seen
-        .tool(&agent, "explain_calldata", json!({"data": "0xb20eb4c40000000000000000000000000000000000000000000000000000000000000005", "sig": "bump(uint256)"}))
+        .tool(agent, "explain_calldata", json!({"data": "0xb20eb4c40000000000000000000000000000000000000000000000000000000000000005", "sig": "bump(uint256)"}))
         .await;
     assert!(!error, "{explained}");
-    agent.cancel().await.unwrap();
-
     // The audit log: a line for each tool call, refusals with their reasons.
     let audit = w.audit();
-    assert_eq!(audit.len(), 12, "{audit:#?}");
+    assert_eq!(audit.len(), 14, "{audit:#?}");
     let refused: Vec<&Value> = audit.iter().filter(|l| l["outcome"] == "refused").collect();
-    assert_eq!(refused.len(), 4, "{audit:#?}");
-    assert!(refused.iter().all(|l| l["tool"] == "send_calls" && l["reason"].is_string()));
+    assert_eq!(refused.len(), 6, "{audit:#?}");
+    assert!(refused
+        .iter()
+        .all(|l| l["tool"].as_str().unwrap().ends_with("_calls") && l["reason"].is_string()));
     assert_eq!(
         audit.iter().filter(|l| l["callId"].is_string() && l["tool"] == "send_calls").count(),
         2
@@ -315,14 +324,14 @@ async fn an_agent_acts_through_the_session_within_its_limits_over_stdio() {
     let printed = sesskey(w.home.path(), &["session", "audit", &w.id]);
     assert!(printed.status.success(), "{}", String::from_utf8_lossy(&printed.stderr));
     let printed = String::from_utf8(printed.stdout).unwrap();
-    assert_eq!(printed.lines().count(), 12, "{printed}");
+    assert_eq!(printed.lines().count(), 14, "{printed}");
     assert!(printed.contains("refused by --max-calls"), "{printed}");
 
     // No key, no signature: in no answer, no log line, no audit line.
     let keystore = w.home.path().join("sessions").join(format!("{}.keystore", w.id));
     let key = PrivateKeySigner::decrypt_keystore(keystore, PASSWORD).unwrap();
     let key_hex = alloy_primitives::hex::encode(key.to_bytes());
-    let log_text = std::fs::read_to_string(&log).unwrap();
+    let log_text = std::fs::read_to_string(log).unwrap();
     let audit_text = audit.iter().map(Value::to_string).collect::<String>();
     for (what, text) in [("answers", &seen.0), ("stderr", &log_text), ("audit", &audit_text)] {
         assert!(!text.to_lowercase().contains(&key_hex), "the session key is in the {what}");
@@ -334,7 +343,16 @@ async fn an_agent_acts_through_the_session_within_its_limits_over_stdio() {
 }
 
 #[tokio::test]
-async fn an_agent_over_http_is_refused_after_revocation() {
+async fn an_agent_acts_through_the_session_within_its_limits_over_stdio() {
+    let w = world().await;
+    let log = w.home.path().join("mcp-stderr.log");
+    let agent = w.stdio_agent(&["--max-value", "600", "--max-calls", "5"], &log).await;
+    scenario(&w, &agent, &log).await;
+    agent.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_agent_acts_through_the_session_within_its_limits_over_http() {
     let w = world().await;
     // Loopback only.
     let out = sesskey(w.home.path(), &w.mcp_args(&["--http", "0.0.0.0:0"]));
@@ -343,13 +361,14 @@ async fn an_agent_over_http_is_refused_after_revocation() {
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let addr = format!("127.0.0.1:{port}");
+    let log = w.home.path().join("mcp-stderr.log");
     let server = Command::new(env!("CARGO_BIN_EXE_sesskey"))
-        .args(w.mcp_args(&["--http", &addr, "--max-value", "600"]))
+        .args(w.mcp_args(&["--http", &addr, "--max-value", "600", "--max-calls", "5"]))
         .env_clear()
         .env("SESSKEY_HOME", w.home.path())
         .env("SESSKEY_PASSWORD", PASSWORD)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
     // Stopped however the test ends.
@@ -365,27 +384,8 @@ async fn an_agent_over_http_is_refused_after_revocation() {
     sesskey_emulator::ensure_tls_provider();
     let transport = StreamableHttpClientTransport::from_uri(format!("http://{addr}/mcp"));
     let agent = ().serve(transport).await.unwrap();
-    assert_eq!(agent.list_all_tools().await.unwrap().len(), 6);
-    let (sent, error, _) = tool(&agent, "send_calls", bump(w.counter, 2, "10")).await;
-    assert!(!error && sent["confirmed"] == true, "{sent}");
-    assert_eq!(w.counter_value().await, U256::from(2));
-    let (r, error, _) = tool(&agent, "send_calls", bump(w.counter, 1, "601")).await;
-    assert!(error && r["reason"].as_str().unwrap().starts_with("refused by --max-value"), "{r}");
-
-    // The owner revokes the session: the agent's next send is refused, nothing signed.
-    let revoke = ["session", "revoke", &w.id, "--rpc-url", &w.url, "--policy-id", POLICY];
-    let out = sesskey(w.home.path(), &revoke);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let head = w.head().await;
-    let (r, error, _) = tool(&agent, "send_calls", bump(w.counter, 1, "0")).await;
-    assert!(error && r["signed"] == false, "{r}");
-    assert!(r["reason"].as_str().unwrap().contains("revoked"), "{r}");
-    assert_eq!(w.head().await, head);
-    let (sim, error, _) = tool(&agent, "simulate_calls", bump(w.counter, 1, "0")).await;
-    assert!(error && sim["reason"].as_str().unwrap().contains("revoked"), "{sim}");
+    scenario(&w, &agent, &log).await;
     agent.cancel().await.unwrap();
-    let audit = w.audit();
-    assert_eq!(audit.iter().filter(|l| l["outcome"] == "refused").count(), 3, "{audit:#?}");
 }
 
 #[tokio::test]
