@@ -51,7 +51,8 @@ pub struct McpArgs {
     /// `/mcp`) instead of stdio.
     #[arg(long, value_name = "ADDR")]
     pub http: Option<SocketAddr>,
-    /// The most native value one call may send: wei (`1000`) or with a unit (`0.01ether`).
+    /// The most native value one send may move, all its calls together: wei (`1000`) or with a
+    /// unit (`0.01ether`).
     #[arg(long, value_parser = crate::calls::parse_value)]
     pub max_value: Option<U256>,
     /// The most `send_calls` the agent may make in any 60 seconds.
@@ -91,16 +92,16 @@ impl Guardrails {
             );
         }
         if let Some(max) = self.max_value {
-            if let Some((i, v)) = calls
-                .iter()
-                .enumerate()
-                .find(|(_, c)| c.value_or_zero() > max)
-                .map(|(i, c)| (i, c.value_or_zero()))
-            {
-                return Err(format!(
-                    "refused by --max-value: call {i} sends {} wei, more than the {max} wei one call may send",
-                    v
-                ));
+            // All the op's calls together: splitting a value into several calls gains nothing.
+            let total = calls.iter().try_fold(U256::ZERO, |t, c| t.checked_add(c.value_or_zero()));
+            match total {
+                Some(total) if total <= max => {}
+                Some(total) => {
+                    return Err(format!(
+                        "refused by --max-value: these calls send {total} wei, more than the {max} wei one send may move"
+                    ))
+                }
+                None => return Err("refused by --max-value: the values add up past 2^256".into()),
             }
         }
         if let Some(max) = self.max_calls {
@@ -864,7 +865,12 @@ mod tests {
             simulate_only: false,
             recent: Mutex::default(),
         };
-        assert!(g.admit(&[call(11)]).unwrap_err().starts_with("refused by --max-value: call 0"));
+        assert!(g
+            .admit(&[call(11)])
+            .unwrap_err()
+            .starts_with("refused by --max-value: these calls send 11 wei"));
+        // Split into several calls: the same total, the same refusal.
+        assert!(g.admit(&[call(6), call(5)]).unwrap_err().starts_with("refused by --max-value"));
         g.admit(&[call(10)]).unwrap();
         g.admit(&[call(1), call(2)]).unwrap();
         assert!(g.admit(&[call(1)]).unwrap_err().starts_with("refused by --max-calls"));
