@@ -686,6 +686,38 @@ impl ServerHandler for McpServer {
                 "Tools to act for a smart account through one session key, within limits its owner set. Call session_info first: it says what you may do and what is left of each budget. simulate_calls before send_calls when unsure. Refusals name the rule that refused; nothing is signed then.",
             )
     }
+
+    /// The router's call, and an audit line for a call that never reached its tool (arguments
+    /// that do not fit its schema, a tool that does not exist): every call is in the log.
+    async fn call_tool(
+        &self,
+        request: rmcp::model::CallToolRequestParams,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let tool = request.name.to_string();
+        let arguments = request.arguments.clone().map_or_else(|| json!({}), Value::Object);
+        let context = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
+        let result = self.tool_router.call(context).await;
+        // Every tool answers structured content, and an error only when the audit log cannot
+        // be written (then not again). Anything else is the router's refusal.
+        let refused = match &result {
+            Ok(r) if r.structured_content.is_none() => Some(
+                r.content
+                    .iter()
+                    .find_map(|c| c.as_text())
+                    .map_or_else(String::new, |t| t.text.clone()),
+            ),
+            Err(e) if e.code != rmcp::model::ErrorCode::INTERNAL_ERROR => {
+                Some(e.message.to_string())
+            }
+            _ => None,
+        };
+        if let Some(reason) = refused {
+            let reason = format!("never reached a tool: {reason}");
+            self.inner.audit.record(&tool, &arguments, &Answer::refused(reason))?;
+        }
+        result
+    }
 }
 
 /// The session key's password: `--password-file`, else `SESSKEY_PASSWORD`.

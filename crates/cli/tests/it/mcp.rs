@@ -309,14 +309,22 @@ async fn scenario(w: &World, agent: &RunningService<RoleClient, ()>, log: &std::
         .tool(agent, "explain_calldata", json!({"data": "0xb20eb4c40000000000000000000000000000000000000000000000000000000000000005", "sig": "bump(uint256)"}))
         .await;
     assert!(!error, "{explained}");
+    // Arguments that do not fit the schema, and a tool that does not exist: refused by the
+    // protocol, and in the audit log too.
+    let bad = CallToolRequestParams::new("send_calls")
+        .with_arguments(json!({"calls": "everything"}).as_object().unwrap().clone());
+    let answer = agent.call_tool(bad).await;
+    assert!(answer.as_ref().map_or(true, |r| r.is_error == Some(true)), "{answer:?}");
+    let unknown = CallToolRequestParams::new("transfer_everything")
+        .with_arguments(json!({"to": stranger}).as_object().unwrap().clone());
+    assert!(agent.call_tool(unknown).await.is_err());
     // The audit log: a line for each tool call, refusals with their reasons.
     let audit = w.audit();
-    assert_eq!(audit.len(), 14, "{audit:#?}");
+    assert_eq!(audit.len(), 16, "{audit:#?}");
     let refused: Vec<&Value> = audit.iter().filter(|l| l["outcome"] == "refused").collect();
-    assert_eq!(refused.len(), 6, "{audit:#?}");
-    assert!(refused
-        .iter()
-        .all(|l| l["tool"].as_str().unwrap().ends_with("_calls") && l["reason"].is_string()));
+    assert_eq!(refused.len(), 8, "{audit:#?}");
+    assert!(refused.iter().all(|l| l["reason"].is_string()), "{audit:#?}");
+    assert!(audit.iter().any(|l| l["tool"] == "transfer_everything"), "{audit:#?}");
     assert_eq!(
         audit.iter().filter(|l| l["callId"].is_string() && l["tool"] == "send_calls").count(),
         2
@@ -324,7 +332,7 @@ async fn scenario(w: &World, agent: &RunningService<RoleClient, ()>, log: &std::
     let printed = sesskey(w.home.path(), &["session", "audit", &w.id]);
     assert!(printed.status.success(), "{}", String::from_utf8_lossy(&printed.stderr));
     let printed = String::from_utf8(printed.stdout).unwrap();
-    assert_eq!(printed.lines().count(), 14, "{printed}");
+    assert_eq!(printed.lines().count(), 16, "{printed}");
     assert!(printed.contains("refused by --max-calls"), "{printed}");
 
     // No key, no signature: in no answer, no log line, no audit line.
