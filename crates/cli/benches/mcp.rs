@@ -69,22 +69,23 @@ type Backend = (
     alloy_signer_local::PrivateKeySigner,
 );
 
-async fn library_run(backends: &[Backend], sends: usize) -> (f64, f64) {
+/// Each agent sends `sends` times, one after another, all agents at once: calls/s and p50.
+async fn drive<A, F, Fut>(agents: &[A], sends: usize, send: F) -> (f64, f64)
+where
+    A: Clone + Send + 'static,
+    F: Fn(A) -> Fut + Copy + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     let start = Instant::now();
-    let tasks: Vec<_> = backends
+    let tasks: Vec<_> = agents
         .iter()
         .cloned()
-        .map(|(service, id, key)| {
+        .map(|agent| {
             tokio::spawn(async move {
                 let mut lat = vec![];
                 for _ in 0..sends {
-                    let call = Call { to: SHOP.parse().unwrap(), data: None, value: None };
                     let t = Instant::now();
-                    let now = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .unwrap()
-                        .as_secs();
-                    service.send_stored(&id, &key, vec![call], now).await.unwrap();
+                    send(agent.clone()).await;
                     lat.push(t.elapsed());
                 }
                 lat
@@ -98,32 +99,25 @@ async fn library_run(backends: &[Backend], sends: usize) -> (f64, f64) {
     figures(all, start.elapsed())
 }
 
+async fn library_run(backends: &[Backend], sends: usize) -> (f64, f64) {
+    drive(backends, sends, |(service, id, key)| async move {
+        let call = Call { to: SHOP.parse().unwrap(), data: None, value: None };
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        service.send_stored(&id, &key, vec![call], now).await.unwrap();
+    })
+    .await
+}
+
 async fn mcp_run(agents: &[Peer<RoleClient>], sends: usize) -> (f64, f64) {
-    let start = Instant::now();
-    let tasks: Vec<_> = agents
-        .iter()
-        .cloned()
-        .map(|agent| {
-            tokio::spawn(async move {
-                let mut lat = vec![];
-                for _ in 0..sends {
-                    let args = json!({"calls": [{"to": SHOP}]});
-                    let params = CallToolRequestParams::new("send_calls")
-                        .with_arguments(args.as_object().unwrap().clone());
-                    let t = Instant::now();
-                    let result = agent.call_tool(params).await.unwrap();
-                    assert_ne!(result.is_error, Some(true), "{result:?}");
-                    lat.push(t.elapsed());
-                }
-                lat
-            })
-        })
-        .collect();
-    let mut all = vec![];
-    for t in tasks {
-        all.extend(t.await.unwrap());
-    }
-    figures(all, start.elapsed())
+    drive(agents, sends, |agent| async move {
+        let args = json!({"calls": [{"to": SHOP}]});
+        let params = CallToolRequestParams::new("send_calls")
+            .with_arguments(args.as_object().unwrap().clone());
+        let result = agent.call_tool(params).await.unwrap();
+        assert_ne!(result.is_error, Some(true), "{result:?}");
+    })
+    .await
 }
 
 fn main() {

@@ -153,14 +153,16 @@ impl Audit {
         Ok(Self { file: Mutex::new(file) })
     }
 
-    fn record(&self, tool: &str, arguments: &Value, answer: &Answer) -> Result<(), ErrorData> {
+    /// Appends the line of a call of `tool` with `arguments` that answered `body` (its
+    /// `outcome`, `callId` and `reason`).
+    fn record(&self, tool: &str, arguments: &Value, body: &Value) -> Result<(), ErrorData> {
         let line = json!({
             "time": sessions::unix_now(),
             "tool": tool,
             "arguments": arguments,
-            "outcome": answer.outcome,
-            "callId": answer.call_id,
-            "reason": answer.reason,
+            "outcome": body["outcome"],
+            "callId": body["callId"],
+            "reason": body["reason"],
         });
         let line = sesskey_rpc::redact::redact_json(&line.to_string());
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
@@ -170,32 +172,34 @@ impl Audit {
     }
 }
 
-/// What a tool answers, and what the audit log keeps of it.
+/// What a tool answers: its body, which carries its outcome (and, when it has them, its
+/// `callId` and `reason`) to the model and to the audit log.
 struct Answer {
     /// `ok`, `refused` (nothing was signed) or `failed`.
     outcome: &'static str,
-    call_id: Option<String>,
-    reason: Option<String>,
     body: Value,
 }
 
 impl Answer {
     fn ok(body: Value) -> Self {
-        Self { outcome: "ok", call_id: None, reason: None, body }
+        Self { outcome: "ok", body }
     }
 
     fn refused(reason: String) -> Self {
-        let body = json!({ "refused": true, "reason": reason, "signed": false });
-        Self { outcome: "refused", call_id: None, reason: Some(reason), body }
+        Self {
+            outcome: "refused",
+            body: json!({ "refused": true, "reason": reason, "signed": false }),
+        }
     }
 
     fn failed(reason: String) -> Self {
-        let body = json!({ "failed": true, "reason": reason });
-        Self { outcome: "failed", call_id: None, reason: Some(reason), body }
+        Self { outcome: "failed", body: json!({ "failed": true, "reason": reason }) }
     }
 
     fn into_result(self) -> CallToolResult {
-        let body = model_safe(self.body);
+        let mut body = self.body;
+        body["outcome"] = json!(self.outcome);
+        let body = model_safe(body);
         if self.outcome == "ok" {
             CallToolResult::structured(body)
         } else {
@@ -220,7 +224,7 @@ fn model_safe(v: Value) -> Value {
 }
 
 /// One call, as the CLI's `--call` takes it.
-#[derive(Debug, Clone, Deserialize, serde::Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallInput {
     /// The contract (or account) called, a 0x-prefixed 20-byte address.
@@ -263,14 +267,14 @@ impl CallInput {
 }
 
 /// `send_calls` and `simulate_calls`.
-#[derive(Debug, Deserialize, serde::Serialize, schemars::JsonSchema)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub(crate) struct CallsInput {
     /// The calls, made in order in one operation, all or nothing (1 to 16).
     pub calls: Vec<CallInput>,
 }
 
 /// `call_status`.
-#[derive(Debug, Deserialize, serde::Serialize, schemars::JsonSchema)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct CallStatusInput {
     /// The call id `send_calls` answered (0x-hex).
@@ -278,7 +282,7 @@ pub(crate) struct CallStatusInput {
 }
 
 /// `read_contract`.
-#[derive(Debug, Deserialize, serde::Serialize, schemars::JsonSchema)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub(crate) struct ReadInput {
     /// The contract read, a 0x-prefixed address.
     pub to: String,
@@ -290,7 +294,7 @@ pub(crate) struct ReadInput {
 }
 
 /// `explain_calldata`.
-#[derive(Debug, Deserialize, serde::Serialize, schemars::JsonSchema)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub(crate) struct ExplainInput {
     /// The call data, 0x-hex.
     pub data: String,
@@ -301,7 +305,7 @@ pub(crate) struct ExplainInput {
 }
 
 /// `session_info` takes nothing.
-#[derive(Debug, Deserialize, serde::Serialize, schemars::JsonSchema)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub(crate) struct NoInput {}
 
 struct Inner {
@@ -416,18 +420,6 @@ impl McpServer {
         Self { inner: Arc::new(inner), tool_router: Self::tool_router() }
     }
 
-    /// Runs a tool: its answer, made model-safe, after its audit line is on disk.
-    async fn answer<F: std::future::Future<Output = Answer>>(
-        &self,
-        tool: &str,
-        arguments: Value,
-        work: F,
-    ) -> Result<CallToolResult, ErrorData> {
-        let answer = work.await;
-        self.inner.audit.record(tool, &arguments, &answer)?;
-        Ok(answer.into_result())
-    }
-
     #[tool(
         description = "What this session may do: the smart account it acts for, the chain, the permissions in words, the expiry, and each budget's spent and left amounts (wei, or a token's base units). Also the extra limits the owner set on this server (max value per call, sends per minute, simulate only). Read this first."
     )]
@@ -435,13 +427,14 @@ impl McpServer {
         &self,
         Parameters(_): Parameters<NoInput>,
     ) -> Result<CallToolResult, ErrorData> {
-        self.answer("session_info", json!({}), async {
+        let answer = async {
             match self.inner.service.store().load(&self.inner.id).await {
                 Ok(s) => Answer::ok(self.info(&s)),
                 Err(e) => Answer::failed(e.to_string()),
             }
-        })
-        .await
+        }
+        .await;
+        Ok(answer.into_result())
     }
 
     #[tool(
@@ -451,8 +444,7 @@ impl McpServer {
         &self,
         Parameters(input): Parameters<CallsInput>,
     ) -> Result<CallToolResult, ErrorData> {
-        let arguments = serde_json::to_value(&input).unwrap_or_default();
-        self.answer("send_calls", arguments, async {
+        let answer = async {
             let calls = match parse_calls(&input) {
                 Ok(c) => c,
                 Err(e) => return Answer::refused(e),
@@ -468,19 +460,20 @@ impl McpServer {
                     let mut body = status_json(&sent.call_id, sent.outcome.status());
                     body["confirmed"] = json!(matches!(sent.outcome, Outcome::Confirmed(_)));
                     body["charged"] = spend_json(&sent.spent);
-                    let outcome =
-                        if matches!(sent.outcome, Outcome::Confirmed(_)) { "ok" } else { "failed" };
-                    let reason = (outcome == "failed").then(|| {
-                        revert_reason(sent.outcome.status())
-                            .unwrap_or_else(|| format!("status {}", sent.outcome.status().status))
-                    });
-                    Answer { outcome, call_id: Some(sent.call_id.0.to_string()), reason, body }
+                    if matches!(sent.outcome, Outcome::Confirmed(_)) {
+                        return Answer::ok(body);
+                    }
+                    let status = sent.outcome.status();
+                    body["reason"] = json!(revert_reason(status)
+                        .unwrap_or_else(|| format!("status {}", status.status)));
+                    Answer { outcome: "failed", body }
                 }
                 Err(e) if is_refusal(&e) => Answer::refused(e.to_string()),
                 Err(e) => Answer::failed(e.to_string()),
             }
-        })
-        .await
+        }
+        .await;
+        Ok(answer.into_result())
     }
 
     #[tool(
@@ -490,8 +483,7 @@ impl McpServer {
         &self,
         Parameters(input): Parameters<CallsInput>,
     ) -> Result<CallToolResult, ErrorData> {
-        let arguments = serde_json::to_value(&input).unwrap_or_default();
-        self.answer("simulate_calls", arguments, async {
+        let answer = async {
             let calls = match parse_calls(&input) {
                 Ok(c) => c,
                 Err(e) => return Answer::refused(e),
@@ -505,8 +497,9 @@ impl McpServer {
                 }
                 Err(e) => Answer::failed(e.to_string()),
             }
-        })
-        .await
+        }
+        .await;
+        Ok(answer.into_result())
     }
 
     #[tool(
@@ -516,22 +509,18 @@ impl McpServer {
         &self,
         Parameters(input): Parameters<CallStatusInput>,
     ) -> Result<CallToolResult, ErrorData> {
-        let arguments = serde_json::to_value(&input).unwrap_or_default();
-        self.answer("call_status", arguments, async {
+        let answer = async {
             let id = match input.call_id.trim().parse::<Bytes>() {
                 Ok(id) => CallId(id),
                 Err(e) => return Answer::refused(format!("`callId` is not 0x-hex: {e}")),
             };
             match self.inner.client.get_calls_status(id.clone()).await {
-                Ok(status) => {
-                    let mut a = Answer::ok(status_json(&id, &status));
-                    a.call_id = Some(id.0.to_string());
-                    a
-                }
+                Ok(status) => Answer::ok(status_json(&id, &status)),
                 Err(e) => Answer::failed(sesskey_rpc::Error::from(e).to_string()),
             }
-        })
-        .await
+        }
+        .await;
+        Ok(answer.into_result())
     }
 
     #[tool(
@@ -541,14 +530,14 @@ impl McpServer {
         &self,
         Parameters(input): Parameters<ReadInput>,
     ) -> Result<CallToolResult, ErrorData> {
-        let arguments = serde_json::to_value(&input).unwrap_or_default();
-        self.answer("read_contract", arguments, async {
+        let answer = async {
             match self.read(&input).await {
                 Ok(body) => Answer::ok(body),
                 Err(e) => Answer::failed(e),
             }
-        })
-        .await
+        }
+        .await;
+        Ok(answer.into_result())
     }
 
     #[tool(
@@ -558,8 +547,7 @@ impl McpServer {
         &self,
         Parameters(input): Parameters<ExplainInput>,
     ) -> Result<CallToolResult, ErrorData> {
-        let arguments = serde_json::to_value(&input).unwrap_or_default();
-        self.answer("explain_calldata", arguments, async {
+        let answer = async {
             let data = match input.data.trim().parse::<Bytes>() {
                 Ok(d) => d,
                 Err(e) => return Answer::refused(format!("`data` is not 0x-hex: {e}")),
@@ -574,8 +562,9 @@ impl McpServer {
                 ),
                 Err(e) => Answer::refused(e),
             }
-        })
-        .await
+        }
+        .await;
+        Ok(answer.into_result())
     }
 }
 
@@ -628,23 +617,15 @@ impl McpServer {
         if record.revoked {
             return Err(sesskey_session::Error::Revoked(self.inner.id.to_string()));
         }
-        let spent = sesskey_account::Spend {
-            native: record.spent_native,
-            erc20: record.spent_erc20.iter().copied().collect(),
-            gas: record.spent_gas,
-        };
-        let now = sessions::unix_now();
-        let policy = record.session.policy();
-        policy
-            .evaluate_worst_case(&spent, now, &calls, U256::ZERO)
-            .map_err(sesskey_session::Error::Preflight)?;
-        let flow = self.inner.service.orchestrator();
-        let prepared = flow
-            .prepare_for_session(&record.session, self.inner.key.address(), calls, None)
+        let (prepared, charged) = (self.inner.service.orchestrator())
+            .prepare_checked(
+                &record.session,
+                self.inner.key.address(),
+                calls,
+                &record.spent(),
+                sessions::unix_now(),
+            )
             .await?;
-        let charged = policy
-            .evaluate_worst_case(&spent, now, &prepared.calls, prepared.max_gas_cost)
-            .map_err(sesskey_session::Error::Preflight)?;
         let d = &prepared.op.data;
         Ok(json!({
             "wouldPass": true,
@@ -687,8 +668,9 @@ impl ServerHandler for McpServer {
             )
     }
 
-    /// The router's call, and an audit line for a call that never reached its tool (arguments
-    /// that do not fit its schema, a tool that does not exist): every call is in the log.
+    /// The router's call, and its audit line, on disk before the answer leaves: every call is
+    /// in the log, one that never reached a tool (arguments that do not fit its schema, a tool
+    /// that does not exist) too.
     async fn call_tool(
         &self,
         request: rmcp::model::CallToolRequestParams,
@@ -698,24 +680,20 @@ impl ServerHandler for McpServer {
         let arguments = request.arguments.clone().map_or_else(|| json!({}), Value::Object);
         let context = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
         let result = self.tool_router.call(context).await;
-        // Every tool answers structured content, and an error only when the audit log cannot
-        // be written (then not again). Anything else is the router's refusal.
-        let refused = match &result {
-            Ok(r) if r.structured_content.is_none() => Some(
-                r.content
-                    .iter()
-                    .find_map(|c| c.as_text())
-                    .map_or_else(String::new, |t| t.text.clone()),
-            ),
-            Err(e) if e.code != rmcp::model::ErrorCode::INTERNAL_ERROR => {
-                Some(e.message.to_string())
+        // Every tool answers structured content; without it (arguments that do not fit the
+        // schema), or an error (no such tool), the router refused the call.
+        let body = match &result {
+            Ok(r) => r.structured_content.clone().unwrap_or_else(|| {
+                let text = r.content.iter().find_map(|c| c.as_text()).map(|t| t.text.clone());
+                let reason = format!("never reached a tool: {}", text.unwrap_or_default());
+                json!({ "outcome": "refused", "reason": reason })
+            }),
+            Err(e) => {
+                let reason = format!("never reached a tool: {}", e.message);
+                json!({ "outcome": "refused", "reason": reason })
             }
-            _ => None,
         };
-        if let Some(reason) = refused {
-            let reason = format!("never reached a tool: {reason}");
-            self.inner.audit.record(&tool, &arguments, &Answer::refused(reason))?;
-        }
+        self.inner.audit.record(&tool, &arguments, &body)?;
         result
     }
 }

@@ -602,16 +602,33 @@ impl<C: WalletApiClient + Send + Sync> Orchestrator<C> {
         spent: &Spend,
         now: u64,
     ) -> Result<SentCalls> {
+        let (prepared, spend) =
+            self.prepare_checked(session, key.address(), calls, spent, now).await?;
+        let (call_id, user_op_hash) = self.sign_and_send(session, key, prepared).await?;
+        Ok(SentCalls { call_id, user_op_hash, spend })
+    }
+
+    /// Steps 1 to 3 of [`Orchestrator::send_calls`], and nothing signed: the pre-flight, the
+    /// prepared op verified, the pre-flight again with its worst-case gas cost. Answers the op
+    /// and what sending it would charge the session (a simulation: would it pass, what would
+    /// it cost). `signer` must be the session key.
+    pub async fn prepare_checked(
+        &self,
+        session: &Session,
+        signer: Address,
+        calls: Vec<Call>,
+        spent: &Spend,
+        now: u64,
+    ) -> Result<(PreparedSessionOp, Spend)> {
         session.policy().evaluate_worst_case(spent, now, &calls, U256::ZERO)?;
-        let prepared = self.prepare_for_session(session, key.address(), calls, None).await?;
+        let prepared = self.prepare_for_session(session, signer, calls, None).await?;
         let spend = session.policy().evaluate_worst_case(
             spent,
             now,
             &prepared.calls,
             prepared.max_gas_cost,
         )?;
-        let (call_id, user_op_hash) = self.sign_and_send(session, key, prepared).await?;
-        Ok(SentCalls { call_id, user_op_hash, spend })
+        Ok((prepared, spend))
     }
 
     /// `wallet_prepareCalls` for `session` (on the parallel nonce key `nonce_key` when given),

@@ -42,6 +42,20 @@ impl<CTX, INTR: InterpreterTypes> Inspector<CTX, INTR> for Deadline {
     }
 }
 
+/// The EVM the emulator runs, on `db` in `block`, with `inspector` (whose hooks run only under
+/// `inspect_tx`). The accounts and the EntryPoint answer calls into them (ModularAccountV2's
+/// token callbacks, ERC-1271, ERC-165, the EntryPoint's views and deposits): see `answers`.
+macro_rules! evm {
+    ($db:expr, $block:expr, $cfg:expr, $inspector:expr) => {
+        Context::mainnet()
+            .with_db($db)
+            .with_block($block.clone())
+            .with_cfg($cfg)
+            .build_mainnet_with_inspector($inspector)
+            .with_precompiles(super::answers::Answers::new(SPEC))
+    };
+}
+
 /// The error of a read-only run aborted by its deadline (geth's wording).
 pub(crate) fn timeout_message() -> String {
     format!("execution aborted (timeout = {}s)", CALL_TIME_CAP.as_secs())
@@ -146,12 +160,7 @@ impl Chain {
             alloy_evm::overrides::apply_state_overrides(o, &mut db)
                 .map_err(|e| format!("invalid state override: {e}"))?;
         }
-        let mut evm = Context::mainnet()
-            .with_db(db)
-            .with_block(block.clone())
-            .with_cfg(cfg)
-            .build_mainnet_with_inspector(Deadline { until, steps: 0, expired: false })
-            .with_precompiles(super::answers::Answers::new(SPEC));
+        let mut evm = evm!(db, block, cfg, Deadline { until, steps: 0, expired: false });
         let result = evm.inspect_tx(tx).map_err(|e| e.to_string())?;
         Ok((!evm.inspector.expired).then_some(result.result))
     }
@@ -311,15 +320,7 @@ fn run<DB: Database>(
     cfg: CfgEnv,
     tx: TxEnv,
 ) -> Result<ResultAndState, EVMError<DB::Error>> {
-    // The accounts and the EntryPoint answer calls into them (ModularAccountV2's token callbacks,
-    // ERC-1271, ERC-165, the EntryPoint's views and deposits): see `answers`.
-    let mut evm = Context::mainnet()
-        .with_db(db)
-        .with_block(block.clone())
-        .with_cfg(cfg)
-        .build_mainnet()
-        .with_precompiles(super::answers::Answers::new(SPEC));
-    evm.transact(tx)
+    evm!(db, block, cfg, ()).transact(tx)
 }
 
 #[cfg(test)]
